@@ -1,0 +1,22 @@
+import type { CommandSpec } from '../src/chat/command-spec.ts';
+import { leaseBlocks } from '../src/chat/lease-card.ts';
+import { reply, text } from '../src/chat/reply.ts';
+import { formatDuration } from '../src/core/duration.ts';
+
+export const claim: CommandSpec = {
+  name: 'claim',
+  summary: 'Get an analysis VM from a pool, at once. It is yours for the pool’s lease length.',
+  args: [{ name: 'pool', description: 'The pool to claim from.', required: true }],
+  examples: ['claim excitations', 'claim excitations-gpu'],
+  permission: 'user',
+  handler({ who, origin, args, service, now }) {
+    const lease = service.claim(who, args.pool!, origin);
+    const pool = service.pool(lease.pool);
+    return reply(
+      'success',
+      `${lease.vm.name} is yours for ${formatDuration(pool.leaseMs)}`,
+      text(`Your home directory is mounted on it. You will be reminded ${pool.remindBeforeMs.map((ms) => formatDuration(ms)).join(', ')} before it is torn down.`),
+      ...leaseBlocks(lease, pool, now),
+    );
+  },
+};

@@ -1,0 +1,263 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Clock } from '../../ports/clock.ts';
+import type { Cloud, CloudLimits, CloudServer, CreateServerRequest, ServerStatus } from '../../ports/cloud.ts';
+import { CloudError } from '../../ports/cloud.ts';
+
+export interface SimFlavor {
+  vcpus: number;
+  gpus: number;
+}
+
+export interface SimCloudOptions {
+  clock: Clock;
+  /** Where servers are kept so they outlive the bot, as a real cloud's do; in memory if omitted. */
+  statePath?: string;
+  /** How long a server stays in BUILD, give or take `bootJitter` (a fraction). */
+  bootMs: number;
+  bootJitter?: number;
+  /** Fraction of boots that end in ERROR, as Nova's do when no host can be found. */
+  bootFailureRate?: number;
+  /** Fraction of API calls answered with 503. */
+  apiFailureRate?: number;
+  /** Added to every API call, as a real cloud's round trip is. */
+  latencyMs?: number;
+  quota: { instances: number; cores: number };
+  flavors: Record<string, SimFlavor>;
+  images: string[];
+  /** Servers per page of a list, as Nova's `limit`. */
+  pageSize?: number;
+  /** Randomness, seeded in tests. */
+  random?: () => number;
+}
+
+interface SimServer {
+  id: string;
+  name: string;
+  image: string;
+  flavor: string;
+  metadata: Record<string, string>;
+  tags: string[];
+  createdAt: number;
+  bootMs: number;
+  failsToBoot: boolean;
+  address: string;
+  fault: string | null;
+}
+
+interface Persisted {
+  version: 1;
+  servers: SimServer[];
+  nextAddress: number;
+}
+
+type Operation = 'list' | 'create' | 'delete' | 'limits' | 'flavor';
+
+/**
+ * An in-process OpenStack look-alike. Servers boot for a while and then go ACTIVE or ERROR;
+ * quotas run out; calls take time and fail on demand or at random; lists come in pages. The
+ * embedded default runs on it and the scheduler's error paths are tested against it.
+ */
+export class SimCloud implements Cloud {
+  /** API requests made, by operation (each page of a list counts once). */
+  readonly calls: Record<Operation, number> = { list: 0, create: 0, delete: 0, limits: 0, flavor: 0 };
+  private servers = new Map<string, SimServer>();
+  private nextAddress = 0;
+  private outage = false;
+  private failures: { operation: Operation | '*'; status: number; remaining: number }[] = [];
+  private readonly random: () => number;
+
+  constructor(private readonly options: SimCloudOptions) {
+    this.random = options.random ?? Math.random;
+    if (options.statePath) this.load(options.statePath);
+  }
+
+  // ---- fault injection, for tests and the crash harness -------------------------------------
+
+  /** Every call fails as if the cloud were unreachable until `setOutage(false)`. */
+  setOutage(down: boolean): void {
+    this.outage = down;
+  }
+
+  /** The next `count` calls of `operation` ('*' for any) fail with `status`. */
+  failNext(operation: Operation | '*', count = 1, status = 503): void {
+    this.failures.push({ operation, status, remaining: count });
+  }
+
+  /** A server breaks under its user, as a hypervisor failure would leave it. */
+  breakServer(id: string, fault = 'Host failure'): void {
+    const server = this.servers.get(id);
+    if (server) {
+      server.fault = fault;
+      this.save();
+    }
+  }
+
+  /** A server vanishes behind the bot's back (deleted by an operator, say). */
+  removeServer(id: string): void {
+    this.servers.delete(id);
+    this.save();
+  }
+
+  /** A server the bot did not create, or whose creation it lost track of. */
+  inject(request: CreateServerRequest): CloudServer {
+    return this.view(this.add(request));
+  }
+
+  get serverCount(): number {
+    return this.servers.size;
+  }
+
+  // ---- the Cloud port ------------------------------------------------------------------------
+
+  async listServers(tag: string): Promise<CloudServer[]> {
+    const pageSize = this.options.pageSize ?? 50;
+    const matching = [...this.servers.values()].filter((s) => s.tags.includes(tag)).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+    const result: CloudServer[] = [];
+    // Walk the pages as a client of Nova must: each page is a request of its own.
+    let offset = 0;
+    do {
+      await this.call('list');
+      const page = matching.slice(offset, offset + pageSize);
+      result.push(...page.map((s) => this.view(s)));
+      offset += pageSize;
+    } while (offset < matching.length);
+    return result;
+  }
+
+  async createServer(request: CreateServerRequest): Promise<CloudServer> {
+    await this.call('create');
+    const flavor = this.options.flavors[request.flavor];
+    if (!flavor) throw new CloudError(`Flavor ${request.flavor} could not be found.`, 'create', 400, this.requestId());
+    if (!this.options.images.includes(request.image)) {
+      throw new CloudError(`Image ${request.image} could not be found.`, 'create', 400, this.requestId());
+    }
+    const used = this.usage();
+    const { instances, cores } = this.options.quota;
+    if (used.instances + 1 > instances) {
+      throw new CloudError(`Quota exceeded for instances: Requested 1, but already used ${used.instances} of ${instances} instances`, 'create', 403, this.requestId());
+    }
+    if (used.cores + flavor.vcpus > cores) {
+      throw new CloudError(`Quota exceeded for cores: Requested ${flavor.vcpus}, but already used ${used.cores} of ${cores} cores`, 'create', 403, this.requestId());
+    }
+    return this.view(this.add(request));
+  }
+
+  async deleteServer(id: string): Promise<void> {
+    await this.call('delete');
+    // Already gone is success: deleting is idempotent for the bot.
+    if (this.servers.delete(id)) this.save();
+  }
+
+  async limits(): Promise<CloudLimits> {
+    await this.call('limits');
+    const used = this.usage();
+    return { maxInstances: this.options.quota.instances, usedInstances: used.instances, maxCores: this.options.quota.cores, usedCores: used.cores };
+  }
+
+  async flavorCores(flavor: string): Promise<number> {
+    await this.call('flavor');
+    const found = this.options.flavors[flavor];
+    if (!found) throw new CloudError(`Flavor ${flavor} could not be found.`, 'flavor', 404, this.requestId());
+    return found.vcpus;
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private async call(operation: Operation): Promise<void> {
+    this.calls[operation]++;
+    if (this.options.latencyMs) await this.options.clock.sleep(this.options.latencyMs);
+    if (this.outage) throw new CloudError(`The cloud did not answer (${operation}): connection refused`, operation, null);
+    const injected = this.failures.find((f) => f.remaining > 0 && (f.operation === operation || f.operation === '*'));
+    if (injected) {
+      injected.remaining--;
+      this.failures = this.failures.filter((f) => f.remaining > 0);
+      throw new CloudError(`The cloud answered ${injected.status} to ${operation}`, operation, injected.status, this.requestId());
+    }
+    if (this.random() < (this.options.apiFailureRate ?? 0)) {
+      throw new CloudError(`The cloud answered 503 to ${operation}: service unavailable`, operation, 503, this.requestId());
+    }
+  }
+
+  private add(request: CreateServerRequest): SimServer {
+    const jitter = this.options.bootJitter ?? 0.2;
+    const server: SimServer = {
+      id: randomUUID(),
+      name: request.name,
+      image: request.image,
+      flavor: request.flavor,
+      metadata: { ...request.metadata },
+      tags: [...request.tags],
+      createdAt: this.options.clock.now(),
+      bootMs: Math.round(this.options.bootMs * (1 - jitter + 2 * jitter * this.random())),
+      failsToBoot: this.random() < (this.options.bootFailureRate ?? 0),
+      address: this.allocateAddress(),
+      fault: null,
+    };
+    this.servers.set(server.id, server);
+    this.save();
+    return server;
+  }
+
+  private allocateAddress(): string {
+    const n = this.nextAddress++;
+    return `10.${16 + ((n >> 16) & 0x0f)}.${(n >> 8) & 0xff}.${(n & 0xff) + 0}`;
+  }
+
+  private status(server: SimServer): { status: ServerStatus; fault: string | null } {
+    if (server.fault) return { status: 'ERROR', fault: server.fault };
+    if (this.options.clock.now() < server.createdAt + server.bootMs) return { status: 'BUILD', fault: null };
+    if (server.failsToBoot) return { status: 'ERROR', fault: 'No valid host was found. There are not enough hosts available.' };
+    return { status: 'ACTIVE', fault: null };
+  }
+
+  private view(server: SimServer): CloudServer {
+    const { status, fault } = this.status(server);
+    return {
+      id: server.id,
+      name: server.name,
+      status,
+      fault,
+      address: status === 'ACTIVE' ? server.address : null,
+      image: server.image,
+      flavor: server.flavor,
+      metadata: { ...server.metadata },
+      tags: [...server.tags],
+      createdAt: server.createdAt,
+    };
+  }
+
+  private usage(): { instances: number; cores: number } {
+    let cores = 0;
+    for (const s of this.servers.values()) cores += this.options.flavors[s.flavor]?.vcpus ?? 0;
+    return { instances: this.servers.size, cores };
+  }
+
+  private requestId(): string {
+    return `req-${randomUUID()}`;
+  }
+
+  private load(path: string): void {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const state = JSON.parse(text) as Persisted;
+    this.servers = new Map(state.servers.map((s) => [s.id, s]));
+    this.nextAddress = state.nextAddress;
+  }
+
+  /** Written whole and renamed into place, so a crash leaves the old or the new state, never half. */
+  private save(): void {
+    const path = this.options.statePath;
+    if (!path) return;
+    mkdirSync(dirname(path), { recursive: true });
+    const state: Persisted = { version: 1, servers: [...this.servers.values()], nextAddress: this.nextAddress };
+    writeFileSync(`${path}.tmp`, JSON.stringify(state));
+    renameSync(`${path}.tmp`, path);
+  }
+}

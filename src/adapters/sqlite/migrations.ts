@@ -1,0 +1,69 @@
+/**
+ * Versioned schema. Append a migration, never edit one that has shipped: a store opened by a
+ * newer bot is upgraded in one transaction, and one written by a newer bot is refused.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: VMs, leases, reminders, pool health and the audit trail.
+  `
+  CREATE TABLE vms (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    pool        TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    server_id   TEXT,
+    address     TEXT,
+    image       TEXT NOT NULL,
+    flavor      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    state_since INTEGER NOT NULL,
+    ready_at    INTEGER,
+    detail      TEXT
+  );
+  CREATE INDEX vms_pool_state ON vms (pool, state);
+
+  CREATE TABLE leases (
+    id              TEXT PRIMARY KEY,
+    vm_id           TEXT NOT NULL REFERENCES vms (id),
+    pool            TEXT NOT NULL,
+    user            TEXT NOT NULL,
+    platform        TEXT NOT NULL,
+    conversation    TEXT NOT NULL,
+    claimed_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    extensions_used INTEGER NOT NULL DEFAULT 0,
+    ended_at        INTEGER,
+    end_reason      TEXT
+  );
+  -- The database itself refuses a second live lease on one VM: no double booking, whatever the code.
+  CREATE UNIQUE INDEX leases_one_live_per_vm ON leases (vm_id) WHERE ended_at IS NULL;
+  CREATE INDEX leases_live_by_user ON leases (user, pool) WHERE ended_at IS NULL;
+
+  CREATE TABLE reminders (
+    lease_id   TEXT NOT NULL REFERENCES leases (id),
+    before_ms  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    status     TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    PRIMARY KEY (lease_id, before_ms, expires_at)
+  );
+
+  CREATE TABLE pool_health (
+    pool                 TEXT PRIMARY KEY,
+    last_error           TEXT,
+    last_error_at        INTEGER,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    backoff_until        INTEGER
+  );
+
+  CREATE TABLE audit (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    result TEXT NOT NULL,
+    detail TEXT
+  );
+  CREATE INDEX audit_at ON audit (at);
+  `,
+];

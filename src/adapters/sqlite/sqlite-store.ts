@@ -1,0 +1,317 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import type { AuditEntry, LeaseEndReason, LeaseView, PoolHealth, Vm, VmState } from '../../core/model.ts';
+import { VM_STATES } from '../../core/model.ts';
+import type { ClaimOutcome, ClaimRequest, NewVm, ReminderRecord, ReminderStatus, Store, VmPatch } from '../../ports/store.ts';
+import { MIGRATIONS } from './migrations.ts';
+
+type Row = Record<string, unknown>;
+
+const LIVE_STATES = VM_STATES.filter((s) => s !== 'deleted');
+
+const VM_COLUMNS = `v.id, v.name, v.pool, v.state, v.server_id, v.address, v.image, v.flavor,
+  v.created_at, v.state_since, v.ready_at, v.detail`;
+const LEASE_SELECT = `SELECT l.id AS lease_id, l.vm_id, l.pool AS lease_pool, l.user, l.platform,
+  l.conversation, l.claimed_at, l.expires_at, l.extensions_used, l.ended_at, l.end_reason, ${VM_COLUMNS}
+  FROM leases l JOIN vms v ON v.id = l.vm_id`;
+
+/** Four characters of base-32: short enough to type in chat, plenty per pool. */
+function shortId(): string {
+  const alphabet = 'abcdefghjkmnpqrstuvwxyz23456789';
+  return [...randomBytes(4)].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+function toVm(r: Row): Vm {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    pool: r.pool as string,
+    state: r.state as VmState,
+    serverId: (r.server_id as string | null) ?? null,
+    address: (r.address as string | null) ?? null,
+    image: r.image as string,
+    flavor: r.flavor as string,
+    createdAt: r.created_at as number,
+    stateSince: r.state_since as number,
+    readyAt: (r.ready_at as number | null) ?? null,
+    detail: (r.detail as string | null) ?? null,
+  };
+}
+
+function toLeaseView(r: Row): LeaseView {
+  return {
+    id: r.lease_id as string,
+    vmId: r.vm_id as string,
+    pool: r.lease_pool as string,
+    user: r.user as string,
+    platform: r.platform as string,
+    conversation: r.conversation as string,
+    claimedAt: r.claimed_at as number,
+    expiresAt: r.expires_at as number,
+    extensionsUsed: r.extensions_used as number,
+    endedAt: (r.ended_at as number | null) ?? null,
+    endReason: (r.end_reason as LeaseEndReason | null) ?? null,
+    vm: toVm(r),
+  };
+}
+
+const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
+/**
+ * The Store on SQLite (better-sqlite3, WAL). Transactions are IMMEDIATE so that two processes
+ * sharing the file serialise their writes instead of failing half-way.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  /** `path` is a file, or ':memory:' for a throw-away store. */
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private migrate(): void {
+    const current = this.schemaVersion;
+    if (current > MIGRATIONS.length) {
+      throw new Error(
+        `The store was written by a newer version of the bot (schema ${current}, this one knows ${MIGRATIONS.length}); upgrade the bot or use another data directory.`,
+      );
+    }
+    this.db
+      .transaction(() => {
+        MIGRATIONS.slice(current).forEach((sql, index) => {
+          this.db.exec(sql);
+          this.db.pragma(`user_version = ${current + index + 1}`);
+        });
+      })
+      .immediate();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.inTransaction ? fn() : this.db.transaction(fn).immediate();
+  }
+
+  createVm(vm: NewVm): Vm {
+    for (let attempt = 0; ; attempt++) {
+      const id = randomUUID();
+      const name = `${vm.pool}-${shortId()}`;
+      try {
+        this.db
+          .prepare(
+            `INSERT INTO vms (id, name, pool, state, image, flavor, created_at, state_since)
+             VALUES (?, ?, ?, 'booting', ?, ?, ?, ?)`,
+          )
+          .run(id, name, vm.pool, vm.image, vm.flavor, vm.createdAt, vm.createdAt);
+        return this.getVm(id)!;
+      } catch (error) {
+        // A name collision: draw again (rare; bounded so a real fault still surfaces).
+        if (attempt < 5 && (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') continue;
+        throw error;
+      }
+    }
+  }
+
+  getVm(id: string): Vm | undefined {
+    const row = this.db.prepare(`SELECT ${VM_COLUMNS} FROM vms v WHERE v.id = ?`).get(id) as Row | undefined;
+    return row && toVm(row);
+  }
+
+  findVmByName(name: string): Vm | undefined {
+    const row = this.db.prepare(`SELECT ${VM_COLUMNS} FROM vms v WHERE v.name = ?`).get(name) as Row | undefined;
+    return row && toVm(row);
+  }
+
+  listVms(filter: { pool?: string; states?: readonly VmState[] } = {}): Vm[] {
+    const states = filter.states ?? LIVE_STATES;
+    const params: unknown[] = [...states];
+    let sql = `SELECT ${VM_COLUMNS} FROM vms v WHERE v.state IN (${placeholders(states.length)})`;
+    if (filter.pool !== undefined) {
+      sql += ' AND v.pool = ?';
+      params.push(filter.pool);
+    }
+    return (this.db.prepare(`${sql} ORDER BY v.created_at, v.id`).all(...params) as Row[]).map(toVm);
+  }
+
+  updateVm(id: string, patch: VmPatch, now: number, expect?: VmState | readonly VmState[]): boolean {
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    const column = { state: 'state', serverId: 'server_id', address: 'address', readyAt: 'ready_at', detail: 'detail' } as const;
+    for (const key of Object.keys(column) as (keyof VmPatch)[]) {
+      if (patch[key] !== undefined) {
+        sets.push(`${column[key]} = ?`);
+        params.push(patch[key]);
+      }
+    }
+    if (patch.state !== undefined) {
+      sets.push('state_since = ?');
+      params.push(now);
+    }
+    if (sets.length === 0) return false;
+    let sql = `UPDATE vms SET ${sets.join(', ')} WHERE id = ?`;
+    params.push(id);
+    if (expect !== undefined) {
+      const states = typeof expect === 'string' ? [expect] : expect;
+      sql += ` AND state IN (${placeholders(states.length)})`;
+      params.push(...states);
+    }
+    return this.db.prepare(sql).run(...params).changes === 1;
+  }
+
+  claim(request: ClaimRequest): ClaimOutcome {
+    return this.transaction(() => {
+      const { held } = this.db
+        .prepare('SELECT COUNT(*) AS held FROM leases WHERE user = ? AND pool = ? AND ended_at IS NULL')
+        .get(request.user, request.pool) as { held: number };
+      if (held >= request.maxLeasesPerUser) return { ok: false, reason: 'lease-limit', held };
+
+      // Oldest ready first, so warm VMs do not sit for ever while newer ones are handed out.
+      const vm = this.db
+        .prepare("SELECT id FROM vms WHERE pool = ? AND state = 'ready' ORDER BY ready_at, id LIMIT 1")
+        .get(request.pool) as { id: string } | undefined;
+      if (!vm || !this.updateVm(vm.id, { state: 'claimed' }, request.now, 'ready')) {
+        return { ok: false, reason: 'pool-empty', held };
+      }
+      const leaseId = randomUUID();
+      this.db
+        .prepare(
+          `INSERT INTO leases (id, vm_id, pool, user, platform, conversation, claimed_at, expires_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(leaseId, vm.id, request.pool, request.user, request.platform, request.conversation, request.now, request.now + request.leaseMs);
+      return { ok: true, lease: this.getLease(leaseId)! };
+    });
+  }
+
+  activeLeases(filter: { user?: string; pool?: string } = {}): LeaseView[] {
+    let sql = `${LEASE_SELECT} WHERE l.ended_at IS NULL`;
+    const params: unknown[] = [];
+    if (filter.user !== undefined) {
+      sql += ' AND l.user = ?';
+      params.push(filter.user);
+    }
+    if (filter.pool !== undefined) {
+      sql += ' AND l.pool = ?';
+      params.push(filter.pool);
+    }
+    return (this.db.prepare(`${sql} ORDER BY l.expires_at, l.id`).all(...params) as Row[]).map(toLeaseView);
+  }
+
+  getLease(id: string): LeaseView | undefined {
+    const row = this.db.prepare(`${LEASE_SELECT} WHERE l.id = ?`).get(id) as Row | undefined;
+    return row && toLeaseView(row);
+  }
+
+  extendLease(id: string, newExpiresAt: number, expectedExtensions: number): boolean {
+    return (
+      this.db
+        .prepare(
+          `UPDATE leases SET expires_at = ?, extensions_used = extensions_used + 1
+           WHERE id = ? AND ended_at IS NULL AND extensions_used = ?`,
+        )
+        .run(newExpiresAt, id, expectedExtensions).changes === 1
+    );
+  }
+
+  endLease(id: string, reason: LeaseEndReason, now: number): boolean {
+    return this.transaction(() => {
+      const lease = this.getLease(id);
+      if (!lease || lease.endedAt !== null) return false;
+      this.db.prepare('UPDATE leases SET ended_at = ?, end_reason = ? WHERE id = ?').run(now, reason, id);
+      // A VM that died under its user is already failed; anything else goes to teardown.
+      this.updateVm(lease.vmId, { state: 'releasing' }, now, 'claimed');
+      return true;
+    });
+  }
+
+  recordReminder(leaseId: string, beforeMs: number, expiresAt: number, status: ReminderStatus, now: number): boolean {
+    return (
+      this.db
+        .prepare('INSERT OR IGNORE INTO reminders (lease_id, before_ms, expires_at, status, at) VALUES (?, ?, ?, ?, ?)')
+        .run(leaseId, beforeMs, expiresAt, status, now).changes === 1
+    );
+  }
+
+  setReminderStatus(leaseId: string, beforeMs: number, expiresAt: number, status: ReminderStatus): void {
+    this.db
+      .prepare('UPDATE reminders SET status = ? WHERE lease_id = ? AND before_ms = ? AND expires_at = ?')
+      .run(status, leaseId, beforeMs, expiresAt);
+  }
+
+  activeReminders(): ReminderRecord[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT r.lease_id, r.before_ms, r.expires_at, r.status FROM reminders r
+           JOIN leases l ON l.id = r.lease_id WHERE l.ended_at IS NULL`,
+        )
+        .all() as Row[]
+    ).map((r) => ({
+      leaseId: r.lease_id as string,
+      beforeMs: r.before_ms as number,
+      expiresAt: r.expires_at as number,
+      status: r.status as ReminderStatus,
+    }));
+  }
+
+  poolHealth(pool: string): PoolHealth {
+    const row = this.db.prepare('SELECT * FROM pool_health WHERE pool = ?').get(pool) as Row | undefined;
+    return {
+      pool,
+      lastError: (row?.last_error as string | null) ?? null,
+      lastErrorAt: (row?.last_error_at as number | null) ?? null,
+      consecutiveFailures: (row?.consecutive_failures as number | undefined) ?? 0,
+      backoffUntil: (row?.backoff_until as number | null) ?? null,
+    };
+  }
+
+  savePoolHealth(h: PoolHealth): void {
+    this.db
+      .prepare(
+        `INSERT INTO pool_health (pool, last_error, last_error_at, consecutive_failures, backoff_until)
+         VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (pool) DO UPDATE SET last_error = excluded.last_error, last_error_at = excluded.last_error_at,
+           consecutive_failures = excluded.consecutive_failures, backoff_until = excluded.backoff_until`,
+      )
+      .run(h.pool, h.lastError, h.lastErrorAt, h.consecutiveFailures, h.backoffUntil);
+  }
+
+  recentReadyTimesMs(pool: string, limit: number): number[] {
+    return (
+      this.db
+        .prepare('SELECT ready_at - created_at AS ms FROM vms WHERE pool = ? AND ready_at IS NOT NULL ORDER BY ready_at DESC LIMIT ?')
+        .all(pool, limit) as { ms: number }[]
+    ).map((r) => r.ms);
+  }
+
+  audit(entry: AuditEntry): void {
+    this.db
+      .prepare('INSERT INTO audit (at, actor, action, target, result, detail) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(entry.at, entry.actor, entry.action, entry.target, entry.result, entry.detail ? JSON.stringify(entry.detail) : null);
+  }
+
+  auditLog(filter: { since?: number; limit?: number } = {}): AuditEntry[] {
+    const rows = this.db
+      .prepare('SELECT * FROM (SELECT * FROM audit WHERE at >= ? ORDER BY id DESC LIMIT ?) ORDER BY id')
+      .all(filter.since ?? 0, filter.limit ?? 1000) as Row[];
+    return rows.map((r) => ({
+      at: r.at as number,
+      actor: r.actor as string,
+      action: r.action as string,
+      target: r.target as string,
+      result: r.result as string,
+      ...(r.detail ? { detail: JSON.parse(r.detail as string) as Record<string, unknown> } : {}),
+    }));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

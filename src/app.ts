@@ -1,0 +1,94 @@
+import { COMMANDS } from '../commands/index.ts';
+import { Dispatcher } from './chat/dispatcher.ts';
+import type { Invocation } from './chat/invocation.ts';
+import { NotifierRouter } from './chat/notifier-router.ts';
+import type { AppConfig } from './config/load-config.ts';
+import { principalFor } from './core/access.ts';
+import { DaaasService } from './core/service.ts';
+import type { Clock } from './ports/clock.ts';
+import type { Cloud } from './ports/cloud.ts';
+import type { Logger } from './ports/logger.ts';
+import type { Provisioner } from './ports/provisioner.ts';
+import type { Store } from './ports/store.ts';
+import { Reconciler } from './scheduler/reconciler.ts';
+import { TickLoop } from './scheduler/tick-loop.ts';
+
+export interface AppPorts {
+  config: AppConfig;
+  store: Store;
+  cloud: Cloud;
+  provisioner: Provisioner;
+  clock: Clock;
+  log: Logger;
+  /** Accounts treated as the local operator (the shell user without --user). */
+  localAccounts?: ReadonlySet<string>;
+}
+
+export interface App {
+  service: DaaasService;
+  reconciler: Reconciler;
+  dispatcher: Dispatcher;
+  notifier: NotifierRouter;
+  loop: TickLoop;
+  dispatch(invocation: Invocation): ReturnType<Dispatcher['dispatch']>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires the core to its ports. Knows no environment and no concrete adapter: main.ts hands it
+ * real ones, tests hand it a manual clock, an in-memory store and the simulated cloud.
+ */
+export function createApp(ports: AppPorts): App {
+  const { config, store, clock, log } = ports;
+  const notifier = new NotifierRouter();
+  let loop: TickLoop | undefined;
+  const kick = () => loop?.kick();
+
+  const reconciler = new Reconciler({
+    store,
+    cloud: ports.cloud,
+    provisioner: ports.provisioner,
+    notifier,
+    clock,
+    log: log.child({ component: 'reconciler' }),
+    pools: config.pools,
+    instance: config.instance,
+    settings: { ...config.scheduler, applyConcurrency: 8 },
+    onProgress: kick,
+  });
+  const service = new DaaasService({
+    store,
+    clock,
+    pools: config.pools,
+    cloudStatus: () => reconciler.cloudStatus(),
+    onChange: () => setImmediate(kick),
+    defaultReadyMs: estimateReadyMs(config),
+  });
+  const localAccounts = ports.localAccounts ?? new Set<string>();
+  const dispatcher = new Dispatcher({
+    commands: COMMANDS,
+    service,
+    clock,
+    log: log.child({ component: 'dispatcher' }),
+    principal: (inv) => principalFor(inv.account, config.access, config.access.localUserIsAdmin && inv.platform === 'shell' && localAccounts.has(inv.account)),
+  });
+  loop = new TickLoop({ tick: () => reconciler.tick(), schedule: config.scheduler.schedule, now: () => clock.now(), log: log.child({ component: 'scheduler' }) });
+
+  return {
+    service,
+    reconciler,
+    dispatcher,
+    notifier,
+    loop,
+    dispatch: (invocation) => dispatcher.dispatch(invocation),
+    async stop() {
+      await loop?.stop();
+      await reconciler.stop();
+    },
+  };
+}
+
+/** Until a pool has been seen filling, assume the configured simulated boot + provisioning time. */
+function estimateReadyMs(config: AppConfig): number {
+  return config.cloud.simulated.bootTime + config.provisioner.simulated.provisionTime + config.scheduler.pollMs;
+}

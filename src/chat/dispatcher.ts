@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { isUserError, UserError } from '../core/errors.ts';
+import type { Principal } from '../core/model.ts';
+import type { DaaasService } from '../core/service.ts';
+import { suggest } from '../core/suggest.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+import { usage, type CommandSpec } from './command-spec.ts';
+import type { Invocation } from './invocation.ts';
+import { parseInput } from './parse.ts';
+import { reply, text, type Reply } from './reply.ts';
+
+export interface DispatcherOptions {
+  commands: readonly CommandSpec[];
+  service: DaaasService;
+  clock: Clock;
+  log: Logger;
+  /** Who an invocation's account is: admin or not, groups. */
+  principal: (invocation: Invocation) => Principal;
+}
+
+/**
+ * The one entry point for every chat platform: text in, neutral Reply out. Parses, finds the
+ * command, checks arguments and permission, runs it, and turns errors into answers.
+ */
+export class Dispatcher {
+  private readonly byName: Map<string, CommandSpec>;
+
+  constructor(private readonly o: DispatcherOptions) {
+    this.byName = new Map(o.commands.map((c) => [c.name, c]));
+  }
+
+  get commands(): readonly CommandSpec[] {
+    return this.o.commands;
+  }
+
+  async dispatch(invocation: Invocation): Promise<Reply> {
+    const requestId = invocation.requestId ?? randomUUID().slice(0, 8);
+    const log = this.o.log.child({ requestId, platform: invocation.platform, user: invocation.account });
+    try {
+      const { words, flags } = parseInput(invocation.text);
+      const { spec, rest } = this.find(words);
+      log.info({ command: spec.name }, 'command');
+      const who = this.o.principal(invocation);
+      if (spec.permission === 'admin' && !who.isAdmin) {
+        throw new UserError('ADMIN_ONLY', `"${spec.name}" is for admins of the bot.`, 'See what you can do with: help');
+      }
+      return await spec.handler({
+        who,
+        origin: { platform: invocation.platform, conversation: invocation.conversation },
+        args: bindArgs(spec, rest),
+        flags: checkFlags(spec, flags),
+        service: this.o.service,
+        now: this.o.clock.now(),
+        commands: this.o.commands,
+      });
+    } catch (error) {
+      if (isUserError(error)) {
+        log.info({ code: error.code }, 'command refused');
+        return reply('error', error.message, error.hint ? text(error.hint) : undefined);
+      }
+      log.error({ err: error }, 'command failed');
+      return reply('error', 'Sorry, something went wrong on our side.', text(`Nothing was changed. If it happens again, tell the admins and quote reference ${requestId}.`));
+    }
+  }
+
+  private find(words: string[]): { spec: CommandSpec; rest: string[] } {
+    if (words.length === 0) return { spec: this.byName.get('help')!, rest: [] };
+    for (let n = Math.min(words.length, 3); n > 0; n--) {
+      const spec = this.byName.get(words.slice(0, n).join(' ').toLowerCase());
+      if (spec) return { spec, rest: words.slice(n) };
+    }
+    const first = words[0]!.toLowerCase();
+    const group = this.o.commands.filter((c) => c.name.startsWith(`${first} `));
+    if (group.length > 0) {
+      throw new UserError('UNKNOWN_COMMAND', `"${words.join(' ')}" is not a command.`, `Try one of: ${group.map((c) => usage(c)).join(' · ')}`);
+    }
+    const close = suggest(first, [...new Set(this.o.commands.map((c) => c.name.split(' ')[0]!))]);
+    throw new UserError('UNKNOWN_COMMAND', `There is no command "${first}".${close ? ` Did you mean ${close}?` : ''}`, 'See every command with: help');
+  }
+}
+
+function bindArgs(spec: CommandSpec, words: string[]): Record<string, string | undefined> {
+  if (words.length > spec.args.length) {
+    throw new UserError('BAD_INPUT', `Too many words for ${spec.name}: "${words.slice(spec.args.length).join(' ')}".`, `Usage: ${usage(spec)}`);
+  }
+  const bound: Record<string, string | undefined> = {};
+  spec.args.forEach((arg, i) => {
+    const word = words[i];
+    if (word === undefined && arg.required) {
+      throw new UserError('BAD_INPUT', `${spec.name} needs ${arg.description.replace(/\.$/, '').toLowerCase()}.`, `Usage: ${usage(spec)}  — e.g. ${spec.examples[0] ?? usage(spec)}`);
+    }
+    bound[arg.name] = word;
+  });
+  return bound;
+}
+
+function checkFlags(spec: CommandSpec, flags: Set<string>): Set<string> {
+  const known = new Set((spec.flags ?? []).map((f) => f.name));
+  for (const flag of flags) {
+    if (!known.has(flag)) throw new UserError('BAD_INPUT', `${spec.name} has no option --${flag}.`, `Usage: ${usage(spec)}`);
+  }
+  return flags;
+}

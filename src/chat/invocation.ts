@@ -1,0 +1,12 @@
+/** A message to the bot from any chat platform, reduced to what the commands need. */
+export interface Invocation {
+  /** `shell`, `slack`, `teams`, … — also where direct messages to this user go. */
+  platform: string;
+  /** The facility account the platform user maps to. */
+  account: string;
+  /** Where the message came from, so answers and reminders can go back there. */
+  conversation: string;
+  text: string;
+  /** Correlates the log lines of one command; shown to the user on internal errors. */
+  requestId?: string;
+}

@@ -1,0 +1,52 @@
+import type { LeaseView, PoolSpec } from '../core/model.ts';
+import { formatDuration } from '../core/duration.ts';
+import { actions, fields, reply, text, type Block, type Reply } from './reply.ts';
+
+/** The pool's connection instructions with this VM's details filled in. */
+export function connectText(pool: PoolSpec, lease: LeaseView): string {
+  const values: Record<string, string> = { address: lease.vm.address ?? 'unknown', name: lease.vm.name, account: lease.user, pool: pool.name };
+  return pool.connect.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
+}
+
+/** What a user sees of one of their VMs: in claim answers, status, reminders. */
+export function leaseBlocks(lease: LeaseView, pool: PoolSpec, now: number): Block[] {
+  const left = pool.maxExtensions - lease.extensionsUsed;
+  return [
+    fields(
+      { label: 'VM', value: lease.vm.name },
+      { label: 'Pool', value: pool.name },
+      { label: 'Address', value: lease.vm.address ?? 'not known yet' },
+      { label: 'Expires', value: { time: lease.expiresAt } },
+      { label: 'Time left', value: { duration: Math.max(0, lease.expiresAt - now) } },
+      { label: 'Extensions left', value: `${left} of ${pool.maxExtensions} (each +${formatDuration(pool.extensionStepMs)})` },
+    ),
+    text(`Connect: ${connectText(pool, lease)}`),
+    actions(
+      ...(left > 0 ? [{ label: `Extend +${formatDuration(pool.extensionStepMs)}`, command: `extend ${lease.vm.name}`, style: 'primary' as const }] : []),
+      { label: 'Release', command: `release ${lease.vm.name}`, style: 'danger' as const },
+    ),
+  ];
+}
+
+export function reminderMessage(lease: LeaseView, pool: PoolSpec, now: number): Reply {
+  const left = formatDuration(lease.expiresAt - now);
+  const canExtend = lease.extensionsUsed < pool.maxExtensions;
+  return reply(
+    'warning',
+    `${lease.vm.name} will be torn down in ${left}`,
+    text(
+      canExtend
+        ? `Your VM expires soon. Extend it if you still need it, or release it when you are done.`
+        : `Your VM expires soon and cannot be extended further: save your work to your home directory.`,
+    ),
+    ...leaseBlocks(lease, pool, now),
+  );
+}
+
+export function teardownMessage(lease: LeaseView, why: string): Reply {
+  return reply(
+    'info',
+    `${lease.vm.name} has been torn down`,
+    text(`${why} Your home directory is kept. Claim a new VM any time: claim ${lease.pool}`),
+  );
+}

@@ -1,0 +1,82 @@
+import { createInterface, type Interface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import type { Clock } from '../../ports/clock.ts';
+import type { Notifier, Recipient } from '../../ports/notifier.ts';
+import type { Invocation } from '../invocation.ts';
+import type { Reply } from '../reply.ts';
+import { renderText } from './render-text.ts';
+
+export interface ShellAdapterOptions {
+  input: Readable;
+  output: Writable;
+  /** The chat user at the keyboard. */
+  account: string;
+  /** A terminal gets a prompt; a pipe gets each line echoed so the output reads as a transcript. */
+  interactive: boolean;
+  clock: Clock;
+  dispatch: (invocation: Invocation) => Promise<Reply>;
+  timeZone?: string;
+}
+
+export const SHELL_PLATFORM = 'shell';
+const CONVERSATION = 'terminal';
+
+/**
+ * The terminal as a chat platform: the person at the keyboard is the chat user, every line is
+ * a message, and direct messages (reminders) appear between the prompts.
+ */
+export class ShellAdapter implements Notifier {
+  private rl: Interface | undefined;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: ShellAdapterOptions) {}
+
+  /** Reads lines until the input ends (or `exit`); resolves once every answer is printed. */
+  run(): Promise<void> {
+    const rl = createInterface({ input: this.o.input, output: this.o.interactive ? this.o.output : undefined, terminal: this.o.interactive });
+    this.rl = rl;
+    rl.setPrompt(`${this.o.account}> `);
+    return new Promise((resolve) => {
+      rl.on('line', (line) => {
+        const textIn = line.trim();
+        if (textIn === '') return this.prompt();
+        if (/^(exit|quit)$/i.test(textIn)) return rl.close();
+        // Lines are answered in order, one at a time, however fast they arrive.
+        this.queue = this.queue.then(() => this.answer(textIn));
+      });
+      rl.on('close', () => {
+        void this.queue.then(() => {
+          this.rl = undefined;
+          resolve();
+        });
+      });
+      this.prompt();
+    });
+  }
+
+  async notify(to: Recipient, message: Reply): Promise<void> {
+    const body = renderText(message, { now: this.o.clock.now(), timeZone: this.o.timeZone });
+    this.print(`\n[direct message to ${to.user}]\n${body}\n`);
+  }
+
+  private async answer(line: string): Promise<void> {
+    if (!this.o.interactive) this.o.output.write(`${this.o.account}> ${line}\n`);
+    const message = await this.o.dispatch({ platform: SHELL_PLATFORM, account: this.o.account, conversation: CONVERSATION, text: line });
+    this.print(`${renderText(message, { now: this.o.clock.now(), timeZone: this.o.timeZone })}\n`);
+  }
+
+  /** Writes above the prompt in a terminal, so typing in progress is not mangled. */
+  private print(textOut: string): void {
+    if (this.rl && this.o.interactive) {
+      this.o.output.write('\r\x1b[K');
+      this.o.output.write(`${textOut}\n`);
+      this.rl.prompt(true);
+    } else {
+      this.o.output.write(`${textOut}\n`);
+    }
+  }
+
+  private prompt(): void {
+    if (this.o.interactive) this.rl?.prompt();
+  }
+}

@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import cron from 'node-cron';
+import YAML from 'yaml';
+import type { AccessRules } from '../core/access.ts';
+import type { PoolSpec } from '../core/model.ts';
+import { configSchema, type RawConfig } from './schema.ts';
+
+export interface AppConfig {
+  source: string;
+  /** Marks this deployment's servers in the cloud. */
+  instance: string;
+  access: AccessRules & { localUserIsAdmin: boolean };
+  pools: PoolSpec[];
+  scheduler: {
+    schedule: string;
+    maxConcurrentBoots: number;
+    readinessTimeoutMs: number;
+    failedRetentionMs: number;
+    backoffInitialMs: number;
+    backoffMaxMs: number;
+    pollMs: number;
+  };
+  cloud: RawConfig['cloud'];
+  provisioner: RawConfig['provisioner'];
+  server: { host: string; port: number };
+  dataDir: string;
+  logLevel: string;
+}
+
+/** Start-up refuses a bad configuration, listing every problem at once. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`${source} is not a valid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export function loadConfig(path: string, env: Env): AppConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, [`cannot be read: ${(error as Error).message}`]);
+  }
+  return parseConfig(text, path, env);
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Validates YAML text plus the environment variables operators expect to override it. */
+export function parseConfig(text: string, source: string, env: Env): AppConfig {
+  if (text.trim() === '') throw new ConfigError(source, ['the file is empty: start from config/default.yaml']);
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+  const data: unknown = doc.toJS();
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new ConfigError(source, ['the top level must be a mapping (keys such as pools:, access:)']);
+  }
+
+  const problems: string[] = [];
+  const parsed = configSchema.safeParse(data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+  }
+  const server = serverFromEnv(env, problems);
+  const logLevel = env.DAAAS_LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`DAAAS_LOG_LEVEL: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  if (parsed.success && !cron.validate(parsed.data.scheduler.schedule)) {
+    problems.push(`scheduler.schedule: "${parsed.data.scheduler.schedule}" is not a cron expression (e.g. "* * * * *" for every minute)`);
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(source, problems);
+
+  const raw = parsed.data;
+  const extraAdmins = (env.DAAAS_ADMINS ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  return {
+    source,
+    instance: raw.instance,
+    access: { ...raw.access, admins: [...raw.access.admins, ...extraAdmins] },
+    pools: Object.entries(raw.pools).map(([name, p]) => toPoolSpec(name, p, raw.defaults)),
+    scheduler: {
+      schedule: raw.scheduler.schedule,
+      maxConcurrentBoots: raw.scheduler.maxConcurrentBoots,
+      readinessTimeoutMs: raw.scheduler.readinessTimeout,
+      failedRetentionMs: raw.scheduler.failedRetention,
+      backoffInitialMs: raw.scheduler.backoffInitial,
+      backoffMaxMs: raw.scheduler.backoffMax,
+      pollMs: raw.scheduler.poll,
+    },
+    cloud: raw.cloud,
+    provisioner: raw.provisioner,
+    server,
+    dataDir: env.DAAAS_DATA_DIR || './var',
+    logLevel,
+  };
+}
+
+function serverFromEnv(env: Env, problems: string[]): AppConfig['server'] {
+  const host = env.DAAAS_HOST || '127.0.0.1';
+  const portText = env.DAAAS_PORT || '3000';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65_535) problems.push(`DAAAS_PORT: "${portText}" is not a port number (0–65535; 0 picks a free one)`);
+  return { host, port };
+}
+
+function toPoolSpec(name: string, p: RawConfig['pools'][string], d: RawConfig['defaults']): PoolSpec {
+  return {
+    name,
+    description: p.description,
+    image: p.image,
+    flavor: p.flavor,
+    gpu: p.gpu,
+    networks: p.networks ?? d.networks,
+    size: p.size,
+    max: p.max,
+    leaseMs: p.lease ?? d.lease,
+    remindBeforeMs: [...(p.remindBefore ?? d.remindBefore)].sort((a, b) => b - a),
+    extensionStepMs: p.extensionStep ?? d.extensionStep,
+    maxExtensions: p.maxExtensions ?? d.maxExtensions,
+    maxLeasesPerUser: p.maxLeasesPerUser ?? d.maxLeasesPerUser,
+    groups: p.groups,
+    connect: p.connect ?? d.connect,
+    owner: p.owner,
+  };
+}

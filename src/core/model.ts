@@ -1,0 +1,109 @@
+/**
+ * The domain: pools of analysis VMs, the VMs themselves and the leases users hold on them.
+ * All times are epoch milliseconds from the injected Clock; durations end in `Ms`.
+ */
+
+/** What a pool should look like: read from configuration, never changed at run time. */
+export interface PoolSpec {
+  name: string;
+  description: string;
+  image: string;
+  flavor: string;
+  gpu: boolean;
+  networks: string[];
+  /** Warm VMs to keep ready for claiming. */
+  size: number;
+  /** VMs of this pool that may exist at once, claimed or not. */
+  max: number;
+  leaseMs: number;
+  /** Offsets before expiry at which the holder is reminded, largest first. */
+  remindBeforeMs: number[];
+  extensionStepMs: number;
+  maxExtensions: number;
+  maxLeasesPerUser: number;
+  /** Groups whose members may claim; admins may always claim. */
+  groups: string[];
+  /** Connection instructions; `{address}`, `{name}` and `{account}` are filled in. */
+  connect: string;
+  /** Who maintains the image (shown to admins). */
+  owner: { name: string; contact: string };
+}
+
+/**
+ * booting → provisioning → ready → claimed → releasing → deleted, and failed from any state
+ * before release. Only a `ready` VM is ever handed out.
+ */
+export const VM_STATES = ['booting', 'provisioning', 'ready', 'claimed', 'releasing', 'failed', 'deleted'] as const;
+export type VmState = (typeof VM_STATES)[number];
+
+export interface Vm {
+  id: string;
+  /** Short, unique, what users type: `excitations-k3f9`. */
+  name: string;
+  pool: string;
+  state: VmState;
+  /** The cloud's id for the server, once creation has returned. */
+  serverId: string | null;
+  address: string | null;
+  image: string;
+  flavor: string;
+  createdAt: number;
+  stateSince: number;
+  readyAt: number | null;
+  /** Why the VM failed, or the last problem seen with it. */
+  detail: string | null;
+}
+
+export interface Lease {
+  id: string;
+  vmId: string;
+  pool: string;
+  /** The facility account holding the lease. */
+  user: string;
+  /** Where to send reminders: the chat platform and conversation the claim came from. */
+  platform: string;
+  conversation: string;
+  claimedAt: number;
+  expiresAt: number;
+  extensionsUsed: number;
+  endedAt: number | null;
+  endReason: LeaseEndReason | null;
+}
+
+export type LeaseEndReason = 'released' | 'expired' | 'vm-lost' | 'admin';
+
+/** A lease joined with its VM: what status, reminders and teardown work on. */
+export interface LeaseView extends Lease {
+  vm: Vm;
+}
+
+/** Per-pool operational state kept by the scheduler. */
+export interface PoolHealth {
+  pool: string;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  consecutiveFailures: number;
+  backoffUntil: number | null;
+}
+
+export interface AuditEntry {
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  result: string;
+  detail?: Record<string, unknown>;
+}
+
+/** Who is asking, as the core sees it: a facility account and what it may do. */
+export interface Principal {
+  account: string;
+  isAdmin: boolean;
+  groups: readonly string[];
+}
+
+/** Where a user can be reached: the platform and conversation a command came from. */
+export interface Origin {
+  platform: string;
+  conversation: string;
+}

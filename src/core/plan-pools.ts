@@ -1,0 +1,171 @@
+import type { CloudServer } from '../ports/cloud.ts';
+import type { PoolHealth, PoolSpec, Vm } from './model.ts';
+
+/** Metadata keys that mark a server as the bot's and tie it to a store record. */
+export const META = { managedBy: 'daaas:managed-by', pool: 'daaas:pool', vm: 'daaas:vm' } as const;
+
+export interface PlanSettings {
+  readinessTimeoutMs: number;
+  failedRetentionMs: number;
+  maxConcurrentBoots: number;
+}
+
+export interface ObservedWorld {
+  now: number;
+  pools: readonly PoolSpec[];
+  /** The store's live VMs (everything not yet deleted). */
+  vms: readonly Vm[];
+  /** The cloud's servers carrying our tag: one paged list per tick. */
+  servers: readonly CloudServer[];
+  /** VMs whose creation call or provisioning run is under way in this process. */
+  creating: ReadonlySet<string>;
+  provisioning: ReadonlySet<string>;
+  health: ReadonlyMap<string, PoolHealth>;
+  /** What the cloud quota still allows, when known. */
+  capacity: { instances: number; cores: number } | null;
+  coresPerVm: ReadonlyMap<string, number>;
+  settings: PlanSettings;
+}
+
+export type Action =
+  | { kind: 'create'; pool: string }
+  | { kind: 'adopt'; vm: Vm; server: CloudServer }
+  | { kind: 'provision'; vm: Vm; address: string | null }
+  | { kind: 'fail'; vm: Vm; reason: string }
+  | { kind: 'lost'; vm: Vm; reason: string }
+  | { kind: 'delete-server'; vm: Vm | null; serverId: string; reason: string }
+  | { kind: 'forget'; vm: Vm; reason: string };
+
+export interface Plan {
+  actions: Action[];
+  /** Why a pool is not being filled, for admins: at maximum, backing off, quota. */
+  notes: Map<string, string>;
+}
+
+/**
+ * Compares what should be (pools from config) with what is (store and cloud) and says what to
+ * do. Pure: it performs nothing, so every decision is testable with plain data, and running
+ * it again on the same world gives the same plan (level-based, not edge-triggered).
+ */
+export function planPools(world: ObservedWorld): Plan {
+  const actions: Action[] = [];
+  const notes = new Map<string, string>();
+  const serverOf = new Map<string, CloudServer>();
+  for (const server of world.servers) {
+    const vmId = server.metadata[META.vm];
+    if (vmId) serverOf.set(vmId, server);
+  }
+  const liveIds = new Set(world.vms.map((vm) => vm.id));
+
+  for (const vm of world.vms) {
+    const action = planVm(vm, serverOf.get(vm.id), world);
+    if (action) actions.push(action);
+  }
+
+  for (const server of world.servers) {
+    const vmId = server.metadata[META.vm];
+    if (!vmId || !liveIds.has(vmId)) {
+      actions.push({ kind: 'delete-server', vm: null, serverId: server.id, reason: 'a server of ours that the store does not know' });
+    }
+  }
+
+  planBoots(world, actions, notes);
+  return { actions, notes };
+}
+
+function planVm(vm: Vm, server: CloudServer | undefined, world: ObservedWorld): Action | undefined {
+  const { now, settings } = world;
+  const broken = server?.status === 'ERROR' ? `the cloud reports ERROR: ${server.fault ?? 'no fault given'}` : undefined;
+  const gone = !server || server.status === 'DELETED';
+  const timedOut = now - vm.createdAt > settings.readinessTimeoutMs;
+  const timeoutReason = `not ready ${Math.round(settings.readinessTimeoutMs / 1000)} s after it was created`;
+
+  switch (vm.state) {
+    case 'booting':
+      if (gone) {
+        if (world.creating.has(vm.id)) return undefined;
+        return vm.serverId
+          ? { kind: 'fail', vm, reason: 'its server disappeared while booting' }
+          : { kind: 'forget', vm, reason: 'its server was never created' };
+      }
+      if (!vm.serverId) return { kind: 'adopt', vm, server: server! };
+      if (broken) return { kind: 'fail', vm, reason: broken };
+      if (timedOut) return { kind: 'fail', vm, reason: timeoutReason };
+      if (server!.status === 'ACTIVE') return { kind: 'provision', vm, address: server!.address };
+      return undefined;
+    case 'provisioning':
+      if (gone) return { kind: 'fail', vm, reason: 'its server disappeared while provisioning' };
+      if (broken) return { kind: 'fail', vm, reason: broken };
+      if (timedOut) return { kind: 'fail', vm, reason: timeoutReason };
+      // A run lost with a crashed process is started again: provisioning is idempotent.
+      if (!world.provisioning.has(vm.id)) return { kind: 'provision', vm, address: server!.address };
+      return undefined;
+    case 'ready':
+      if (gone) return { kind: 'fail', vm, reason: 'its server disappeared while waiting in the pool' };
+      if (broken) return { kind: 'fail', vm, reason: broken };
+      return undefined;
+    case 'claimed':
+      if (gone) return { kind: 'lost', vm, reason: 'its server disappeared' };
+      if (broken) return { kind: 'lost', vm, reason: broken };
+      return undefined;
+    case 'releasing':
+      return gone ? { kind: 'forget', vm, reason: 'released and its server is gone' } : { kind: 'delete-server', vm, serverId: server!.id, reason: 'released' };
+    case 'failed':
+      // Kept a while so an admin can look at it, then removed.
+      if (now - vm.stateSince < settings.failedRetentionMs) return undefined;
+      return gone ? { kind: 'forget', vm, reason: 'failed and its server is gone' } : { kind: 'delete-server', vm, serverId: server!.id, reason: 'failed' };
+    case 'deleted':
+      return undefined;
+  }
+}
+
+const WARM = new Set(['booting', 'provisioning', 'ready']);
+
+function planBoots(world: ObservedWorld, actions: Action[], notes: Map<string, string>): void {
+  const inFlight = world.vms.filter((vm) => vm.state === 'booting' || vm.state === 'provisioning').length;
+  let budget = Math.max(0, world.settings.maxConcurrentBoots - inFlight);
+  let instances = world.capacity?.instances ?? Number.POSITIVE_INFINITY;
+  let cores = world.capacity?.cores ?? Number.POSITIVE_INFINITY;
+
+  const wants = new Map<string, number>();
+  for (const pool of world.pools) {
+    const vms = world.vms.filter((vm) => vm.pool === pool.name);
+    const warm = vms.filter((vm) => WARM.has(vm.state)).length;
+    const need = Math.max(0, pool.size - warm);
+    const room = Math.max(0, pool.max - vms.length);
+    const backoffUntil = world.health.get(pool.name)?.backoffUntil ?? null;
+    if (need === 0) continue;
+    if (backoffUntil !== null && backoffUntil > world.now) {
+      notes.set(pool.name, `backing off after failures until ${new Date(backoffUntil).toISOString()}`);
+      continue;
+    }
+    if (room === 0) {
+      notes.set(pool.name, `at its maximum of ${pool.max} VMs`);
+      continue;
+    }
+    wants.set(pool.name, Math.min(need, room));
+  }
+
+  // Hand out boots one per pool in turn, so one large pool cannot starve the others.
+  let progress = true;
+  while (progress && budget > 0) {
+    progress = false;
+    for (const pool of world.pools) {
+      const want = wants.get(pool.name) ?? 0;
+      if (want === 0 || budget === 0) continue;
+      const vmCores = world.coresPerVm.get(pool.name) ?? 0;
+      if (instances < 1 || cores < vmCores) {
+        notes.set(pool.name, `cloud quota exhausted (${world.capacity ? `${world.capacity.instances} instances, ${world.capacity.cores} cores were free` : 'unknown'})`);
+        wants.set(pool.name, 0);
+        continue;
+      }
+      actions.push({ kind: 'create', pool: pool.name });
+      wants.set(pool.name, want - 1);
+      budget--;
+      instances--;
+      cores -= vmCores;
+      progress = true;
+    }
+  }
+  for (const [pool, want] of wants) if (want > 0 && !notes.has(pool)) notes.set(pool, `waiting for a boot slot (${world.settings.maxConcurrentBoots} at once)`);
+}

@@ -1,0 +1,236 @@
+import type { Clock } from '../ports/clock.ts';
+import type { Store } from '../ports/store.ts';
+import { mayClaim } from './access.ts';
+import { formatDuration } from './duration.ts';
+import { UserError } from './errors.ts';
+import type { LeaseView, Origin, PoolHealth, PoolSpec, Principal, Vm, VmState } from './model.ts';
+import { suggest } from './suggest.ts';
+
+/** What the scheduler last saw of the cloud; the service uses it to explain empty pools. */
+export interface CloudStatus {
+  lastObservedAt: number | null;
+  lastError: string | null;
+  /** Per pool: why it is not being filled (at maximum, backing off, quota), if it is not. */
+  notes: ReadonlyMap<string, string>;
+}
+
+export interface PoolCounts {
+  ready: number;
+  booting: number;
+  provisioning: number;
+  claimed: number;
+  releasing: number;
+  failed: number;
+  total: number;
+}
+
+export interface PoolOverview {
+  pool: PoolSpec;
+  counts: PoolCounts;
+  mayClaim: boolean;
+}
+
+export interface PoolAdminReport extends PoolOverview {
+  health: PoolHealth;
+  note: string | null;
+  oldestLease: LeaseView | null;
+  typicalReadyMs: number;
+}
+
+export interface ServiceOptions {
+  store: Store;
+  clock: Clock;
+  pools: readonly PoolSpec[];
+  cloudStatus: () => CloudStatus;
+  /** Told after anything that changes what the pools need, so the reconciler acts at once. */
+  onChange: () => void;
+  /** Boot + provisioning time assumed until the pool has been seen filling. */
+  defaultReadyMs: number;
+}
+
+/** The use cases behind every chat entry point: claim, release, extend, status and overviews. */
+export class DaaasService {
+  private readonly pools: Map<string, PoolSpec>;
+
+  constructor(private readonly o: ServiceOptions) {
+    this.pools = new Map(o.pools.map((p) => [p.name, p]));
+  }
+
+  poolNames(): string[] {
+    return [...this.pools.keys()];
+  }
+
+  pool(name: string): PoolSpec {
+    const pool = this.pools.get(name.toLowerCase());
+    if (pool) return pool;
+    const close = suggest(name, this.poolNames());
+    throw new UserError(
+      'UNKNOWN_POOL',
+      `There is no pool called "${name}".${close ? ` Did you mean ${close}?` : ''}`,
+      `Pools: ${this.poolNames().join(', ')}. See them with: pools`,
+    );
+  }
+
+  /** Hands a warm VM to the user at once, or explains when the next one is expected. */
+  claim(who: Principal, poolName: string, origin: Origin): LeaseView {
+    const pool = this.pool(poolName);
+    const now = this.o.clock.now();
+    return this.audited(who, 'claim', pool.name, () => {
+      if (!mayClaim(who, pool)) {
+        throw new UserError(
+          'NOT_ALLOWED',
+          `Pool ${pool.name} is for members of ${pool.groups.join(' or ')}, and you are not one.`,
+          `Ask ${pool.owner.name} (${pool.owner.contact}) for access.`,
+        );
+      }
+      const outcome = this.o.store.claim({
+        pool: pool.name,
+        user: who.account,
+        platform: origin.platform,
+        conversation: origin.conversation,
+        now,
+        leaseMs: pool.leaseMs,
+        maxLeasesPerUser: pool.maxLeasesPerUser,
+      });
+      if (outcome.ok) {
+        this.o.onChange();
+        return outcome.lease;
+      }
+      if (outcome.reason === 'lease-limit') {
+        const held = this.o.store.activeLeases({ user: who.account, pool: pool.name }).map((l) => l.vm.name);
+        throw new UserError(
+          'LEASE_LIMIT',
+          `You already hold ${held.join(', ')} from ${pool.name}; the pool allows ${pool.maxLeasesPerUser} per person.`,
+          `Use it, extend it, or release it first: release ${held[0] ?? ''}`.trim(),
+        );
+      }
+      throw this.emptyPoolError(pool, now);
+    });
+  }
+
+  /** The user's own VMs, soonest expiry first. */
+  leasesOf(who: Principal): LeaseView[] {
+    return this.o.store.activeLeases({ user: who.account });
+  }
+
+  /** Finds the lease a command means: the named VM, or the user's only one. */
+  target(who: Principal, vmName: string | undefined, verb: string): LeaseView {
+    if (vmName === undefined) {
+      const mine = this.leasesOf(who);
+      if (mine.length === 1) return mine[0]!;
+      if (mine.length === 0) throw new UserError('NO_LEASE', 'You have no VM at the moment.', 'Claim one with: claim <pool>  (see: pools)');
+      throw new UserError('AMBIGUOUS_VM', `You have ${mine.length} VMs: ${mine.map((l) => l.vm.name).join(', ')}. Which one?`, `Say: ${verb} ${mine[0]!.vm.name}`);
+    }
+    const vm = this.o.store.findVmByName(vmName.toLowerCase());
+    const lease = vm && this.o.store.activeLeases({ pool: vm.pool }).find((l) => l.vmId === vm.id);
+    if (!lease) {
+      throw new UserError('UNKNOWN_VM', `No VM called "${vmName}" is claimed at the moment.`, 'Your VMs are listed by: status');
+    }
+    if (lease.user !== who.account) throw new UserError('NOT_OWNER', `${lease.vm.name} is not yours, so you cannot ${verb} it.`);
+    return lease;
+  }
+
+  /** Pushes the expiry out by the pool's extension step, within its limit. */
+  extend(who: Principal, vmName: string | undefined): LeaseView {
+    const lease = this.target(who, vmName, 'extend');
+    const pool = this.pool(lease.pool);
+    return this.audited(who, 'extend', lease.vm.name, () => {
+      if (lease.extensionsUsed >= pool.maxExtensions) {
+        throw new UserError(
+          'EXTENSION_LIMIT',
+          `${lease.vm.name} has been extended ${lease.extensionsUsed} time(s), the most pool ${pool.name} allows. It will be torn down in ${formatDuration(lease.expiresAt - this.o.clock.now())}.`,
+          'Save your work to your home directory: it is kept when the VM goes.',
+        );
+      }
+      if (!this.o.store.extendLease(lease.id, lease.expiresAt + pool.extensionStepMs, lease.extensionsUsed)) {
+        throw new UserError('NO_LEASE', `${lease.vm.name} changed while extending it (released or expired just now).`, 'Check with: status');
+      }
+      this.o.onChange();
+      return this.o.store.getLease(lease.id)!;
+    });
+  }
+
+  /** Ends the lease; the reconciler destroys the VM and refills the pool. */
+  release(who: Principal, lease: LeaseView): void {
+    this.audited(who, 'release', lease.vm.name, () => {
+      if (!this.o.store.endLease(lease.id, 'released', this.o.clock.now())) {
+        throw new UserError('NO_LEASE', `${lease.vm.name} is no longer yours (released or expired already).`, 'Check with: status');
+      }
+      this.o.onChange();
+    });
+  }
+
+  overview(who: Principal): PoolOverview[] {
+    const counts = this.countAll();
+    return this.o.pools.map((pool) => ({ pool, counts: counts.get(pool.name)!, mayClaim: mayClaim(who, pool) }));
+  }
+
+  adminReport(who: Principal): PoolAdminReport[] {
+    const status = this.o.cloudStatus();
+    return this.overview(who).map((o) => ({
+      ...o,
+      health: this.o.store.poolHealth(o.pool.name),
+      note: status.notes.get(o.pool.name) ?? null,
+      oldestLease: this.o.store.activeLeases({ pool: o.pool.name }).sort((a, b) => a.claimedAt - b.claimedAt)[0] ?? null,
+      typicalReadyMs: this.typicalReadyMs(o.pool),
+    }));
+  }
+
+  cloudStatus(): CloudStatus {
+    return this.o.cloudStatus();
+  }
+
+  /** Median creation-to-ready time of the pool's recent VMs, or the configured estimate. */
+  typicalReadyMs(pool: PoolSpec): number {
+    const recent = this.o.store.recentReadyTimesMs(pool.name, 9).sort((a, b) => a - b);
+    return recent.length ? recent[Math.floor(recent.length / 2)]! : this.o.defaultReadyMs;
+  }
+
+  private countAll(): Map<string, PoolCounts> {
+    const counts = new Map<string, PoolCounts>(
+      this.o.pools.map((p) => [p.name, { ready: 0, booting: 0, provisioning: 0, claimed: 0, releasing: 0, failed: 0, total: 0 }]),
+    );
+    for (const vm of this.o.store.listVms()) {
+      const c = counts.get(vm.pool);
+      if (!c || vm.state === 'deleted') continue;
+      c[vm.state as Exclude<VmState, 'deleted'>]++;
+      c.total++;
+    }
+    return counts;
+  }
+
+  private emptyPoolError(pool: PoolSpec, now: number): UserError {
+    const vms = this.o.store.listVms({ pool: pool.name });
+    const status = this.o.cloudStatus();
+    const typical = this.typicalReadyMs(pool);
+    const coming = vms.filter((vm: Vm) => vm.state === 'booting' || vm.state === 'provisioning');
+    const note = status.notes.get(pool.name);
+    let when: string;
+    if (coming.length > 0) {
+      const eta = Math.max(...[Math.min(...coming.map((vm) => vm.createdAt + typical)), now + 5_000]);
+      when = `The next VM is expected in about ${formatDuration(eta - now)}.`;
+    } else if (note) {
+      when = `No new VM is on its way yet: the pool is ${note}.`;
+    } else {
+      when = `A new VM takes about ${formatDuration(typical)} to get ready.`;
+    }
+    const cloud = status.lastError ? ' The cloud is not answering at the moment, so the refill may take longer.' : '';
+    return new UserError('POOL_EMPTY', `No VM is ready in ${pool.name} right now: the pool is refilling. ${when}${cloud}`, `Try again then: claim ${pool.name}`);
+  }
+
+  /** Runs a use case and writes its outcome, success or refusal, to the audit trail. */
+  private audited<T>(who: Principal, action: string, target: string, fn: () => T): T {
+    const entry = { at: this.o.clock.now(), actor: who.account, action, target };
+    try {
+      // The audit record commits with the change it describes, or not at all.
+      return this.o.store.transaction(() => {
+        const result = fn();
+        this.o.store.audit({ ...entry, result: 'ok' });
+        return result;
+      });
+    } catch (error) {
+      this.o.store.audit({ ...entry, result: error instanceof UserError ? error.code : 'INTERNAL' });
+      throw error;
+    }
+  }
+}

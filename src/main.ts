@@ -1,0 +1,153 @@
+/**
+ * The composition root: the only place that reads the environment and the command line and
+ * builds real adapters. Everything else receives its dependencies.
+ */
+import { userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { lockDataDir } from './adapters/data-dir-lock.ts';
+import { SimCloud } from './adapters/sim-cloud/sim-cloud.ts';
+import { SimProvisioner } from './adapters/sim-provisioner.ts';
+import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
+import { SystemClock } from './adapters/system-clock.ts';
+import { createApp } from './app.ts';
+import { SHELL_PLATFORM, ShellAdapter } from './chat/shell/shell-adapter.ts';
+import { ConfigError, loadConfig } from './config/load-config.ts';
+import { HttpServer } from './http/http-server.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const HELP = `Usage: npm start [-- options]
+
+Runs the DAaaS bot. Without a chat platform configured, you chat with it in this terminal.
+
+Options:
+  --user NAME   chat in the terminal as NAME (default: your login name, an admin by default)
+  --no-shell    run as a service without the terminal chat
+  --help        show this text
+
+Environment:
+  DAAAS_CONFIG     configuration file (default: config/default.yaml)
+  DAAAS_DATA_DIR   where state is kept (default: ./var)
+  DAAAS_HOST       HTTP address (default: 127.0.0.1)
+  DAAAS_PORT       HTTP port (default: 3000; 0 picks a free one)
+  DAAAS_ADMINS     extra admin accounts, comma-separated
+  DAAAS_LOG_LEVEL  fatal, error, warn, info (default), debug, trace or silent
+`;
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      options: { user: { type: 'string' }, 'no-shell': { type: 'boolean' }, help: { type: 'boolean' } },
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+
+  const configPath = process.env.DAAAS_CONFIG ? resolve(process.env.DAAAS_CONFIG) : join(ROOT, 'config', 'default.yaml');
+  let config;
+  try {
+    config = loadConfig(configPath, process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`The bot did not start. ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+
+  const shell = !args['no-shell'];
+  const dataDir = resolve(config.dataDir);
+  const unlock = lockDataDir(dataDir);
+  // In the terminal chat the logs would bury the conversation, so they go to a file there.
+  const log = pino(
+    { level: config.logLevel, base: { service: 'daaas' }, redact: ['*.token', '*.password', '*.secret'] },
+    shell ? pino.destination({ dest: join(dataDir, 'daaas.log'), mkdir: true, sync: true }) : pino.destination({ dest: 1, sync: true }),
+  );
+
+  const clock = new SystemClock();
+  const store = new SqliteStore(join(dataDir, 'daaas.db'));
+  const sim = config.cloud.simulated;
+  const cloud = new SimCloud({
+    clock,
+    statePath: join(dataDir, 'sim-cloud.json'),
+    bootMs: sim.bootTime,
+    bootFailureRate: sim.bootFailureRate,
+    apiFailureRate: sim.apiFailureRate,
+    latencyMs: sim.latency,
+    quota: sim.quota,
+    flavors: sim.flavors,
+    images: sim.images,
+  });
+  const provisioner = new SimProvisioner({ clock, provisionMs: config.provisioner.simulated.provisionTime, failureRate: config.provisioner.simulated.failureRate });
+  const account = args.user ?? safeLoginName();
+  const app = createApp({ config, store, cloud, provisioner, clock, log, localAccounts: args.user ? new Set() : new Set([account]) });
+
+  const http = new HttpServer(log.child({ component: 'http' }));
+  try {
+    const address = await http.listen(config.server.host, config.server.port);
+    log.info({ host: address.address, port: address.port, config: config.source, dataDir }, 'listening');
+  } catch (error) {
+    process.stderr.write(`The bot did not start: cannot listen on ${config.server.host}:${config.server.port} (${(error as Error).message}). Set DAAAS_PORT to a free port.\n`);
+    store.close();
+    unlock();
+    return 2;
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await app.stop();
+      await http.close();
+      store.close();
+      unlock();
+      log.info({}, 'stopped');
+    })());
+  process.once('SIGINT', () => void stop().then(() => process.exit(0)));
+  process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
+
+  app.loop.start();
+  if (!shell) {
+    log.info({ pools: config.pools.map((p) => p.name) }, 'running as a service; stop with SIGTERM');
+    return new Promise<number>(() => {});
+  }
+
+  const interactive = Boolean(process.stdin.isTTY);
+  const adapter = new ShellAdapter({ input: process.stdin, output: process.stdout, account, interactive, clock, dispatch: app.dispatch });
+  app.notifier.register(SHELL_PLATFORM, adapter);
+  if (interactive) {
+    process.stdout.write(
+      `DAaaS bot — you are ${account}. ${config.pools.length} pools; warm VMs are being prepared.\n` +
+        `Type "help" for the commands, "exit" or Ctrl-D to leave. Logs: ${join(dataDir, 'daaas.log')}\n\n`,
+    );
+  }
+  await adapter.run();
+  await stop();
+  return 0;
+}
+
+function safeLoginName(): string {
+  try {
+    const name = userInfo().username;
+    return /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name) ? name : 'local';
+  } catch {
+    return 'local';
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`The bot stopped on an unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

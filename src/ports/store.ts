@@ -1,0 +1,86 @@
+import type { AuditEntry, Lease, LeaseEndReason, LeaseView, PoolHealth, Vm, VmState } from '../core/model.ts';
+
+export interface NewVm {
+  pool: string;
+  image: string;
+  flavor: string;
+  createdAt: number;
+}
+
+export interface ClaimRequest {
+  pool: string;
+  user: string;
+  platform: string;
+  conversation: string;
+  now: number;
+  leaseMs: number;
+  maxLeasesPerUser: number;
+}
+
+export type ClaimOutcome =
+  | { ok: true; lease: LeaseView }
+  | { ok: false; reason: 'pool-empty' | 'lease-limit'; held: number };
+
+export interface VmPatch {
+  state?: VmState;
+  serverId?: string | null;
+  address?: string | null;
+  readyAt?: number | null;
+  detail?: string | null;
+}
+
+export type ReminderStatus = 'sending' | 'sent' | 'failed' | 'superseded';
+
+export interface ReminderRecord {
+  leaseId: string;
+  beforeMs: number;
+  expiresAt: number;
+  status: ReminderStatus;
+}
+
+/**
+ * Durable state. Every method is atomic: a claim, an extension or a state change either
+ * happens whole or not at all, and two claims can never receive the same VM.
+ */
+export interface Store {
+  /** Runs `fn` atomically (nested calls join the outer transaction); `fn` must not await. */
+  transaction<T>(fn: () => T): T;
+
+  createVm(vm: NewVm): Vm;
+  getVm(id: string): Vm | undefined;
+  findVmByName(name: string): Vm | undefined;
+  /** VMs in any of `states` (all but deleted when omitted), oldest first. */
+  listVms(filter?: { pool?: string; states?: readonly VmState[] }): Vm[];
+  /**
+   * Changes a VM only if it is still in `expect` state(s): the guard that keeps a tick and a
+   * command from acting on stale reads. Returns whether it changed.
+   */
+  updateVm(id: string, patch: VmPatch, now: number, expect?: VmState | readonly VmState[]): boolean;
+
+  /** Hands the oldest ready VM of the pool to the user, in one transaction. */
+  claim(request: ClaimRequest): ClaimOutcome;
+  activeLeases(filter?: { user?: string; pool?: string }): LeaseView[];
+  getLease(id: string): LeaseView | undefined;
+  /** Moves the expiry if the lease is still active with `expectedExtensions` used. */
+  extendLease(id: string, newExpiresAt: number, expectedExtensions: number): boolean;
+  /** Ends an active lease and marks its VM for teardown, in one transaction. */
+  endLease(id: string, reason: LeaseEndReason, now: number): boolean;
+
+  /**
+   * Records that a reminder stage is being sent for this expiry; false if it was recorded
+   * before. Recording first makes a crash lose at most one reminder, never send one twice.
+   */
+  recordReminder(leaseId: string, beforeMs: number, expiresAt: number, status: ReminderStatus, now: number): boolean;
+  setReminderStatus(leaseId: string, beforeMs: number, expiresAt: number, status: ReminderStatus): void;
+  /** Reminders recorded for the leases that are still active, in one query. */
+  activeReminders(): ReminderRecord[];
+
+  poolHealth(pool: string): PoolHealth;
+  savePoolHealth(health: PoolHealth): void;
+  /** Seconds from creation to ready of the pool's latest ready VMs, newest first. */
+  recentReadyTimesMs(pool: string, limit: number): number[];
+
+  audit(entry: AuditEntry): void;
+  auditLog(filter?: { since?: number; limit?: number }): AuditEntry[];
+  close(): void;
+}

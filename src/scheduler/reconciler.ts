@@ -1,0 +1,318 @@
+import { teardownMessage, reminderMessage } from '../chat/lease-card.ts';
+import type { Reply } from '../chat/reply.ts';
+import { formatDuration } from '../core/duration.ts';
+import type { LeaseEndReason, LeaseView, PoolHealth, PoolSpec, Vm, VmState } from '../core/model.ts';
+import { nextLeaseEvent, planLeases, type LeaseAction } from '../core/plan-leases.ts';
+import { META, planPools, type Action, type PlanSettings } from '../core/plan-pools.ts';
+import type { CloudStatus } from '../core/service.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { Cloud, CloudServer } from '../ports/cloud.ts';
+import type { Logger } from '../ports/logger.ts';
+import type { Notifier } from '../ports/notifier.ts';
+import type { Provisioner } from '../ports/provisioner.ts';
+import type { Store } from '../ports/store.ts';
+
+export interface ReconcilerSettings extends PlanSettings {
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  /** How soon to look again while VMs are booting, provisioning or being deleted. */
+  pollMs: number;
+  /** Cloud calls made at once while applying a plan. */
+  applyConcurrency: number;
+}
+
+export interface ReconcilerOptions {
+  store: Store;
+  cloud: Cloud;
+  provisioner: Provisioner;
+  notifier: Notifier;
+  clock: Clock;
+  log: Logger;
+  pools: readonly PoolSpec[];
+  settings: ReconcilerSettings;
+  /** Marks this deployment's servers, so two deployments can share a cloud project. */
+  instance: string;
+  /** Called when background work (a provisioning run) finished and another tick is due. */
+  onProgress?: () => void;
+}
+
+export interface TickReport {
+  actions: number;
+  cloudReachable: boolean;
+  /** When the next tick should run at the latest, or null if nothing is pending. */
+  nextWakeAt: number | null;
+}
+
+const ACTOR = 'scheduler';
+
+/**
+ * The level-based control loop: each tick observes the cloud once (a paged list), compares it
+ * with the store, and acts. Every step is safe to repeat and a crash at any point is repaired
+ * by the next tick, because the next tick starts again from what is, not from what was done.
+ */
+export class Reconciler {
+  readonly status: { lastObservedAt: number | null; lastError: string | null; notes: Map<string, string> } = {
+    lastObservedAt: null,
+    lastError: null,
+    notes: new Map(),
+  };
+  private readonly creating = new Set<string>();
+  private readonly provisioning = new Map<string, AbortController>();
+  private readonly jobs = new Set<Promise<void>>();
+  private readonly pools: Map<string, PoolSpec>;
+  private readonly coresPerVm = new Map<string, number>();
+  private stopped = false;
+
+  constructor(private readonly o: ReconcilerOptions) {
+    this.pools = new Map(o.pools.map((p) => [p.name, p]));
+  }
+
+  get tag(): string {
+    return `daaas:${this.o.instance}`;
+  }
+
+  cloudStatus(): CloudStatus {
+    return this.status;
+  }
+
+  async tick(): Promise<TickReport> {
+    const now = this.o.clock.now();
+    let count = 0;
+    // Leases first: an expiry found now is torn down by the cloud half of this same tick.
+    for (const action of planLeases(this.o.store.activeLeases(), this.pools, this.o.store.activeReminders(), now)) {
+      await this.applyLease(action, now);
+      count++;
+    }
+
+    let servers: CloudServer[] | null = null;
+    let capacity: { instances: number; cores: number } | null = null;
+    try {
+      servers = await this.o.cloud.listServers(this.tag);
+      const limits = await this.o.cloud.limits();
+      capacity = { instances: limits.maxInstances - limits.usedInstances, cores: limits.maxCores - limits.usedCores };
+      await this.learnFlavors();
+      this.status.lastObservedAt = now;
+      this.status.lastError = null;
+    } catch (error) {
+      this.status.lastError = message(error);
+      this.o.log.warn({ err: error }, 'cloud not observed this tick; pools wait for the next');
+    }
+
+    if (servers && !this.stopped) {
+      const plan = planPools({
+        now,
+        pools: this.o.pools,
+        vms: this.o.store.listVms(),
+        servers,
+        creating: this.creating,
+        provisioning: new Set(this.provisioning.keys()),
+        health: new Map(this.o.pools.map((p) => [p.name, this.o.store.poolHealth(p.name)])),
+        capacity,
+        coresPerVm: this.coresPerVm,
+        settings: this.o.settings,
+      });
+      this.status.notes = plan.notes;
+      await runLimited(plan.actions, this.o.settings.applyConcurrency, (action) => this.apply(action, now));
+      count += plan.actions.length;
+    }
+    return { actions: count, cloudReachable: servers !== null, nextWakeAt: this.nextWakeAt(now) };
+  }
+
+  /** Stops provisioning runs and waits for every piece of background work to settle. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const controller of this.provisioning.values()) controller.abort(new Error('the bot is stopping'));
+    await Promise.allSettled([...this.jobs]);
+  }
+
+  /** Background work still running: provisioning, for tests and orderly shutdown. */
+  async idle(): Promise<void> {
+    while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
+  }
+
+  private nextWakeAt(now: number): number | null {
+    const vms = this.o.store.listVms();
+    const moving: VmState[] = ['booting', 'provisioning', 'releasing'];
+    if (this.status.lastError || vms.some((vm) => moving.includes(vm.state))) return now + this.o.settings.pollMs;
+    const times: number[] = [];
+    const lease = nextLeaseEvent(this.o.store.activeLeases(), this.pools, now);
+    if (lease !== null) times.push(lease);
+    for (const pool of this.o.pools) {
+      const until = this.o.store.poolHealth(pool.name).backoffUntil;
+      if (until !== null && until > now) times.push(until);
+    }
+    for (const vm of vms) if (vm.state === 'failed') times.push(vm.stateSince + this.o.settings.failedRetentionMs);
+    return times.length ? Math.max(now + 1, Math.min(...times)) : null;
+  }
+
+  private async learnFlavors(): Promise<void> {
+    for (const pool of this.o.pools) {
+      if (!this.coresPerVm.has(pool.name)) this.coresPerVm.set(pool.name, await this.o.cloud.flavorCores(pool.flavor));
+    }
+  }
+
+  // ---- pools and VMs -------------------------------------------------------------------------
+
+  private async apply(action: Action, now: number): Promise<void> {
+    try {
+      switch (action.kind) {
+        case 'create':
+          return await this.create(this.pools.get(action.pool)!, now);
+        case 'adopt':
+          this.o.store.updateVm(action.vm.id, { serverId: action.server.id }, now, 'booting');
+          return;
+        case 'provision':
+          return this.startProvisioning(action.vm, action.address, now);
+        case 'fail':
+          return this.fail(action.vm, action.reason, now);
+        case 'lost':
+          return await this.lost(action.vm, action.reason, now);
+        case 'delete-server':
+          await this.o.cloud.deleteServer(action.serverId);
+          if (action.vm) this.o.store.updateVm(action.vm.id, { state: 'deleted' }, now, action.vm.state);
+          this.o.log.info({ vm: action.vm?.name, server: action.serverId, reason: action.reason }, 'server deleted');
+          if (!action.vm) this.o.store.audit({ at: now, actor: ACTOR, action: 'delete-orphan', target: action.serverId, result: 'ok', detail: { reason: action.reason } });
+          return;
+        case 'forget':
+          this.o.store.updateVm(action.vm.id, { state: 'deleted', detail: action.vm.detail ?? action.reason }, now, action.vm.state);
+          return;
+      }
+    } catch (error) {
+      const pool = action.kind === 'create' ? action.pool : action.vm?.pool;
+      this.o.log.warn({ err: error, action: action.kind, pool }, 'reconcile action failed; the next tick tries again');
+      if (pool) this.noteError(pool, `${action.kind}: ${message(error)}`, now, false);
+    }
+  }
+
+  private async create(pool: PoolSpec, now: number): Promise<void> {
+    // The record comes first: a server can then always be traced to it, even after a crash.
+    const vm = this.o.store.createVm({ pool: pool.name, image: pool.image, flavor: pool.flavor, createdAt: now });
+    this.creating.add(vm.id);
+    try {
+      const server = await this.o.cloud.createServer({
+        name: vm.name,
+        image: pool.image,
+        flavor: pool.flavor,
+        networks: pool.networks,
+        metadata: { [META.managedBy]: this.o.instance, [META.pool]: pool.name, [META.vm]: vm.id },
+        tags: [this.tag],
+      });
+      this.o.store.updateVm(vm.id, { serverId: server.id }, this.o.clock.now(), 'booting');
+      this.o.log.info({ vm: vm.name, server: server.id }, 'booting');
+    } catch (error) {
+      // Not retried here: creation is not idempotent. If the server exists after all, the next
+      // tick finds it by its tag and adopts it; if not, the record is dropped and replaced.
+      this.noteError(pool.name, `boot: ${message(error)}`, now, true);
+      throw error;
+    } finally {
+      this.creating.delete(vm.id);
+    }
+  }
+
+  private startProvisioning(vm: Vm, address: string | null, now: number): void {
+    if (!this.o.store.updateVm(vm.id, { state: 'provisioning', address }, now, ['booting', 'provisioning'])) return;
+    const pool = this.pools.get(vm.pool)!;
+    const controller = new AbortController();
+    this.provisioning.set(vm.id, controller);
+    const fresh = this.o.store.getVm(vm.id)!;
+    const job = this.o.provisioner
+      .provision(fresh, pool, controller.signal)
+      .then(
+        () => {
+          const at = this.o.clock.now();
+          if (this.o.store.updateVm(vm.id, { state: 'ready', readyAt: at }, at, 'provisioning')) {
+            this.o.store.savePoolHealth({ ...this.o.store.poolHealth(pool.name), consecutiveFailures: 0, backoffUntil: null });
+            this.o.log.info({ vm: vm.name, readyMs: at - vm.createdAt }, 'ready');
+          }
+        },
+        (error: unknown) => {
+          if (this.stopped) return; // interrupted by shutdown: the next start runs it again
+          this.fail(fresh, `provisioning failed: ${message(error)}`, this.o.clock.now());
+        },
+      )
+      .finally(() => {
+        this.provisioning.delete(vm.id);
+        this.jobs.delete(job);
+        if (!this.stopped) this.o.onProgress?.();
+      });
+    this.jobs.add(job);
+  }
+
+  private fail(vm: Vm, reason: string, now: number): void {
+    if (!this.o.store.updateVm(vm.id, { state: 'failed', detail: reason }, now, vm.state)) return;
+    this.o.log.warn({ vm: vm.name, pool: vm.pool, reason }, 'VM failed; it is kept for diagnosis, then replaced');
+    this.noteError(vm.pool, `${vm.name}: ${reason}`, now, true);
+  }
+
+  /** A claimed VM died under its user: end the lease and tell them, rather than leave them guessing. */
+  private async lost(vm: Vm, reason: string, now: number): Promise<void> {
+    const lease = this.o.store.activeLeases({ pool: vm.pool }).find((l) => l.vmId === vm.id);
+    this.o.store.transaction(() => {
+      this.o.store.updateVm(vm.id, { state: 'failed', detail: reason }, now, 'claimed');
+      if (lease) this.endLease(lease, 'vm-lost', now);
+    });
+    this.noteError(vm.pool, `${vm.name} (claimed): ${reason}`, now, false);
+    if (lease) await this.tell(lease, teardownMessage(lease, `Your VM stopped working (${reason}).`));
+  }
+
+  private noteError(pool: string, error: string, now: number, countsAsFailure: boolean): void {
+    const h: PoolHealth = this.o.store.poolHealth(pool);
+    const failures = countsAsFailure ? h.consecutiveFailures + 1 : h.consecutiveFailures;
+    const backoffMs = Math.min(this.o.settings.backoffMaxMs, this.o.settings.backoffInitialMs * 2 ** Math.max(0, failures - 1));
+    this.o.store.savePoolHealth({
+      pool,
+      lastError: error,
+      lastErrorAt: now,
+      consecutiveFailures: failures,
+      backoffUntil: countsAsFailure ? now + backoffMs : h.backoffUntil,
+    });
+  }
+
+  // ---- leases --------------------------------------------------------------------------------
+
+  private async applyLease(action: LeaseAction, now: number): Promise<void> {
+    const { lease } = action;
+    const pool = this.pools.get(lease.pool);
+    if (action.kind === 'expire') {
+      if (this.o.store.transaction(() => this.endLease(lease, 'expired', now))) {
+        await this.tell(lease, teardownMessage(lease, `Its lease of ${pool ? formatDuration(pool.leaseMs) : 'the pool'} ran out.`));
+      }
+      return;
+    }
+    for (const beforeMs of action.superseded) this.o.store.recordReminder(lease.id, beforeMs, lease.expiresAt, 'superseded', now);
+    // Recorded before sending: a crash may lose this reminder, but can never send it twice.
+    if (!pool || !this.o.store.recordReminder(lease.id, action.beforeMs, lease.expiresAt, 'sending', now)) return;
+    const sent = await this.tell(lease, reminderMessage(lease, pool, now));
+    this.o.store.setReminderStatus(lease.id, action.beforeMs, lease.expiresAt, sent ? 'sent' : 'failed');
+  }
+
+  private endLease(lease: LeaseView, reason: LeaseEndReason, now: number): boolean {
+    const ended = this.o.store.endLease(lease.id, reason, now);
+    if (ended) this.o.store.audit({ at: now, actor: ACTOR, action: 'teardown', target: lease.vm.name, result: 'ok', detail: { user: lease.user, reason } });
+    return ended;
+  }
+
+  private async tell(lease: LeaseView, body: Reply): Promise<boolean> {
+    try {
+      await this.o.notifier.notify({ platform: lease.platform, user: lease.user, conversation: lease.conversation }, body);
+      return true;
+    } catch (error) {
+      this.o.log.warn({ err: error, user: lease.user, platform: lease.platform, vm: lease.vm.name }, 'could not deliver a direct message');
+      return false;
+    }
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
