@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
-import cron from 'node-cron';
 import YAML from 'yaml';
 import type { AccessRules } from '../core/access.ts';
 import type { PoolSpec } from '../core/model.ts';
-import { configSchema, type RawConfig } from './schema.ts';
+import { ACCOUNT, configSchema, crossCheck, type RawConfig } from './schema.ts';
 
 export interface AppConfig {
   source: string;
@@ -67,16 +66,15 @@ export function parseConfig(text: string, source: string, env: Env): AppConfig {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(top level)'}: ${issue.message}`);
   }
+  problems.push(...crossCheck(data as Record<string, unknown>));
   const server = serverFromEnv(env, problems);
-  const logLevel = env.DAAAS_LOG_LEVEL ?? 'info';
+  const logLevel = env.DAAAS_LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`DAAAS_LOG_LEVEL: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
-  if (parsed.success && !cron.validate(parsed.data.scheduler.schedule)) {
-    problems.push(`scheduler.schedule: "${parsed.data.scheduler.schedule}" is not a cron expression (e.g. "* * * * *" for every minute)`);
-  }
+  const extraAdmins = (env.DAAAS_ADMINS ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  for (const admin of extraAdmins) if (admin === '*' || !ACCOUNT.test(admin)) problems.push(`DAAAS_ADMINS: "${admin}" is not a valid account name`);
   if (!parsed.success || problems.length > 0) throw new ConfigError(source, problems);
 
   const raw = parsed.data;
-  const extraAdmins = (env.DAAAS_ADMINS ?? '').split(',').map((a) => a.trim()).filter(Boolean);
   return {
     source,
     instance: raw.instance,

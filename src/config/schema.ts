@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 import { parseDurationMs } from '../core/duration.ts';
 
@@ -13,8 +14,13 @@ const duration = z
     return ms;
   });
 
-const name = z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, 'use 2–32 lower-case letters, digits and dashes, starting with a letter');
-const account = z.string().regex(/^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$/, 'not a valid account name');
+const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+const NAME_RULE = 'use 2–32 lower-case letters, digits and dashes, starting with a letter';
+const name = z.string().regex(NAME, NAME_RULE);
+export const ACCOUNT = /^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$/;
+const DEFAULT_LEASE_MS = 48 * 3_600_000;
+const DEFAULT_REMINDERS_MS = [24 * 3_600_000, 3_600_000, 600_000];
+const account = z.string().regex(ACCOUNT, 'not a valid account name');
 const count = (min: number) => z.number().int(`must be a whole number`).min(min).max(100_000);
 const fraction = z.number().min(0).max(1);
 
@@ -50,8 +56,8 @@ const pool = z.strictObject({
 });
 
 const defaults = z.strictObject({
-  lease: duration.default(48 * 3_600_000),
-  remindBefore: poolFields.remindBefore.default([24 * 3_600_000, 3_600_000, 600_000]),
+  lease: duration.default(DEFAULT_LEASE_MS),
+  remindBefore: poolFields.remindBefore.default(DEFAULT_REMINDERS_MS),
   extensionStep: duration.default(24 * 3_600_000),
   maxExtensions: count(0).default(2),
   maxLeasesPerUser: count(1).default(1),
@@ -76,7 +82,7 @@ export const configSchema = z
       .strictObject({
         admins: z.array(account).default([]),
         localUserIsAdmin: z.boolean().default(false),
-        groups: z.record(name, z.array(account)).default({}),
+        groups: z.record(z.string(), z.array(account)).default({}),
       })
       .prefault({}),
     defaults: defaults.prefault({}),
@@ -103,22 +109,56 @@ export const configSchema = z
           .prefault({}),
       })
       .prefault({ driver: 'simulated' }),
-    pools: z.record(name, pool).refine((pools) => Object.keys(pools).length > 0, 'at least one pool is needed'),
-  })
-  .superRefine((config, ctx) => {
-    for (const [poolName, p] of Object.entries(config.pools)) {
-      const at = (key: string) => ['pools', poolName, key];
-      if (p.size > p.max) ctx.addIssue({ code: 'custom', path: at('size'), message: `size ${p.size} is larger than max ${p.max}` });
-      const leaseMs = p.lease ?? config.defaults.lease;
-      for (const before of p.remindBefore ?? config.defaults.remindBefore) {
-        if (before >= leaseMs) ctx.addIssue({ code: 'custom', path: at('remindBefore'), message: 'every reminder must come before the lease ends (shorter than the lease)' });
-      }
-      for (const group of p.groups) {
-        if (!(group in config.access.groups)) ctx.addIssue({ code: 'custom', path: at('groups'), message: `group "${group}" is not defined under access.groups` });
-      }
-      if (!(p.flavor in config.cloud.simulated.flavors)) ctx.addIssue({ code: 'custom', path: at('flavor'), message: `flavor "${p.flavor}" is not one of the simulated cloud's flavors` });
-      if (!config.cloud.simulated.images.includes(p.image)) ctx.addIssue({ code: 'custom', path: at('image'), message: `image "${p.image}" is not one of the simulated cloud's images` });
-    }
+    pools: z.record(z.string(), pool).refine((pools) => Object.keys(pools).length > 0, 'at least one pool is needed'),
   });
 
 export type RawConfig = z.output<typeof configSchema>;
+
+type Loose = Record<string, unknown>;
+const mapping = (value: unknown): Loose | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Loose) : undefined;
+/** A valid positive duration, the fallback when absent, undefined when invalid (reported elsewhere). */
+function durationOr(value: unknown, fallback: number | undefined): number | undefined {
+  if (value === undefined) return fallback;
+  const ms = typeof value === 'string' ? parseDurationMs(value) : undefined;
+  return ms !== undefined && ms > 0 ? ms : undefined;
+}
+
+/**
+ * The rules that span several keys (size within max, reminders within the lease, groups and
+ * flavours that exist, valid names). Run on the raw document, not the parsed one, so that they
+ * are reported together with every other problem instead of only once those are fixed.
+ */
+export function crossCheck(data: Loose): string[] {
+  const problems: string[] = [];
+  const groups = mapping(mapping(data.access)?.groups) ?? {};
+  for (const group of Object.keys(groups)) if (!NAME.test(group)) problems.push(`access.groups.${group}: not a valid group name: ${NAME_RULE}`);
+  const defaults = mapping(data.defaults) ?? {};
+  const sim = mapping(mapping(data.cloud)?.simulated);
+  const flavors = mapping(sim?.flavors);
+  const images = Array.isArray(sim?.images) ? (sim.images as unknown[]) : undefined;
+
+  for (const [poolName, raw] of Object.entries(mapping(data.pools) ?? {})) {
+    const at = `pools.${poolName}`;
+    if (!NAME.test(poolName)) problems.push(`${at}: not a valid pool name: ${NAME_RULE}`);
+    const p = mapping(raw);
+    if (!p) continue;
+    if (typeof p.size === 'number' && typeof p.max === 'number' && p.size > p.max) problems.push(`${at}.size: size ${p.size} is larger than max ${p.max}`);
+    const leaseMs = durationOr(p.lease, durationOr(defaults.lease, DEFAULT_LEASE_MS));
+    const reminders = p.remindBefore ?? defaults.remindBefore;
+    if (leaseMs !== undefined && Array.isArray(reminders) && reminders.some((r) => (durationOr(r, undefined) ?? 0) >= leaseMs)) {
+      problems.push(`${at}.remindBefore: every reminder must come before the lease ends (shorter than the lease)`);
+    }
+    for (const group of Array.isArray(p.groups) ? p.groups : []) {
+      if (typeof group === 'string' && !(group in groups)) problems.push(`${at}.groups: group "${group}" is not defined under access.groups`);
+    }
+    if (typeof p.flavor === 'string' && flavors && !(p.flavor in flavors)) problems.push(`${at}.flavor: flavor "${p.flavor}" is not one of the simulated cloud's flavors`);
+    if (typeof p.image === 'string' && images && !images.includes(p.image)) problems.push(`${at}.image: image "${p.image}" is not one of the simulated cloud's images`);
+  }
+
+  const schedule = mapping(data.scheduler)?.schedule;
+  if (typeof schedule === 'string' && !cron.validate(schedule)) {
+    problems.push(`scheduler.schedule: "${schedule}" is not a cron expression (e.g. "* * * * *" for every minute)`);
+  }
+  return problems;
+}

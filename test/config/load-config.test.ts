@@ -1,0 +1,510 @@
+import test, { type ExecutionContext } from 'ava';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { ConfigError, loadConfig, parseConfig, type AppConfig, type Env } from '../../src/config/load-config.ts';
+import { tempDir } from '../helpers/harness.ts';
+
+const DEFAULT_PATH = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
+const DEFAULT_TEXT = readFileSync(DEFAULT_PATH, 'utf8');
+
+const H = 3_600_000;
+const M = 60_000;
+
+/** The shipped configuration as a plain object, to change one thing at a time. */
+type Doc = Record<string, any>;
+function defaultDoc(): Doc {
+  return YAML.parse(DEFAULT_TEXT) as Doc;
+}
+function yamlOf(doc: Doc): string {
+  return YAML.stringify(doc);
+}
+
+/** A small valid configuration with one pool that inherits everything it can. */
+function minimalDoc(): Doc {
+  return {
+    access: { groups: { team: ['alice'] } },
+    cloud: {
+      driver: 'simulated',
+      simulated: { flavors: { 'm1.large': { vcpus: 4 } }, images: ['base'] },
+    },
+    pools: {
+      alpha: {
+        image: 'base',
+        flavor: 'm1.large',
+        size: 1,
+        max: 2,
+        groups: ['team'],
+        owner: { name: 'Team', contact: 'team@example.org' },
+      },
+    },
+  };
+}
+
+/** Parses and expects a refusal; returns the problems listed. */
+function refused(t: ExecutionContext, text: string, env: Env = {}): string[] {
+  const error = t.throws(() => parseConfig(text, 'bad.yaml', env), { instanceOf: ConfigError }) as ConfigError | undefined;
+  if (!error) return [];
+  t.is(error.source, 'bad.yaml');
+  t.true(error.message.startsWith('bad.yaml is not a valid configuration:'), error.message);
+  for (const problem of error.problems) t.true(error.message.includes(`  - ${problem}`), `message lists "${problem}"`);
+  return error.problems;
+}
+
+function pool(config: AppConfig, name: string) {
+  const found = config.pools.find((p) => p.name === name);
+  if (!found) throw new Error(`no pool ${name} in ${config.pools.map((p) => p.name).join(', ')}`);
+  return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shipped configuration
+
+test('the shipped config/default.yaml loads with its three pools', (t) => {
+  const config = loadConfig(DEFAULT_PATH, {});
+  t.is(config.source, DEFAULT_PATH);
+  t.is(config.instance, 'daaas');
+  t.deepEqual(
+    config.pools.map((p) => p.name),
+    ['excitations', 'excitations-gpu', 'tomography'],
+  );
+
+  const excitations = pool(config, 'excitations');
+  t.like(excitations, { size: 5, max: 50, gpu: false, image: 'excitations-base', flavor: 'c1.4xlarge', groups: ['excitations'] });
+  t.is(excitations.leaseMs, 48 * H);
+  t.deepEqual(excitations.remindBeforeMs, [24 * H, 1 * H, 10 * M]);
+  t.is(excitations.extensionStepMs, 24 * H);
+  t.is(excitations.maxExtensions, 2);
+  t.is(excitations.maxLeasesPerUser, 1);
+  t.deepEqual(excitations.networks, ['facility-analysis']);
+
+  const gpu = pool(config, 'excitations-gpu');
+  t.like(gpu, { size: 1, max: 5, gpu: true, flavor: 'g1.gpu' });
+  t.is(gpu.leaseMs, 48 * H);
+  t.deepEqual(gpu.remindBeforeMs, [24 * H, 1 * H, 10 * M]);
+
+  const tomography = pool(config, 'tomography');
+  t.like(tomography, { size: 2, max: 3, gpu: true, maxExtensions: 1 });
+  t.is(tomography.leaseMs, 24 * H);
+  t.deepEqual(tomography.remindBeforeMs, [2 * H, 10 * M]);
+  t.is(tomography.extensionStepMs, 12 * H);
+  t.is(tomography.connect, 'Remote desktop: https://{address}:8443/ (log in as {account})');
+});
+
+test('the shipped config: access, scheduler, cloud and environment defaults', (t) => {
+  const config = parseConfig(DEFAULT_TEXT, 'default.yaml', {});
+  t.deepEqual(config.access.admins, []);
+  t.true(config.access.localUserIsAdmin);
+  t.deepEqual(config.access.groups, { excitations: ['alice', 'bob', 'carol'], tomography: ['dave', 'erin'] });
+  t.deepEqual(config.scheduler, {
+    schedule: '* * * * *',
+    maxConcurrentBoots: 10,
+    readinessTimeoutMs: 600_000,
+    failedRetentionMs: 5 * M,
+    backoffInitialMs: 30_000,
+    backoffMaxMs: 30 * M,
+    pollMs: 1_000,
+  });
+  t.is(config.cloud.driver, 'simulated');
+  t.is(config.cloud.simulated.latency, 20);
+  t.is(config.cloud.simulated.bootTime, 5_000);
+  t.deepEqual(config.cloud.simulated.flavors, { 'c1.4xlarge': { vcpus: 16, gpus: 0 }, 'g1.gpu': { vcpus: 8, gpus: 1 } });
+  t.is(config.provisioner.simulated.provisionTime, 4_000);
+  t.deepEqual(config.server, { host: '127.0.0.1', port: 3000 });
+  t.is(config.dataDir, './var');
+  t.is(config.logLevel, 'info');
+});
+
+// ---------------------------------------------------------------------------------------------
+// Refusals: the file itself
+
+test('an empty file is refused', (t) => {
+  t.deepEqual(refused(t, ''), ['the file is empty: start from config/default.yaml']);
+});
+
+test('a whitespace-only file is refused as empty', (t) => {
+  t.deepEqual(refused(t, '  \n\t\n   \n'), ['the file is empty: start from config/default.yaml']);
+});
+
+test('malformed YAML (an unclosed bracket) is refused with the parser message and line', (t) => {
+  const problems = refused(t, 'instance: daaas\npools: [excitations\n');
+  t.is(problems.length, 1);
+  t.regex(problems[0]!, /^YAML: .*\]/);
+  t.regex(problems[0]!, /line \d+, column \d+/);
+});
+
+test('duplicate keys are refused', (t) => {
+  const problems = refused(t, DEFAULT_TEXT.replace('instance: daaas\n', 'instance: daaas\ninstance: other\n'));
+  t.is(problems.length, 1);
+  t.regex(problems[0]!, /^YAML: Map keys must be unique/);
+});
+
+test('a list at the top level is refused', (t) => {
+  t.deepEqual(refused(t, '- pools\n- access\n'), ['the top level must be a mapping (keys such as pools:, access:)']);
+});
+
+test('a scalar at the top level is refused', (t) => {
+  t.deepEqual(refused(t, 'just some words\n'), ['the top level must be a mapping (keys such as pools:, access:)']);
+  t.deepEqual(refused(t, '42\n'), ['the top level must be a mapping (keys such as pools:, access:)']);
+});
+
+test('a file of only comments is refused as not a mapping', (t) => {
+  t.deepEqual(refused(t, '# nothing here yet\n'), ['the top level must be a mapping (keys such as pools:, access:)']);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Refusals: keys and values
+
+test('an unknown key at the top level is refused', (t) => {
+  const doc = defaultDoc();
+  doc.pool = {};
+  t.deepEqual(refused(t, yamlOf(doc)), ['(top level): Unrecognized key: "pool"']);
+});
+
+test('an unknown key inside a pool is refused with the pool path', (t) => {
+  const doc = defaultDoc();
+  doc.pools.excitations.leese = '48h';
+  t.deepEqual(refused(t, yamlOf(doc)), ['pools.excitations: Unrecognized key: "leese"']);
+});
+
+for (const [label, value, message] of [
+  ['an unknown unit', '48x', '"48x" is not a duration: write e.g. 90s, 10m, 48h or 2d'],
+  ['an empty string', '', '"" is not a duration: write e.g. 90s, 10m, 48h or 2d'],
+  ['a negative duration', '-5m', '"-5m" is not a duration: write e.g. 90s, 10m, 48h or 2d'],
+  ['a zero duration', '0s', '"0s" is not a duration: write e.g. 90s, 10m, 48h or 2d'],
+  ['a bare number', 48, 'expected a duration such as 90s, 10m, 48h or 2d'],
+] as const) {
+  test(`a bad duration is refused: ${label}`, (t) => {
+    const inDefaults = defaultDoc();
+    inDefaults.defaults.lease = value;
+    t.deepEqual(refused(t, yamlOf(inDefaults)), [`defaults.lease: ${message}`]);
+
+    const inPool = defaultDoc();
+    inPool.pools.tomography.extensionStep = value;
+    t.deepEqual(refused(t, yamlOf(inPool)), [`pools.tomography.extensionStep: ${message}`]);
+
+    const inList = defaultDoc();
+    inList.pools.tomography.remindBefore = ['2h', value];
+    t.deepEqual(refused(t, yamlOf(inList)), [`pools.tomography.remindBefore.1: ${message}`]);
+  });
+}
+
+test('size larger than max is refused', (t) => {
+  const doc = defaultDoc();
+  doc.pools.excitations.size = 60;
+  t.deepEqual(refused(t, yamlOf(doc)), ['pools.excitations.size: size 60 is larger than max 50']);
+});
+
+test('size equal to max is accepted', (t) => {
+  const doc = defaultDoc();
+  doc.pools.tomography.size = 3;
+  t.is(pool(parseConfig(yamlOf(doc), 'ok.yaml', {}), 'tomography').size, 3);
+});
+
+test('a reminder not shorter than the lease is refused', (t) => {
+  const equal = defaultDoc();
+  equal.pools.tomography.lease = '2h'; // its remindBefore is [2h, 10m]
+  t.deepEqual(refused(t, yamlOf(equal)), ['pools.tomography.remindBefore: every reminder must come before the lease ends (shorter than the lease)']);
+
+  const longer = defaultDoc();
+  longer.pools.tomography.remindBefore = ['3d'];
+  t.deepEqual(refused(t, yamlOf(longer)), ['pools.tomography.remindBefore: every reminder must come before the lease ends (shorter than the lease)']);
+});
+
+test('an inherited reminder not shorter than the pool lease is refused at the pool', (t) => {
+  const doc = defaultDoc();
+  doc.pools.excitations.lease = '12h'; // inherits remindBefore [24h, 1h, 10m]
+  const problems = refused(t, yamlOf(doc));
+  t.true(problems.length >= 1);
+  for (const p of problems) t.is(p, 'pools.excitations.remindBefore: every reminder must come before the lease ends (shorter than the lease)');
+});
+
+test('a pool naming an undefined group is refused', (t) => {
+  const doc = defaultDoc();
+  doc.pools.tomography.groups = ['tomography', 'imaging'];
+  t.deepEqual(refused(t, yamlOf(doc)), ['pools.tomography.groups: group "imaging" is not defined under access.groups']);
+});
+
+test('a flavor the simulated cloud does not have is refused', (t) => {
+  const doc = defaultDoc();
+  doc.pools.excitations.flavor = 'c9.huge';
+  t.deepEqual(refused(t, yamlOf(doc)), [`pools.excitations.flavor: flavor "c9.huge" is not one of the simulated cloud's flavors`]);
+});
+
+test('an image the simulated cloud does not have is refused', (t) => {
+  const doc = defaultDoc();
+  doc.pools.tomography.image = 'tomography-cpu';
+  t.deepEqual(refused(t, yamlOf(doc)), [`pools.tomography.image: image "tomography-cpu" is not one of the simulated cloud's images`]);
+});
+
+for (const badName of ['Tomography', 'tomo graphy', 'x', '9lives', 'ends-with-']) {
+  test(`a bad pool name is refused: ${JSON.stringify(badName)}`, (t) => {
+    const doc = defaultDoc();
+    doc.pools[badName] = doc.pools.tomography;
+    delete doc.pools.tomography;
+    const problems = refused(t, yamlOf(doc));
+    t.is(problems.length, 1, problems.join('\n'));
+    t.is(problems[0], `pools.${badName}: not a valid pool name: use 2–32 lower-case letters, digits and dashes, starting with a letter`);
+  });
+}
+
+test('a configuration without pools is refused', (t) => {
+  const empty = defaultDoc();
+  empty.pools = {};
+  t.deepEqual(refused(t, yamlOf(empty)), ['pools: at least one pool is needed']);
+
+  const missing = defaultDoc();
+  delete missing.pools;
+  const problems = refused(t, yamlOf(missing));
+  t.is(problems.length, 1);
+  t.true(problems[0]!.startsWith('pools: '), problems[0]);
+});
+
+test('a bad cron expression in scheduler.schedule is refused', (t) => {
+  const doc = defaultDoc();
+  doc.scheduler.schedule = 'every minute';
+  t.deepEqual(refused(t, yamlOf(doc)), ['scheduler.schedule: "every minute" is not a cron expression (e.g. "* * * * *" for every minute)']);
+});
+
+test('an unsupported cloud driver is refused with a helpful message', (t) => {
+  const doc = defaultDoc();
+  doc.cloud.driver = 'openstack';
+  t.deepEqual(refused(t, yamlOf(doc)), ['cloud.driver: the only cloud driver so far is "simulated"']);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Refusals: the environment
+
+for (const port of ['abc', '70000', '-1', '80.5', '65536']) {
+  test(`DAAAS_PORT=${port} is refused`, (t) => {
+    t.deepEqual(refused(t, DEFAULT_TEXT, { DAAAS_PORT: port }), [`DAAAS_PORT: "${port}" is not a port number (0–65535; 0 picks a free one)`]);
+  });
+}
+
+test('DAAAS_LOG_LEVEL must be a known level', (t) => {
+  t.deepEqual(refused(t, DEFAULT_TEXT, { DAAAS_LOG_LEVEL: 'verbose' }), [
+    'DAAAS_LOG_LEVEL: "verbose" is not one of fatal, error, warn, info, debug, trace, silent',
+  ]);
+  t.is(parseConfig(DEFAULT_TEXT, 'ok.yaml', { DAAAS_LOG_LEVEL: 'debug' }).logLevel, 'debug');
+});
+
+// ---------------------------------------------------------------------------------------------
+// Every problem at once
+
+test('several problems are all listed in one ConfigError', (t) => {
+  const doc = defaultDoc();
+  doc.pools.excitations.size = 60;
+  doc.pools.tomography.groups = ['nobody'];
+  const problems = refused(t, yamlOf(doc), { DAAAS_PORT: 'abc' });
+  t.deepEqual(problems, [
+    'pools.excitations.size: size 60 is larger than max 50',
+    'pools.tomography.groups: group "nobody" is not defined under access.groups',
+    'DAAAS_PORT: "abc" is not a port number (0–65535; 0 picks a free one)',
+  ]);
+});
+
+test('several field problems in different places are all listed', (t) => {
+  const doc = defaultDoc();
+  doc.defaults.lease = '48x';
+  doc.pools.excitations.leese = '48h';
+  doc.instance = 'Not Valid';
+  const problems = refused(t, yamlOf(doc), { DAAAS_LOG_LEVEL: 'loud' });
+  t.is(problems.length, 4, problems.join('\n'));
+  t.true(problems.some((p) => p.startsWith('instance: ')));
+  t.true(problems.includes('defaults.lease: "48x" is not a duration: write e.g. 90s, 10m, 48h or 2d'));
+  t.true(problems.includes('pools.excitations: Unrecognized key: "leese"'));
+  t.true(problems.some((p) => p.startsWith('DAAAS_LOG_LEVEL: "loud"')));
+});
+
+test('field problems and cross-key problems are reported together, not one round after another', (t) => {
+  const doc = defaultDoc();
+  doc.defaults.lease = '48x';
+  doc.pools.excitations.size = 60;
+  doc.pools.excitations.leese = '48h';
+  doc.scheduler.schedule = 'nope';
+  doc.pools.Tomography = doc.pools.tomography;
+  delete doc.pools.tomography;
+  const problems = refused(t, yamlOf(doc));
+  t.deepEqual([...problems].sort(), [
+    'defaults.lease: "48x" is not a duration: write e.g. 90s, 10m, 48h or 2d',
+    'pools.Tomography: not a valid pool name: use 2–32 lower-case letters, digits and dashes, starting with a letter',
+    'pools.excitations.size: size 60 is larger than max 50',
+    'pools.excitations: Unrecognized key: "leese"',
+    'scheduler.schedule: "nope" is not a cron expression (e.g. "* * * * *" for every minute)',
+  ]);
+});
+
+test('a lease shorter than several reminders is reported once for the pool', (t) => {
+  const doc = defaultDoc();
+  doc.pools.excitations.lease = '5m';
+  t.deepEqual(refused(t, yamlOf(doc)), ['pools.excitations.remindBefore: every reminder must come before the lease ends (shorter than the lease)']);
+});
+
+test('a bad group name is refused with the naming rule', (t) => {
+  const doc = defaultDoc();
+  doc.access.groups['Bad Group'] = ['alice'];
+  t.deepEqual(refused(t, yamlOf(doc)), ['access.groups.Bad Group: not a valid group name: use 2–32 lower-case letters, digits and dashes, starting with a letter']);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Environment overrides
+
+test('DAAAS_ADMINS entries must be account names', (t) => {
+  t.deepEqual(refused(t, DEFAULT_TEXT, { DAAAS_ADMINS: 'alice,bad name!,*' }), [
+    'DAAAS_ADMINS: "bad name!" is not a valid account name',
+    'DAAAS_ADMINS: "*" is not a valid account name',
+  ]);
+});
+
+test('an empty DAAAS_LOG_LEVEL means the default, like every other variable', (t) => {
+  t.is(parseConfig(DEFAULT_TEXT, 'env.yaml', { DAAAS_LOG_LEVEL: '' }).logLevel, 'info');
+});
+
+test('DAAAS_HOST, DAAAS_PORT and DAAAS_DATA_DIR override the defaults', (t) => {
+  const config = parseConfig(DEFAULT_TEXT, 'env.yaml', { DAAAS_HOST: '0.0.0.0', DAAAS_PORT: '8080', DAAAS_DATA_DIR: '/srv/daaas' });
+  t.deepEqual(config.server, { host: '0.0.0.0', port: 8080 });
+  t.is(config.dataDir, '/srv/daaas');
+});
+
+test('DAAAS_PORT=0 (pick a free port) and 65535 are accepted', (t) => {
+  t.is(parseConfig(DEFAULT_TEXT, 'env.yaml', { DAAAS_PORT: '0' }).server.port, 0);
+  t.is(parseConfig(DEFAULT_TEXT, 'env.yaml', { DAAAS_PORT: '65535' }).server.port, 65_535);
+});
+
+test('empty environment variables fall back to the defaults', (t) => {
+  const config = parseConfig(DEFAULT_TEXT, 'env.yaml', { DAAAS_HOST: '', DAAAS_PORT: '', DAAAS_DATA_DIR: '', DAAAS_ADMINS: '' });
+  t.deepEqual(config.server, { host: '127.0.0.1', port: 3000 });
+  t.is(config.dataDir, './var');
+  t.deepEqual(config.access.admins, []);
+});
+
+test('DAAAS_ADMINS adds admins, comma separated and trimmed', (t) => {
+  const doc = minimalDoc();
+  doc.access.admins = ['root'];
+  const config = parseConfig(yamlOf(doc), 'env.yaml', { DAAAS_ADMINS: ' alice ,bob,, carol.smith ,' });
+  t.deepEqual(config.access.admins, ['root', 'alice', 'bob', 'carol.smith']);
+  // The configured groups are kept untouched.
+  t.deepEqual(config.access.groups, { team: ['alice'] });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Pool defaults
+
+test('a pool inherits every default it does not set', (t) => {
+  const config = parseConfig(yamlOf(minimalDoc()), 'min.yaml', {});
+  t.deepEqual(pool(config, 'alpha'), {
+    name: 'alpha',
+    description: '',
+    image: 'base',
+    flavor: 'm1.large',
+    gpu: false,
+    networks: [],
+    size: 1,
+    max: 2,
+    leaseMs: 48 * H,
+    remindBeforeMs: [24 * H, 1 * H, 10 * M],
+    extensionStepMs: 24 * H,
+    maxExtensions: 2,
+    maxLeasesPerUser: 1,
+    groups: ['team'],
+    connect: 'ssh {account}@{address}',
+    owner: { name: 'Team', contact: 'team@example.org' },
+  });
+  t.is(config.instance, 'daaas');
+  t.deepEqual(config.scheduler.schedule, '* * * * *');
+  t.false(config.access.localUserIsAdmin);
+});
+
+test('the defaults section feeds pools, and a pool can override each field', (t) => {
+  const doc = minimalDoc();
+  doc.defaults = { lease: '3d', remindBefore: ['1h'], extensionStep: '6h', maxExtensions: 4, maxLeasesPerUser: 2, networks: ['net-a'], connect: 'go {address}' };
+  doc.pools.beta = {
+    ...doc.pools.alpha,
+    description: 'Beta',
+    gpu: true,
+    lease: '1d',
+    remindBefore: ['30m'],
+    extensionStep: '2h',
+    maxExtensions: 0,
+    maxLeasesPerUser: 3,
+    networks: ['net-b', 'net-c'],
+    connect: 'rdp {address}',
+  };
+  const config = parseConfig(yamlOf(doc), 'defaults.yaml', {});
+
+  t.like(pool(config, 'alpha'), {
+    leaseMs: 72 * H,
+    remindBeforeMs: [1 * H],
+    extensionStepMs: 6 * H,
+    maxExtensions: 4,
+    maxLeasesPerUser: 2,
+    networks: ['net-a'],
+    connect: 'go {address}',
+    gpu: false,
+  });
+  t.like(pool(config, 'beta'), {
+    description: 'Beta',
+    gpu: true,
+    leaseMs: 24 * H,
+    remindBeforeMs: [30 * M],
+    extensionStepMs: 2 * H,
+    maxExtensions: 0,
+    maxLeasesPerUser: 3,
+    networks: ['net-b', 'net-c'],
+    connect: 'rdp {address}',
+  });
+});
+
+test('remindBeforeMs is sorted largest first whatever the written order', (t) => {
+  const doc = minimalDoc();
+  doc.defaults = { remindBefore: ['10m', '24h', '1h'] };
+  doc.pools.beta = { ...doc.pools.alpha, remindBefore: ['5m', '1h30m', '90s', '2h'] };
+  const config = parseConfig(yamlOf(doc), 'order.yaml', {});
+  t.deepEqual(pool(config, 'alpha').remindBeforeMs, [24 * H, 1 * H, 10 * M]);
+  t.deepEqual(pool(config, 'beta').remindBeforeMs, [2 * H, 90 * M, 5 * M, 90_000]);
+});
+
+test('compound durations are understood', (t) => {
+  const doc = minimalDoc();
+  doc.pools.alpha.lease = '1d12h';
+  doc.pools.alpha.extensionStep = '1h30m';
+  const alpha = pool(parseConfig(yamlOf(doc), 'dur.yaml', {}), 'alpha');
+  t.is(alpha.leaseMs, 36 * H);
+  t.is(alpha.extensionStepMs, 90 * M);
+});
+
+// ---------------------------------------------------------------------------------------------
+// loadConfig
+
+test('loadConfig reads a file and applies the environment', (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const path = join(dir.path, 'bot.yaml');
+  writeFileSync(path, yamlOf(minimalDoc()));
+  const config = loadConfig(path, { DAAAS_PORT: '4000' });
+  t.is(config.source, path);
+  t.is(config.server.port, 4000);
+  t.deepEqual(config.pools.map((p) => p.name), ['alpha']);
+});
+
+test('loadConfig refuses an invalid file naming the file', (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const path = join(dir.path, 'bot.yaml');
+  writeFileSync(path, '   \n');
+  const error = t.throws(() => loadConfig(path, {}), { instanceOf: ConfigError });
+  t.is(error?.source, path);
+  t.deepEqual(error?.problems, ['the file is empty: start from config/default.yaml']);
+});
+
+test('loadConfig on a missing file says it cannot be read', (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const path = join(dir.path, 'missing.yaml');
+  const error = t.throws(() => loadConfig(path, {}), { instanceOf: ConfigError });
+  t.is(error?.source, path);
+  t.is(error?.problems.length, 1);
+  t.regex(error?.problems[0] ?? '', /^cannot be read: ENOENT/);
+  t.true(error?.message.includes(path));
+});
