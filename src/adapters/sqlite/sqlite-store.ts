@@ -67,24 +67,35 @@ export class SqliteStore implements Store {
   /** `path` is a file, or ':memory:' for a throw-away store. */
   constructor(path: string) {
     this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+    try {
+      // The version is checked before anything is changed, so a refused store is left as it was.
+      this.db.pragma('busy_timeout = 5000');
+      this.refuseNewerSchema();
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      this.migrate();
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
   }
 
   get schemaVersion(): number {
     return this.db.pragma('user_version', { simple: true }) as number;
   }
 
-  private migrate(): void {
+  private refuseNewerSchema(): void {
     const current = this.schemaVersion;
     if (current > MIGRATIONS.length) {
       throw new Error(
         `The store was written by a newer version of the bot (schema ${current}, this one knows ${MIGRATIONS.length}); upgrade the bot or use another data directory.`,
       );
     }
+  }
+
+  private migrate(): void {
+    const current = this.schemaVersion;
     this.db
       .transaction(() => {
         MIGRATIONS.slice(current).forEach((sql, index) => {
