@@ -34,7 +34,9 @@ export type Action =
   | { kind: 'fail'; vm: Vm; reason: string }
   | { kind: 'lost'; vm: Vm; reason: string }
   | { kind: 'delete-server'; vm: Vm | null; serverId: string; reason: string }
-  | { kind: 'forget'; vm: Vm; reason: string };
+  | { kind: 'forget'; vm: Vm; reason: string }
+  /** A ready VM the pool no longer needs (its size was lowered, or a lost server was adopted). */
+  | { kind: 'retire'; vm: Vm };
 
 export interface Plan {
   actions: Action[];
@@ -132,6 +134,9 @@ function planBoots(world: ObservedWorld, actions: Action[], notes: Map<string, s
     const vms = world.vms.filter((vm) => vm.pool === pool.name);
     const warm = vms.filter((vm) => WARM.has(vm.state)).length;
     const need = Math.max(0, pool.size - warm);
+    // Newest first, so the VMs waiting longest are still the next to be handed out.
+    const ready = vms.filter((vm) => vm.state === 'ready').reverse();
+    for (const vm of ready.slice(0, Math.max(0, warm - pool.size))) actions.push({ kind: 'retire', vm });
     const room = Math.max(0, pool.max - vms.length);
     const backoffUntil = world.health.get(pool.name)?.backoffUntil ?? null;
     if (need === 0) continue;

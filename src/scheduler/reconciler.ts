@@ -173,6 +173,10 @@ export class Reconciler {
           this.o.log.info({ vm: action.vm?.name, server: action.serverId, reason: action.reason }, 'server deleted');
           if (!action.vm) this.o.store.audit({ at: now, actor: ACTOR, action: 'delete-orphan', target: action.serverId, result: 'ok', detail: { reason: action.reason } });
           return;
+        case 'retire':
+          // Guarded on `ready`, so a claim that got there first keeps its VM.
+          this.o.store.updateVm(action.vm.id, { state: 'releasing', detail: 'more than the pool needs' }, now, 'ready');
+          return;
         case 'forget':
           this.o.store.updateVm(action.vm.id, { state: 'deleted', detail: action.vm.detail ?? action.reason }, now, action.vm.state);
           return;

@@ -1,0 +1,118 @@
+import test from 'ava';
+import type { Vm, PoolSpec, VmState } from '../../src/core/model.ts';
+import { META, planPools, type ObservedWorld } from '../../src/core/plan-pools.ts';
+import type { CloudServer, ServerStatus } from '../../src/ports/cloud.ts';
+
+const NOW = 1_000_000_000;
+const pool = (name: string, size: number, max: number): PoolSpec => ({ name, size, max, flavor: 'f' }) as PoolSpec;
+let n = 0;
+const vm = (pool: string, state: VmState, extra: Partial<Vm> = {}): Vm => {
+  n++;
+  return { id: `vm${n}`, name: `${pool}-${n}`, pool, state, serverId: `srv${n}`, address: null, image: 'i', flavor: 'f', createdAt: NOW - 1_000, stateSince: NOW - 1_000, readyAt: null, detail: null, ...extra };
+};
+const server = (v: Vm, status: ServerStatus = 'ACTIVE', fault: string | null = null): CloudServer => ({
+  id: v.serverId ?? `srv-${v.id}`,
+  name: v.name,
+  status,
+  fault,
+  address: '10.0.0.1',
+  image: 'i',
+  flavor: 'f',
+  metadata: { [META.vm]: v.id },
+  tags: ['daaas:t'],
+  createdAt: v.createdAt,
+});
+
+function world(over: Partial<ObservedWorld>): ObservedWorld {
+  return {
+    now: NOW,
+    pools: [pool('a', 2, 4)],
+    vms: [],
+    servers: [],
+    creating: new Set(),
+    provisioning: new Set(),
+    health: new Map(),
+    capacity: null,
+    coresPerVm: new Map([['a', 2], ['b', 2]]),
+    settings: { readinessTimeoutMs: 600_000, failedRetentionMs: 300_000, maxConcurrentBoots: 10 },
+    ...over,
+  };
+}
+const kinds = (w: ObservedWorld) => planPools(w).actions.map((a) => a.kind);
+
+test('an empty pool boots up to its size', (t) => {
+  t.deepEqual(kinds(world({})), ['create', 'create']);
+});
+
+test('planning is pure and repeatable: the same world gives the same plan', (t) => {
+  const w = world({ vms: [vm('a', 'ready')] });
+  t.deepEqual(kinds(w), kinds(w));
+});
+
+test('VMs on their way count towards the size; claimed ones towards the maximum', (t) => {
+  const booting = vm('a', 'booting');
+  t.deepEqual(kinds(world({ vms: [booting], servers: [server(booting, 'BUILD')] })), ['create']);
+  const claimed = [vm('a', 'claimed'), vm('a', 'claimed'), vm('a', 'claimed')];
+  const plan = planPools(world({ vms: claimed, servers: claimed.map((v) => server(v)) }));
+  t.deepEqual(plan.actions.map((a) => a.kind), ['create'], 'only one more fits under max 4');
+});
+
+test('the boot budget is shared fairly between pools', (t) => {
+  const w = world({ pools: [pool('a', 5, 10), pool('b', 5, 10)], settings: { readinessTimeoutMs: 1, failedRetentionMs: 1, maxConcurrentBoots: 4 } });
+  const creates = planPools(w).actions.map((a) => (a.kind === 'create' ? a.pool : '')).sort();
+  t.deepEqual(creates, ['a', 'a', 'b', 'b']);
+  t.regex(planPools(w).notes.get('a') ?? '', /waiting for a boot slot/);
+});
+
+test('quota: no boot past the instances or cores the cloud allows, and a note says why', (t) => {
+  const plan = planPools(world({ capacity: { instances: 1, cores: 100 } }));
+  t.deepEqual(plan.actions.map((a) => a.kind), ['create']);
+  t.regex(plan.notes.get('a') ?? '', /quota exhausted/);
+  t.deepEqual(kinds(world({ capacity: { instances: 10, cores: 1 } })), []);
+});
+
+test('a pool in back-off boots nothing until it ends', (t) => {
+  const health = new Map([['a', { pool: 'a', lastError: 'x', lastErrorAt: NOW, consecutiveFailures: 2, backoffUntil: NOW + 1 }]]);
+  t.deepEqual(kinds(world({ health })), []);
+  t.deepEqual(kinds(world({ health, now: NOW + 1 })), ['create', 'create']);
+});
+
+test('each VM state meets its server: provision, fail, lose, delete, forget, adopt', (t) => {
+  const p = [pool('a', 0, 10)];
+  const active = vm('a', 'booting');
+  t.deepEqual(kinds(world({ pools: p, vms: [active], servers: [server(active)] })), ['provision']);
+  const errored = vm('a', 'booting');
+  t.deepEqual(kinds(world({ pools: p, vms: [errored], servers: [server(errored, 'ERROR', 'boom')] })), ['fail']);
+  const slow = vm('a', 'booting', { createdAt: NOW - 700_000 });
+  t.deepEqual(kinds(world({ pools: p, vms: [slow], servers: [server(slow, 'BUILD')] })), ['fail']);
+  const neverCreated = vm('a', 'booting', { serverId: null });
+  t.deepEqual(kinds(world({ pools: p, vms: [neverCreated] })), ['forget']);
+  t.deepEqual(kinds(world({ pools: p, vms: [neverCreated], creating: new Set([neverCreated.id]) })), [], 'creation under way');
+  const unrecorded = vm('a', 'booting', { serverId: null });
+  t.deepEqual(kinds(world({ pools: p, vms: [unrecorded], servers: [{ ...server(unrecorded), id: 'found' }] })), ['adopt']);
+  const claimed = vm('a', 'claimed');
+  t.deepEqual(kinds(world({ pools: p, vms: [claimed] })), ['lost']);
+  const releasing = vm('a', 'releasing');
+  t.deepEqual(kinds(world({ pools: p, vms: [releasing], servers: [server(releasing)] })), ['delete-server']);
+  t.deepEqual(kinds(world({ pools: p, vms: [releasing] })), ['forget']);
+  const provisioning = vm('a', 'provisioning');
+  t.deepEqual(kinds(world({ pools: p, vms: [provisioning], servers: [server(provisioning)] })), ['provision'], 'a run lost in a crash is started again');
+  t.deepEqual(kinds(world({ pools: p, vms: [provisioning], servers: [server(provisioning)], provisioning: new Set([provisioning.id]) })), []);
+});
+
+test('failed VMs are kept for diagnosis, then deleted', (t) => {
+  const p = [pool('a', 0, 10)];
+  const failed = vm('a', 'failed', { stateSince: NOW - 1_000 });
+  t.deepEqual(kinds(world({ pools: p, vms: [failed], servers: [server(failed, 'ERROR')] })), []);
+  const old = vm('a', 'failed', { stateSince: NOW - 300_000 });
+  t.deepEqual(kinds(world({ pools: p, vms: [old], servers: [server(old, 'ERROR')] })), ['delete-server']);
+});
+
+test('servers of ours the store does not know are deleted; spare ready VMs retired', (t) => {
+  const ghost = vm('a', 'ready');
+  const plan = planPools(world({ pools: [pool('a', 0, 10)], servers: [server(ghost)] }));
+  t.deepEqual(plan.actions.map((a) => a.kind), ['delete-server']);
+  const ready = [vm('a', 'ready'), vm('a', 'ready'), vm('a', 'ready')];
+  const retire = planPools(world({ pools: [pool('a', 1, 10)], vms: ready, servers: ready.map((v) => server(v)) })).actions;
+  t.deepEqual(retire.map((a) => (a.kind === 'retire' ? a.vm.id : a.kind)), [ready[2]!.id, ready[1]!.id], 'the newest go, the oldest stays');
+});

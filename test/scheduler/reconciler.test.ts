@@ -1,0 +1,314 @@
+import test from 'ava';
+import { join } from 'node:path';
+import { ManualClock } from '../../src/adapters/manual-clock.ts';
+import { META } from '../../src/core/plan-pools.ts';
+import { createHarness, tempDir, TEST_CONFIG } from '../helpers/harness.ts';
+import { assertConsistent, assertFull } from '../helpers/invariants.ts';
+
+const HOUR = 3_600_000;
+const MIN = 60_000;
+
+test('pools fill to their size after start, a claim is instant, and the pool refills', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  t.is(h.store.listVms().length, 0);
+  await h.run(12_000);
+  assertFull(t, h);
+  await assertConsistent(t, h);
+
+  const reply = await h.say('alice', 'claim physics');
+  t.is(reply.tone, 'success');
+  t.is(h.store.listVms({ pool: 'physics', states: ['ready'] }).length, 2, 'the claimed VM left the pool at once');
+  await h.run(12_000);
+  assertFull(t, h);
+  t.is(h.store.listVms({ pool: 'physics', states: ['claimed'] }).length, 1);
+});
+
+test('each tick observes the cloud with one paged walk, however many VMs there are', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  const pages = Math.ceil(h.cloud.serverCount / 4); // the harness pages by 4
+  h.cloud.calls.list = 0;
+  await h.tick();
+  t.is(h.cloud.calls.list, pages);
+  t.is(h.cloud.calls.create + h.cloud.calls.delete, 4, 'only the calls that filled the pools (3 + 1)');
+});
+
+test('boots never exceed the pool maximum nor the global concurrency limit', async (t) => {
+  const config = TEST_CONFIG.replace('maxConcurrentBoots: 50', 'maxConcurrentBoots: 2');
+  const h = createHarness({ config });
+  t.teardown(() => h.close());
+  await h.tick();
+  t.is(h.store.listVms().length, 2);
+  await h.run(60_000);
+  assertFull(t, h);
+  // Claim everything repeatedly: the pool tops out at max, counting claimed VMs.
+  for (const user of ['alice', 'bob', 'carol']) await h.say(user, 'claim physics');
+  await h.run(30_000);
+  t.is(h.store.listVms({ pool: 'physics' }).length, 6, 'max 6 = 3 claimed + 3 ready');
+  t.is(h.cloud.serverCount, 7, 'physics 6 + imaging 1');
+});
+
+test('a pool at its maximum says so to admins and to users who find it empty', async (t) => {
+  const config = TEST_CONFIG.replace('size: 1\n    max: 2', 'size: 1\n    max: 1');
+  const h = createHarness({ config });
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  t.is((await h.say('dave', 'claim imaging')).tone, 'success');
+  await h.run(12_000);
+  const empty = await h.say('root', 'claim imaging');
+  t.regex(empty.title, /refilling/);
+  t.regex(empty.title, /maximum of 1/);
+  t.regex(await h.sayText('root', 'admin pools'), /at its maximum of 1 VMs/);
+});
+
+test('failed boots are replaced with back-off, never handed out, and nothing leaks', async (t) => {
+  const h = createHarness({ cloud: { bootFailureRate: 1 } });
+  t.teardown(() => h.close());
+  await h.run(10_000);
+  t.true(h.store.listVms({ states: ['failed'] }).length > 0);
+  t.is(h.store.listVms({ states: ['ready'] }).length, 0);
+  const refused = await h.say('alice', 'claim physics');
+  t.regex(refused.title, /No VM is ready/);
+  const health = h.store.poolHealth('physics');
+  t.true(health.consecutiveFailures >= 1);
+  t.regex(health.lastError ?? '', /No valid host/);
+  t.truthy(health.backoffUntil);
+
+  // Back-off: while it lasts, no new boots for the pool.
+  const created = h.cloud.calls.create;
+  await h.run(10_000);
+  t.is(h.cloud.calls.create, created, 'no boots during back-off');
+
+  // The cloud heals: after back-off and retention the pool converges with nothing left over.
+  (h.cloud as unknown as { options: { bootFailureRate: number } }).options.bootFailureRate = 0;
+  await h.run(10 * MIN, 5_000);
+  assertFull(t, h);
+  t.is(h.store.listVms({ states: ['failed'] }).length, 0, 'failed VMs are deleted after retention');
+  await assertConsistent(t, h);
+  t.is(h.store.poolHealth('physics').consecutiveFailures, 0);
+});
+
+test('provisioning that fails or overruns the readiness timeout marks the VM failed and replaces it', async (t) => {
+  const failing = createHarness({ provisionFailureRate: 1 });
+  t.teardown(() => failing.close());
+  await failing.run(15_000);
+  const failed = failing.store.listVms({ states: ['failed'] });
+  t.true(failed.length > 0);
+  t.regex(failed[0]!.detail ?? '', /provisioning failed/);
+  t.is(failing.store.listVms({ states: ['ready'] }).length, 0);
+
+  const slow = TEST_CONFIG.replace('provisionTime: 4s', 'provisionTime: 20m');
+  const h = createHarness({ config: slow });
+  t.teardown(() => h.close());
+  await h.run(11 * MIN, 30_000);
+  const timedOut = h.store.listVms({ states: ['failed', 'deleted'] }).filter((vm) => /not ready 600 s/.test(vm.detail ?? ''));
+  t.true(timedOut.length >= 4, `${timedOut.length} VMs timed out`);
+  t.is(h.store.listVms({ states: ['ready'] }).length, 0);
+});
+
+test('cloud API errors do not stop the loop, and the pools converge once the cloud answers', async (t) => {
+  const h = createHarness({ cloud: { apiFailureRate: 0.3 } });
+  t.teardown(() => h.close());
+  await h.run(2 * MIN, 1_000);
+  (h.cloud as unknown as { options: { apiFailureRate: number } }).options.apiFailureRate = 0;
+  await h.run(10 * MIN, 5_000);
+  assertFull(t, h);
+  await assertConsistent(t, h);
+});
+
+test('a cloud outage: claims from warm VMs still work, leases still expire, and after recovery nothing leaks', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  t.is((await h.say('alice', 'claim physics')).tone, 'success');
+  h.cloud.setOutage(true);
+  t.is((await h.say('bob', 'claim physics')).tone, 'success', 'the warm pool serves claims without the cloud');
+  await h.run(HOUR, MIN);
+  t.regex(h.app.reconciler.status.lastError ?? '', /did not answer/);
+  t.regex(await h.sayText('root', 'admin pools'), /Cloud: NOT answering/);
+  t.is((await h.say('carol', 'claim physics')).tone, 'success');
+  const empty = await h.say('root', 'claim physics');
+  t.regex(empty.title, /cloud is not answering/);
+  await h.clock.advance(48 * HOUR);
+  await h.tick();
+  t.is(h.store.activeLeases().length, 0, 'leases expire even while the cloud is down');
+  t.is(h.dms.titles('alice').filter((m) => /torn down/.test(m)).length, 1);
+  h.cloud.setOutage(false);
+  await h.run(10 * MIN, 5_000);
+  assertFull(t, h);
+  await assertConsistent(t, h);
+});
+
+test('after a crash: a lost creation is dropped, an unrecorded server adopted, an unknown server deleted', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  const now = h.clock.now();
+  // A record whose creation never reached the cloud (crash between insert and create).
+  const lost = h.store.createVm({ pool: 'physics', image: 'physics-base', flavor: 'm1.large', createdAt: now });
+  // A record whose server exists but whose id was never written back.
+  const unrecorded = h.store.createVm({ pool: 'physics', image: 'physics-base', flavor: 'm1.large', createdAt: now });
+  const server = h.cloud.inject({ name: unrecorded.name, image: 'physics-base', flavor: 'm1.large', networks: [], metadata: { [META.vm]: unrecorded.id }, tags: [h.app.reconciler.tag] });
+  // A server of ours the store has never heard of.
+  const orphan = h.cloud.inject({ name: 'physics-zzzz', image: 'physics-base', flavor: 'm1.large', networks: [], metadata: { [META.vm]: 'no-such-vm' }, tags: [h.app.reconciler.tag] });
+  // Someone else's server in the same project is left alone.
+  const foreign = h.cloud.inject({ name: 'not-ours', image: 'physics-base', flavor: 'm1.large', networks: [], metadata: {}, tags: [] });
+
+  await h.tick();
+  t.is(h.store.getVm(lost.id)?.state, 'deleted');
+  t.is(h.store.getVm(unrecorded.id)?.serverId, server.id);
+  t.false((await h.cloud.listServers(h.app.reconciler.tag)).some((s) => s.id === orphan.id));
+  t.truthy(h.store.auditLog().find((e) => e.action === 'delete-orphan' && e.target === orphan.id));
+  await h.run(MIN, 2_000);
+  await assertConsistent(t, h);
+  assertFull(t, h);
+  t.is(h.cloud.serverCount, 4 + 1, 'the pools and the foreign server: the spare adopted VM was retired');
+  t.truthy(h.store.getVm(unrecorded.id)?.readyAt, 'the adopted VM was provisioned like any other');
+  t.truthy(foreign.id);
+});
+
+test('a claimed VM that dies is reported to its user and its lease ends', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  await h.say('alice', 'claim physics');
+  const [lease] = h.store.activeLeases({ user: 'alice' });
+  h.cloud.breakServer(lease!.vm.serverId!, 'Hypervisor lost power');
+  await h.tick();
+  t.is(h.store.activeLeases({ user: 'alice' }).length, 0);
+  t.is(h.store.getLease(lease!.id)?.endReason, 'vm-lost');
+  t.is(h.store.getVm(lease!.vmId)?.state, 'failed');
+  const [message] = h.dms.sent;
+  t.is(message?.to.user, 'alice');
+  t.regex(JSON.stringify(message?.message), /Hypervisor lost power/);
+  await h.run(10 * MIN, 10_000);
+  await assertConsistent(t, h);
+  assertFull(t, h);
+});
+
+test('the cloud quota stops boots and admins are told why', async (t) => {
+  const h = createHarness({ cloud: { quota: { instances: 2, cores: 1000 } } });
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  t.is(h.cloud.serverCount, 2);
+  t.regex(await h.sayText('root', 'admin pools'), /quota exhausted/);
+});
+
+test('reminders at each offset exactly once, then teardown at expiry and the user is told', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  await h.say('alice', 'claim physics');
+  const vm = h.store.activeLeases({ user: 'alice' })[0]!.vm;
+  await h.run(48 * HOUR + 2 * MIN, MIN);
+  const titles = h.dms.titles('alice');
+  t.deepEqual(titles, [`${vm.name} will be torn down in 1d`, `${vm.name} will be torn down in 1h`, `${vm.name} will be torn down in 10m`, `${vm.name} has been torn down`]);
+  t.is(h.store.getVm(vm.id)?.state, 'deleted');
+  t.truthy(h.store.auditLog().find((e) => e.action === 'teardown' && e.target === vm.name && e.detail?.reason === 'expired'));
+  await assertConsistent(t, h);
+});
+
+test('an extension moves expiry and re-arms the reminders', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  await h.say('alice', 'claim physics');
+  await h.run(24 * HOUR + MIN, 10 * MIN);
+  t.is(h.dms.sent.length, 1, 'the 24 h reminder');
+  await h.say('alice', 'extend');
+  await h.run(24 * HOUR, 10 * MIN);
+  t.is(h.dms.sent.length, 2, 'the 24 h reminder again, for the new expiry');
+  t.is(h.store.activeLeases().length, 1);
+  await h.run(24 * HOUR + 10 * MIN, 5 * MIN);
+  t.deepEqual(h.dms.titles().map((x) => x.replace(/^\S+ /, '')), ['will be torn down in 1d', 'will be torn down in 1d', 'will be torn down in 1h', 'will be torn down in 10m', 'has been torn down']);
+});
+
+test('a bot that was down across several stages sends only the most urgent one', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  await h.say('alice', 'claim physics');
+  await h.clock.advance(47 * HOUR + 55 * MIN);
+  await h.tick();
+  await h.tick();
+  t.deepEqual(h.dms.titles().map((x) => x.replace(/^\S+ /, '')), ['will be torn down in 5m']);
+  const lease = h.store.activeLeases()[0]!;
+  t.deepEqual(
+    h.store.activeReminders().map((r) => [r.beforeMs, r.status]).sort(),
+    [[10 * MIN, 'sent'], [24 * HOUR, 'superseded'], [HOUR, 'superseded']].sort(),
+  );
+  t.is(lease.user, 'alice');
+});
+
+test('an undeliverable reminder is recorded as failed and not retried every tick', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  await h.say('alice', 'claim physics');
+  h.dms.failing = true;
+  await h.run(25 * HOUR, 30 * MIN);
+  h.dms.failing = false;
+  await h.run(HOUR, 10 * MIN);
+  t.deepEqual(h.store.activeReminders().map((r) => r.status), ['failed']);
+  t.is(h.dms.sent.length, 0);
+});
+
+test('reminders survive a restart: none repeated, none that is still due skipped', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const clock = new ManualClock();
+  const paths = { storePath: join(dir.path, 'daaas.db'), cloudPath: join(dir.path, 'cloud.json'), clock };
+  const first = createHarness(paths);
+  await first.run(12_000);
+  await first.say('alice', 'claim physics');
+  await first.run(24 * HOUR + 5 * MIN, 5 * MIN); // the 24 h reminder goes out
+  t.is(first.dms.sent.length, 1);
+  await first.close();
+
+  await clock.advance(23 * HOUR); // down across the 1 h stage
+  const second = createHarness(paths);
+  t.teardown(() => second.close());
+  await second.tick();
+  await second.tick();
+  t.deepEqual(second.dms.titles().map((x) => x.replace(/^\S+ /, '')), ['will be torn down in 55m'], 'the 1 h stage, once; the 24 h one not again');
+  await second.run(HOUR, 5 * MIN);
+  t.deepEqual(second.dms.titles().map((x) => x.replace(/^\S+ /, '')), ['will be torn down in 55m', 'will be torn down in 10m', 'has been torn down']);
+  await assertConsistent(t, second);
+});
+
+test('pools and leases outlive a restart, as a real cloud keeps its servers', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const clock = new ManualClock();
+  const paths = { storePath: join(dir.path, 'daaas.db'), cloudPath: join(dir.path, 'cloud.json'), clock };
+  const first = createHarness(paths);
+  await first.run(12_000);
+  await first.say('alice', 'claim physics');
+  await first.run(12_000);
+  await first.close();
+  const second = createHarness(paths);
+  t.teardown(() => second.close());
+  await second.tick();
+  assertFull(t, second);
+  t.is(second.store.activeLeases({ user: 'alice' }).length, 1);
+  t.is(second.cloud.calls.create, 0, 'nothing booted again');
+  await assertConsistent(t, second);
+});
+
+test('provisioning interrupted by a stop is run again by the next start', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const clock = new ManualClock();
+  const paths = { storePath: join(dir.path, 'daaas.db'), cloudPath: join(dir.path, 'cloud.json'), clock };
+  const first = createHarness(paths);
+  await first.run(6_000); // booted, provisioning under way
+  t.true(first.store.listVms({ states: ['provisioning'] }).length > 0);
+  await first.close();
+  const second = createHarness(paths);
+  t.teardown(() => second.close());
+  await second.run(10_000);
+  assertFull(t, second);
+  t.is(second.store.listVms({ states: ['failed'] }).length, 0);
+});
