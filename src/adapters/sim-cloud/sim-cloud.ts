@@ -201,8 +201,11 @@ export class SimCloud implements Cloud {
   }
 
   private allocateAddress(): string {
+    // Skips .0 and .255 of every /24, as DHCP on a real tenant network would.
     const n = this.nextAddress++;
-    return `10.${16 + ((n >> 16) & 0x0f)}.${(n >> 8) & 0xff}.${(n & 0xff) + 0}`;
+    const host = n % 254;
+    const subnet = Math.floor(n / 254);
+    return `10.${16 + ((subnet >> 8) & 0x0f)}.${subnet & 0xff}.${host + 1}`;
   }
 
   private status(server: SimServer): { status: ServerStatus; fault: string | null } {

@@ -1,0 +1,100 @@
+import type { ExecutionContext, TestFn } from 'ava';
+import type { Cloud, CreateServerRequest } from '../../src/ports/cloud.ts';
+import { CloudError } from '../../src/ports/cloud.ts';
+
+export interface CloudFixture {
+  cloud: Cloud;
+  /** Lets `ms` of the cloud's time pass (a manual clock's advance, or a real sleep). */
+  advance(ms: number): Promise<void>;
+  /** A flavour and an image that exist. */
+  flavor: string;
+  image: string;
+  /** How long a boot may take on this cloud. */
+  bootMs: number;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * What every Cloud implementation must do, whatever is behind it: the simulated cloud runs it
+ * in `npm test`; the OpenStack adapter runs it against a real cloud.
+ */
+export function cloudContract(test: TestFn, name: string, make: () => Promise<CloudFixture>): void {
+  const request = (f: CloudFixture, tag: string, suffix: string): CreateServerRequest => ({
+    name: `contract-${suffix}`,
+    image: f.image,
+    flavor: f.flavor,
+    networks: [],
+    metadata: { 'daaas:managed-by': 'contract', 'daaas:vm': suffix },
+    tags: [tag],
+  });
+  const uniqueTag = () => `daaas:contract-${Math.random().toString(36).slice(2, 8)}`;
+
+  const withFixture = (fn: (t: ExecutionContext, f: CloudFixture) => Promise<void>) => async (t: ExecutionContext) => {
+    const f = await make();
+    try {
+      await fn(t, f);
+    } finally {
+      await f.cleanup();
+    }
+  };
+
+  test(`${name}: a created server is listed by its tag, boots to ACTIVE with an address, and keeps its metadata`, withFixture(async (t, f) => {
+    const tag = uniqueTag();
+    const created = await f.cloud.createServer(request(f, tag, 'a1'));
+    t.is(created.name, 'contract-a1');
+    t.true(['BUILD', 'ACTIVE'].includes(created.status));
+    let found = (await f.cloud.listServers(tag)).find((s) => s.id === created.id);
+    t.truthy(found);
+    for (let waited = 0; found?.status === 'BUILD' && waited <= f.bootMs * 3; waited += f.bootMs / 4) {
+      await f.advance(f.bootMs / 4);
+      found = (await f.cloud.listServers(tag)).find((s) => s.id === created.id);
+    }
+    t.is(found?.status, 'ACTIVE');
+    t.truthy(found?.address);
+    t.is(found?.metadata['daaas:vm'], 'a1');
+    t.true(found?.tags.includes(tag));
+    await f.cloud.deleteServer(created.id);
+  }));
+
+  test(`${name}: listing filters by tag and walks every page`, withFixture(async (t, f) => {
+    const tag = uniqueTag();
+    const other = uniqueTag();
+    const ids = [];
+    for (let i = 0; i < 7; i++) ids.push((await f.cloud.createServer(request(f, tag, `p${i}`))).id);
+    const stranger = await f.cloud.createServer(request(f, other, 'x'));
+    const listed = await f.cloud.listServers(tag);
+    t.deepEqual(listed.map((s) => s.id).sort(), [...ids].sort());
+    for (const id of [...ids, stranger.id]) await f.cloud.deleteServer(id);
+  }));
+
+  test(`${name}: deleting is idempotent and the server leaves the list`, withFixture(async (t, f) => {
+    const tag = uniqueTag();
+    const created = await f.cloud.createServer(request(f, tag, 'd1'));
+    await f.cloud.deleteServer(created.id);
+    await f.cloud.deleteServer(created.id);
+    const remaining = (await f.cloud.listServers(tag)).filter((s) => s.id === created.id && s.status !== 'DELETED');
+    t.deepEqual(remaining, []);
+  }));
+
+  test(`${name}: an unknown flavour or image is a CloudError with the cloud's status`, withFixture(async (t, f) => {
+    const tag = uniqueTag();
+    const badFlavor = await t.throwsAsync(f.cloud.createServer({ ...request(f, tag, 'b1'), flavor: 'no-such-flavor' }), { instanceOf: CloudError });
+    t.is(badFlavor?.status, 400);
+    const badImage = await t.throwsAsync(f.cloud.createServer({ ...request(f, tag, 'b2'), image: 'no-such-image' }), { instanceOf: CloudError });
+    t.is(badImage?.status, 400);
+    t.deepEqual(await f.cloud.listServers(tag), []);
+  }));
+
+  test(`${name}: limits count what is used and flavours report their cores`, withFixture(async (t, f) => {
+    const before = await f.cloud.limits();
+    const cores = await f.cloud.flavorCores(f.flavor);
+    t.true(cores > 0);
+    const created = await f.cloud.createServer(request(f, uniqueTag(), 'l1'));
+    const after = await f.cloud.limits();
+    t.is(after.usedInstances, before.usedInstances + 1);
+    t.is(after.usedCores, before.usedCores + cores);
+    t.true(after.maxInstances >= after.usedInstances);
+    await f.cloud.deleteServer(created.id);
+    await t.throwsAsync(f.cloud.flavorCores('no-such-flavor'), { instanceOf: CloudError });
+  }));
+}
