@@ -18,10 +18,12 @@ export const help: CommandSpec = {
       const name = [args.command, args.subcommand].filter(Boolean).join(' ').toLowerCase();
       const spec = visible.find((c) => c.name === name);
       if (!spec) throw new UserError('UNKNOWN_COMMAND', `There is no command "${name}" to explain.`, 'See every command with: help');
-      const details = [
-        ...spec.args.map((a) => `  ${a.required ? `<${a.name}>` : `[${a.name}]`}  ${a.description}`),
-        ...(spec.flags ?? []).map((f) => `  --${f.name}  ${f.description}`),
+      const rows = [
+        ...spec.args.map((a) => [a.required ? `<${a.name}>` : `[${a.name}]`, a.description]),
+        ...(spec.flags ?? []).map((f) => [`--${f.name}`, f.description]),
       ];
+      const width = Math.max(0, ...rows.map(([word]) => word!.length));
+      const details = rows.map(([word, description]) => `  ${word!.padEnd(width)}  ${description}`);
       return reply(
         'info',
         usage(spec),

@@ -1,0 +1,166 @@
+import test from 'ava';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { tempDir } from '../helpers/harness.ts';
+
+/** The default pools with boots and leases short enough to watch a whole lifecycle. */
+const FAST = `
+access:
+  admins: []
+  localUserIsAdmin: true
+  groups: { physics: [alice] }
+scheduler: { poll: 100ms, maxConcurrentBoots: 10 }
+cloud:
+  driver: simulated
+  simulated:
+    bootTime: 300ms
+    latency: 5ms
+    flavors: { m1.large: { vcpus: 4 } }
+    images: [physics-base]
+provisioner: { driver: simulated, simulated: { provisionTime: 300ms } }
+pools:
+  physics:
+    image: physics-base
+    flavor: m1.large
+    size: 2
+    max: 4
+    lease: 5s
+    remindBefore: [3s]
+    groups: [physics]
+    owner: { name: Physics, contact: physics@facility.example }
+`;
+
+interface Bot {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function start(t: { teardown: (fn: () => void) => void }, env: Record<string, string>, args: string[] = []): Bot {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    env: { ...process.env, DAAAS_PORT: '0', ...env },
+    stdio: 'pipe',
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+  });
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+function fastConfig(dir: string, text = FAST): string {
+  const path = join(dir, 'config.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+test('a script on stdin: each line answered in order, reminders and teardown as direct messages, clean exit', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const bot = start(t, { DAAAS_DATA_DIR: join(dir.path, 'var'), DAAAS_CONFIG: fastConfig(dir.path) }, ['--user', 'alice']);
+  bot.child.stdin.write('/daaas pools\n');
+  await until('the pools answer', () => bot.stdout().includes('you may claim'));
+  await delay(1_500); // boot + provisioning: 0.6 s
+  bot.child.stdin.write('/daaas claim physics\nstatus\n');
+  await until('the teardown message', () => bot.stdout().includes('has been torn down'));
+  bot.child.stdin.write('status\n');
+  bot.child.stdin.end();
+  t.is(await bot.exit, 0, bot.stderr());
+  const out = bot.stdout();
+  t.regex(out, /alice> \/daaas pools\n• Pools/);
+  t.regex(out, /alice> \/daaas claim physics\n✔ physics-\w{4} is yours for 5s/);
+  t.regex(out, /Connect: ssh alice@10\.\d+\.\d+\.\d+/);
+  t.regex(out, /\[direct message to alice\]\n! physics-\w{4} will be torn down in [23]s/);
+  t.regex(out, /\[direct message to alice\]\n• physics-\w{4} has been torn down/);
+  t.regex(out, /alice> status\n• You have no VM at the moment\.\n[^]*$/, 'the last answer printed before exit');
+  t.regex(out.slice(out.indexOf('alice> status'), out.lastIndexOf('alice> status')), /• Your VM\n/, 'the first status showed the VM');
+});
+
+test('end of input right away: the pending answers are printed and the bot exits 0', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const bot = start(t, { DAAAS_DATA_DIR: join(dir.path, 'var'), DAAAS_CONFIG: fastConfig(dir.path) });
+  bot.child.stdin.end('help\nadmin pools\nclaim physics\nno-such-command\n');
+  t.is(await bot.exit, 0, bot.stderr());
+  const out = bot.stdout();
+  t.regex(out, /• DAaaS: analysis VMs on demand/);
+  t.regex(out, /• Pools \(admin\)/, 'the local user is an admin by default');
+  t.regex(out, /✖ No VM is ready in physics right now: the pool is refilling/);
+  t.regex(out, /✖ There is no command "no-such-command"/);
+});
+
+test('--user chats as another account, who is not an admin unless the config says so', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const bot = start(t, { DAAAS_DATA_DIR: join(dir.path, 'var'), DAAAS_CONFIG: fastConfig(dir.path) }, ['--user', 'mallory']);
+  bot.child.stdin.end('admin pools\nclaim physics\n');
+  t.is(await bot.exit, 0);
+  t.regex(bot.stdout(), /mallory> admin pools\n✖ "admin pools" is for admins of the bot\./);
+  t.regex(bot.stdout(), /Pool physics is for members of physics, and you are not one\./);
+});
+
+test('--no-shell runs as a service: /healthz answers on DAAAS_HOST:DAAAS_PORT and SIGTERM stops it cleanly', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const bot = start(t, { DAAAS_DATA_DIR: join(dir.path, 'var'), DAAAS_CONFIG: fastConfig(dir.path), DAAAS_HOST: '127.0.0.1' }, ['--no-shell']);
+  await until('the listening log line', () => /"msg":"listening"/.test(bot.stdout()));
+  const port = Number(/"port":(\d+)/.exec(bot.stdout())?.[1]);
+  const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+  t.is(health.status, 200);
+  t.deepEqual(await health.json(), { status: 'ok' });
+  t.is((await fetch(`http://127.0.0.1:${port}/nowhere`)).status, 404);
+  t.is((await fetch(`http://127.0.0.1:${port}/healthz`, { method: 'POST' })).status, 405);
+  await until('the pools to fill', () => (bot.stdout().match(/"msg":"ready"/g) ?? []).length >= 2);
+  bot.child.kill('SIGTERM');
+  t.is(await bot.exit, 0);
+  t.regex(bot.stdout(), /"msg":"stopped"/);
+});
+
+test('a second bot on the same data directory refuses to start, naming the first', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const env = { DAAAS_DATA_DIR: join(dir.path, 'var'), DAAAS_CONFIG: fastConfig(dir.path) };
+  const first = start(t, env, ['--no-shell']);
+  await until('the first bot', () => /"msg":"listening"/.test(first.stdout()));
+  const second = start(t, env, ['--no-shell']);
+  t.not(await second.exit, 0);
+  t.regex(second.stderr(), new RegExp(`another DAaaS bot \\(pid ${first.child.pid}\\) is using the data directory`));
+  first.child.kill('SIGTERM');
+  t.is(await first.exit, 0);
+});
+
+test('an invalid configuration stops start-up with every problem listed and exit code 2', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const bad = fastConfig(dir.path, FAST.replace('lease: 5s', 'lease: 5 days').replace('size: 2', 'size: 9'));
+  const bot = start(t, { DAAAS_DATA_DIR: join(dir.path, 'var'), DAAAS_CONFIG: bad, DAAAS_PORT: 'http' });
+  t.is(await bot.exit, 2);
+  t.regex(bot.stderr(), /The bot did not start\..*is not a valid configuration/);
+  t.regex(bot.stderr(), /pools\.physics\.lease: "5 days" is not a duration/);
+  t.regex(bot.stderr(), /DAAAS_PORT: "http" is not a port number/);
+});
+
+test('--help explains the options and the environment', async (t) => {
+  const bot = start(t, {}, ['--help']);
+  t.is(await bot.exit, 0);
+  t.regex(bot.stdout(), /--user NAME/);
+  t.regex(bot.stdout(), /DAAAS_DATA_DIR/);
+  const wrong = start(t, {}, ['--frobnicate']);
+  t.is(await wrong.exit, 2);
+  t.regex(wrong.stderr(), /Unknown option '--frobnicate'/);
+});
