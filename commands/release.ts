@@ -9,8 +9,8 @@ export const release: CommandSpec = {
   examples: ['release', 'release excitations-k3f9 --yes'],
   permission: 'user',
   handler({ who, args, flags, service }) {
-    const lease = service.target(who, args.vm, 'release');
-    if (!flags.has('yes')) {
+    const { lease, released } = service.release(who, args.vm, flags.has('yes'));
+    if (!released) {
       return reply(
         'warning',
         `Release ${lease.vm.name}?`,
@@ -20,7 +20,6 @@ export const release: CommandSpec = {
         actions({ label: `Release ${lease.vm.name}`, command: `release ${lease.vm.name} --yes`, style: 'danger' }),
       );
     }
-    service.release(who, lease);
     return reply('success', `${lease.vm.name} released`, text(`It is being destroyed and pool ${lease.pool} refilled. Your home directory is kept.`));
   },
 };

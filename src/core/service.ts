@@ -73,7 +73,7 @@ export class DaaasService {
 
   /** Hands a warm VM to the user at once, or explains when the next one is expected. */
   claim(who: Principal, poolName: string, origin: Origin): LeaseView {
-    const pool = this.pool(poolName);
+    const pool = this.refusalAudited(who, 'claim', poolName, () => this.pool(poolName));
     const now = this.o.clock.now();
     return this.audited(who, 'claim', pool.name, () => {
       if (!mayClaim(who, pool)) {
@@ -114,7 +114,7 @@ export class DaaasService {
   }
 
   /** Finds the lease a command means: the named VM, or the user's only one. */
-  target(who: Principal, vmName: string | undefined, verb: string): LeaseView {
+  private target(who: Principal, vmName: string | undefined, verb: string): LeaseView {
     if (vmName === undefined) {
       const mine = this.leasesOf(who);
       if (mine.length === 1) return mine[0]!;
@@ -132,7 +132,7 @@ export class DaaasService {
 
   /** Pushes the expiry out by the pool's extension step, within its limit. */
   extend(who: Principal, vmName: string | undefined): LeaseView {
-    const lease = this.target(who, vmName, 'extend');
+    const lease = this.refusalAudited(who, 'extend', vmName ?? '-', () => this.target(who, vmName, 'extend'));
     const pool = this.pool(lease.pool);
     return this.audited(who, 'extend', lease.vm.name, () => {
       if (lease.extensionsUsed >= pool.maxExtensions) {
@@ -150,14 +150,20 @@ export class DaaasService {
     });
   }
 
-  /** Ends the lease; the reconciler destroys the VM and refills the pool. */
-  release(who: Principal, lease: LeaseView): void {
+  /**
+   * Ends the lease once `confirmed`; the reconciler then destroys the VM and refills the pool.
+   * Unconfirmed, it only finds the lease, so the caller can ask.
+   */
+  release(who: Principal, vmName: string | undefined, confirmed: boolean): { lease: LeaseView; released: boolean } {
+    const lease = this.refusalAudited(who, 'release', vmName ?? '-', () => this.target(who, vmName, 'release'));
+    if (!confirmed) return { lease, released: false };
     this.audited(who, 'release', lease.vm.name, () => {
       if (!this.o.store.endLease(lease.id, 'released', this.o.clock.now())) {
         throw new UserError('NO_LEASE', `${lease.vm.name} is no longer yours (released or expired already).`, 'Check with: status');
       }
       this.o.onChange();
     });
+    return { lease, released: true };
   }
 
   overview(who: Principal): PoolOverview[] {
@@ -216,6 +222,16 @@ export class DaaasService {
     }
     const cloud = status.lastError ? ' The cloud is not answering at the moment, so the refill may take longer.' : '';
     return new UserError('POOL_EMPTY', `No VM is ready in ${pool.name} right now: the pool is refilling. ${when}${cloud}`, `Try again then: claim ${pool.name}`);
+  }
+
+  /** Runs a look-up that may refuse (unknown pool, someone else's VM) and audits a refusal. */
+  private refusalAudited<T>(who: Principal, action: string, target: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      this.o.store.audit({ at: this.o.clock.now(), actor: who.account, action, target, result: error instanceof UserError ? error.code : 'INTERNAL' });
+      throw error;
+    }
   }
 
   /** Runs a use case and writes its outcome, success or refusal, to the audit trail. */

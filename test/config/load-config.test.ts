@@ -108,9 +108,9 @@ test('the shipped config: access, scheduler, cloud and environment defaults', (t
   });
   t.is(config.cloud.driver, 'simulated');
   t.is(config.cloud.simulated.latency, 20);
-  t.is(config.cloud.simulated.bootTime, 5_000);
+  t.is(config.cloud.simulated.bootTime, 4_000);
   t.deepEqual(config.cloud.simulated.flavors, { 'c1.4xlarge': { vcpus: 16, gpus: 0 }, 'g1.gpu': { vcpus: 8, gpus: 1 } });
-  t.is(config.provisioner.simulated.provisionTime, 4_000);
+  t.is(config.provisioner.simulated.provisionTime, 3_000);
   t.deepEqual(config.server, { host: '127.0.0.1', port: 3000 });
   t.is(config.dataDir, './var');
   t.is(config.logLevel, 'info');

@@ -28,6 +28,7 @@ const CONVERSATION = 'terminal';
 export class ShellAdapter implements Notifier {
   private rl: Interface | undefined;
   private queue: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(private readonly o: ShellAdapterOptions) {}
 
@@ -38,13 +39,23 @@ export class ShellAdapter implements Notifier {
     rl.setPrompt(`${this.o.account}> `);
     return new Promise((resolve) => {
       rl.on('line', (line) => {
+        // readline may still deliver lines that arrived in the same chunk as `exit`: they are
+        // after the user left, so they are not run.
+        if (this.closed) return;
         const textIn = line.trim();
         if (textIn === '') return this.prompt();
-        if (/^(exit|quit)$/i.test(textIn)) return rl.close();
-        // Lines are answered in order, one at a time, however fast they arrive.
-        this.queue = this.queue.then(() => this.answer(textIn));
+        if (/^(exit|quit)$/i.test(textIn)) {
+          this.closed = true;
+          return rl.close();
+        }
+        // Lines are answered in order, one at a time, however fast they arrive; one failure
+        // is reported and does not stop the lines after it.
+        this.queue = this.queue.then(() => this.answer(textIn)).catch((error: unknown) => {
+          this.print(`✖ That message could not be answered: ${error instanceof Error ? error.message : String(error)}\n`);
+        });
       });
       rl.on('close', () => {
+        this.closed = true;
         void this.queue.then(() => {
           this.rl = undefined;
           resolve();
