@@ -5,7 +5,7 @@ import type { DaaasService } from '../core/service.ts';
 import { suggest } from '../core/suggest.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
-import { usage, type CommandSpec } from './command-spec.ts';
+import { usage, type CommandContext, type CommandSpec } from './command-spec.ts';
 import type { Invocation } from './invocation.ts';
 import { parseInput } from './parse.ts';
 import { reply, text, type Reply } from './reply.ts';
@@ -42,18 +42,8 @@ export class Dispatcher {
       const { spec, rest } = this.find(words);
       log.info({ command: spec.name }, 'command');
       const who = this.o.principal(invocation);
-      if (spec.permission === 'admin' && !who.isAdmin) {
-        throw new UserError('ADMIN_ONLY', `"${spec.name}" is for admins of the bot.`, 'See what you can do with: help');
-      }
-      return await spec.handler({
-        who,
-        origin: { platform: invocation.platform, conversation: invocation.conversation },
-        args: bindArgs(spec, rest),
-        flags: checkFlags(spec, flags),
-        service: this.o.service,
-        now: this.o.clock.now(),
-        commands: this.o.commands,
-      });
+      if (spec.permission === 'admin') return await this.runAdmin(spec, who, invocation, rest, flags);
+      return await spec.handler(this.context(spec, who, invocation, rest, flags));
     } catch (error) {
       if (isUserError(error)) {
         log.info({ code: error.code }, 'command refused');
@@ -62,6 +52,33 @@ export class Dispatcher {
       log.error({ err: error }, 'command failed');
       return reply('error', 'Sorry, something went wrong on our side.', text(`Nothing was changed. If it happens again, tell the admins and quote reference ${requestId}.`));
     }
+  }
+
+  private async runAdmin(spec: CommandSpec, who: Principal, invocation: Invocation, rest: string[], flags: Set<string>): Promise<Reply> {
+    if (!who.isAdmin) {
+      this.o.service.auditAdminCommand(who, spec.name, 'ADMIN_ONLY');
+      throw new UserError('ADMIN_ONLY', `"${spec.name}" is for admins of the bot.`, 'See what you can do with: help');
+    }
+    try {
+      const result = await spec.handler(this.context(spec, who, invocation, rest, flags));
+      this.o.service.auditAdminCommand(who, spec.name, 'ok');
+      return result;
+    } catch (error) {
+      this.o.service.auditAdminCommand(who, spec.name, isUserError(error) ? error.code : 'INTERNAL');
+      throw error;
+    }
+  }
+
+  private context(spec: CommandSpec, who: Principal, invocation: Invocation, rest: string[], flags: Set<string>): CommandContext {
+    return {
+      who,
+      origin: { platform: invocation.platform, conversation: invocation.conversation },
+      args: bindArgs(spec, rest),
+      flags: checkFlags(spec, flags),
+      service: this.o.service,
+      now: this.o.clock.now(),
+      commands: this.o.commands,
+    };
   }
 
   private find(words: string[]): { spec: CommandSpec; rest: string[] } {

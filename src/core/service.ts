@@ -182,6 +182,11 @@ export class DaaasService {
     }));
   }
 
+  /** Admin commands are audited whatever they do, and so are attempts by non-admins. */
+  auditAdminCommand(who: Principal, command: string, result: string): void {
+    this.o.store.audit({ at: this.o.clock.now(), actor: who.account, action: command, target: '-', result });
+  }
+
   cloudStatus(): CloudStatus {
     return this.o.cloudStatus();
   }

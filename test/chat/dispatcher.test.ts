@@ -7,7 +7,7 @@ import { UserError } from '../../src/core/errors.ts';
 import type { Principal } from '../../src/core/model.ts';
 import type { Logger } from '../../src/ports/logger.ts';
 import { createHarness } from '../helpers/harness.ts';
-import { filledHarness, snapshot, texts, words } from '../helpers/replies.ts';
+import { auditSince, filledHarness, snapshot, texts, words } from '../helpers/replies.ts';
 
 test('an unknown command is refused, with "did you mean" for a typo', async (t) => {
   const h = await filledHarness(t);
@@ -157,7 +157,13 @@ test('nothing changes on any rejected input', async (t) => {
   t.is((await h.say('root', 'admin pools --all')).tone, 'error');
   t.is((await h.say('root', 'admin foo')).tone, 'error');
   t.is((await h.say('root', `release ${alicesVm} --yes --force`)).tone, 'error');
-  t.deepEqual(snapshot(h), before);
+  const after = snapshot(h);
+  t.deepEqual({ ...after, audit: before.audit }, before, 'no VM or lease changed');
+  t.deepEqual(
+    auditSince(h, before.audit).map((e) => [e.actor, e.action, e.result]),
+    [['alice', 'admin pools', 'ADMIN_ONLY'], ['root', 'admin pools', 'BAD_INPUT']],
+    'only the attempts at admin commands are audited; nothing else reached a use case',
+  );
 });
 
 function recordingLogger(): { log: Logger; errors: { fields: object; message?: string }[] } {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { filledHarness, snapshot, tableOf, tableRows, texts } from '../helpers/replies.ts';
+import { auditSince, filledHarness, snapshot, tableOf, tableRows, texts } from '../helpers/replies.ts';
 
 const COLUMNS = ['pool', 'ready', 'booting', 'provisioning', 'claimed', 'failed', 'total/max', 'oldest lease', 'boot→ready', 'last error / note'];
 
@@ -88,5 +88,11 @@ test('admin pools is refused to non-admins and changes nothing', async (t) => {
     t.false(JSON.stringify(r).includes('facility.example'));
   }
   t.is((await h.say('root', 'admin pools')).tone, 'info');
-  t.deepEqual(snapshot(h), before);
+  const after = snapshot(h);
+  t.deepEqual({ ...after, audit: before.audit }, before, 'no VM or lease changed');
+  t.deepEqual(
+    auditSince(h, before.audit).map((e) => [e.actor, e.action, e.result]),
+    [['alice', 'admin pools', 'ADMIN_ONLY'], ['dave', 'admin pools', 'ADMIN_ONLY'], ['mallory', 'admin pools', 'ADMIN_ONLY'], ['root', 'admin pools', 'ok']],
+    'admin commands and attempts at them are audited',
+  );
 });
