@@ -126,7 +126,7 @@ async function main(): Promise<number> {
   app.notifier.register(SHELL_PLATFORM, adapter);
   if (interactive) {
     process.stdout.write(
-      `DAaaS bot — you are ${account}. ${config.pools.length} pools; warm VMs are being prepared.\n` +
+      `DAaaS bot — you are ${account}. ${config.pools.length} pool${config.pools.length === 1 ? '' : 's'}; warm VMs are being prepared.\n` +
         `Type "help" for the commands, "exit" or Ctrl-D to leave. Logs: ${join(dataDir, 'daaas.log')}\n\n`,
     );
   }

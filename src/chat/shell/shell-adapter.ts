@@ -56,6 +56,7 @@ export class ShellAdapter implements Notifier {
       });
       rl.on('close', () => {
         this.closed = true;
+        if (this.o.interactive) this.o.output.write('\n');
         void this.queue.then(() => {
           this.rl = undefined;
           resolve();
