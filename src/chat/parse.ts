@@ -19,7 +19,6 @@ export function parseInput(raw: string): ParsedInput {
   if (raw.length > MAX_INPUT_LENGTH) {
     throw new UserError('BAD_INPUT', `That message is ${raw.length} characters long; commands are at most ${MAX_INPUT_LENGTH}.`, 'See: help');
   }
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/u.test(raw)) {
     throw new UserError('BAD_INPUT', 'That message holds control or invisible characters; please type the command again.');
   }
