@@ -218,7 +218,7 @@ export class DaaasService {
     const note = status.notes.get(pool.name);
     let when: string;
     if (coming.length > 0) {
-      const eta = Math.max(...[Math.min(...coming.map((vm) => vm.createdAt + typical)), now + 5_000]);
+      const eta = Math.max(Math.min(...coming.map((vm) => vm.createdAt + typical)), now + 5_000);
       when = `The next VM is expected in about ${formatDuration(eta - now)}.`;
     } else if (note) {
       when = `No new VM is on its way yet: the pool is ${note}.`;

@@ -79,7 +79,8 @@ export class Reconciler {
     const now = this.o.clock.now();
     let count = 0;
     // Leases first: an expiry found now is torn down by the cloud half of this same tick.
-    for (const action of planLeases(this.o.store.activeLeases(), this.pools, this.o.store.activeReminders(), now)) {
+    const leases = this.o.store.activeLeases();
+    for (const action of planLeases(leases, this.pools, this.o.store.activeReminders(), now)) {
       await this.applyLease(action, now);
       count++;
     }
@@ -115,7 +116,7 @@ export class Reconciler {
       await runLimited(plan.actions, this.o.settings.applyConcurrency, (action) => this.apply(action, now));
       count += plan.actions.length;
     }
-    return { actions: count, cloudReachable: servers !== null, nextWakeAt: this.nextWakeAt(now) };
+    return { actions: count, cloudReachable: servers !== null, nextWakeAt: this.nextWakeAt(now, leases) };
   }
 
   /** Stops provisioning runs and waits for every piece of background work to settle. */
@@ -130,12 +131,16 @@ export class Reconciler {
     while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
   }
 
-  private nextWakeAt(now: number): number | null {
+  /**
+   * `leases` are those read at the start of the tick: the ones it ended have their events in
+   * the past, and a lease is only ever added by a claim, which kicks a tick of its own.
+   */
+  private nextWakeAt(now: number, leases: readonly LeaseView[]): number | null {
     const vms = this.o.store.listVms();
     const moving: VmState[] = ['booting', 'provisioning', 'releasing'];
     if (this.status.lastError || vms.some((vm) => moving.includes(vm.state))) return now + this.o.settings.pollMs;
     const times: number[] = [];
-    const lease = nextLeaseEvent(this.o.store.activeLeases(), this.pools, now);
+    const lease = nextLeaseEvent(leases, this.pools, now);
     if (lease !== null) times.push(lease);
     for (const pool of this.o.pools) {
       const until = this.o.store.poolHealth(pool.name).backoffUntil;
