@@ -34,7 +34,7 @@ const req = (name: string, extra: Partial<CreateServerRequest> = {}): CreateServ
 
 cloudContract(test, 'simulated cloud', async () => {
   const { cloud, clock } = sim();
-  return { cloud, advance: (ms) => clock.advance(ms), flavor: 'small', image: 'base', bootMs: 5_000, cleanup: async () => {} };
+  return { cloud, advance: (ms) => clock.advance(ms), flavor: 'small', image: 'base', bootMs: 5_000, networks: [], addressed: true, cleanup: async () => {} };
 });
 
 test('a boot takes the configured time: BUILD, then ACTIVE with an address', async (t) => {
