@@ -21,18 +21,20 @@ export class TickLoop {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private started = false;
   ticks = 0;
 
   constructor(private readonly o: TickLoopOptions) {}
 
   start(): void {
+    this.started = true;
     this.task = cron.schedule(this.o.schedule, () => this.kick(), { noOverlap: false });
     this.kick();
   }
 
-  /** Asks for a tick as soon as possible. */
+  /** Asks for a tick as soon as possible; nothing before the loop is started. */
   kick(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.started) return;
     if (this.running) {
       this.again = true;
       return;

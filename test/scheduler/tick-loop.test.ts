@@ -21,7 +21,7 @@ test('never two ticks at once; kicks during a tick coalesce into one more', asyn
     running--;
     return idle;
   });
-  l.kick();
+  l.start(); // the first tick
   for (let i = 0; i < 10; i++) l.kick();
   await delay(150);
   await l.stop();
@@ -48,13 +48,28 @@ test('a failing tick is logged and the loop goes on', async (t) => {
     if (count === 1) throw new Error('boom');
     return idle;
   });
-  l.kick();
+  l.start();
   await delay(20);
   l.kick();
   await delay(20);
   await l.stop();
   t.is(count, 2);
   t.is(l.ticks, 1);
+});
+
+test('kicks before the loop is started run nothing: the bot ticks only once it runs', async (t) => {
+  let count = 0;
+  const l = loop(async () => {
+    count++;
+    return idle;
+  });
+  l.kick();
+  await delay(20);
+  t.is(count, 0);
+  l.start();
+  await delay(20);
+  await l.stop();
+  t.is(count, 1);
 });
 
 test('after stop no tick starts', async (t) => {
