@@ -24,6 +24,8 @@ export interface ObservedWorld {
   /** What the cloud quota still allows, when known. */
   capacity: { instances: number; cores: number } | null;
   coresPerVm: ReadonlyMap<string, number>;
+  /** Per pool, the image id a VM booted now would get; a ready VM on another one is stale. */
+  currentImages?: ReadonlyMap<string, string>;
   settings: PlanSettings;
 }
 
@@ -36,7 +38,7 @@ export type Action =
   | { kind: 'delete-server'; vm: Vm | null; serverId: string; reason: string }
   | { kind: 'forget'; vm: Vm; reason: string }
   /** A ready VM the pool no longer needs (its size was lowered, or a lost server was adopted). */
-  | { kind: 'retire'; vm: Vm };
+  | { kind: 'retire'; vm: Vm; reason?: string };
 
 export interface Plan {
   actions: Action[];
@@ -66,12 +68,13 @@ export function planPools(world: ObservedWorld): Plan {
 
   for (const server of world.servers) {
     const vmId = server.metadata[META.vm];
+    if (server.status === 'DELETED') continue; // already on its way out
     if (!vmId || !liveIds.has(vmId)) {
       actions.push({ kind: 'delete-server', vm: null, serverId: server.id, reason: 'a server of ours that the store does not know' });
     }
   }
 
-  planBoots(world, actions, notes);
+  planBoots(world, serverOf, actions, notes);
   return { actions, notes };
 }
 
@@ -123,7 +126,7 @@ function planVm(vm: Vm, server: CloudServer | undefined, world: ObservedWorld): 
 
 const WARM = new Set(['booting', 'provisioning', 'ready']);
 
-function planBoots(world: ObservedWorld, actions: Action[], notes: Map<string, string>): void {
+function planBoots(world: ObservedWorld, serverOf: ReadonlyMap<string, CloudServer>, actions: Action[], notes: Map<string, string>): void {
   const inFlight = world.vms.filter((vm) => vm.state === 'booting' || vm.state === 'provisioning').length;
   let budget = Math.max(0, world.settings.maxConcurrentBoots - inFlight);
   let instances = world.capacity?.instances ?? Number.POSITIVE_INFINITY;
@@ -132,11 +135,19 @@ function planBoots(world: ObservedWorld, actions: Action[], notes: Map<string, s
   const wants = new Map<string, number>();
   for (const pool of world.pools) {
     const vms = world.vms.filter((vm) => vm.pool === pool.name);
-    const warm = vms.filter((vm) => WARM.has(vm.state)).length;
-    const need = Math.max(0, pool.size - warm);
+    // A ready VM on an image older than the pool's current one is replaced: users want the
+    // current image. It is retired only once a current one is ready to stand in for it.
+    const image = world.currentImages?.get(pool.name);
+    const stale = (vm: Vm) => vm.state === 'ready' && image !== undefined && serverOf.get(vm.id)?.image !== undefined && serverOf.get(vm.id)!.image !== image;
+    const current = vms.filter((vm) => WARM.has(vm.state) && !stale(vm));
+    const staleReady = vms.filter(stale);
+    const need = Math.max(0, pool.size - current.length);
     // Newest first, so the VMs waiting longest are still the next to be handed out.
-    const ready = vms.filter((vm) => vm.state === 'ready').reverse();
-    for (const vm of ready.slice(0, Math.max(0, warm - pool.size))) actions.push({ kind: 'retire', vm });
+    const ready = current.filter((vm) => vm.state === 'ready').reverse();
+    for (const vm of ready.slice(0, Math.max(0, current.length - pool.size))) actions.push({ kind: 'retire', vm });
+    const standIns = Math.max(0, Math.min(ready.length, pool.size) + staleReady.length - pool.size);
+    for (const vm of staleReady.slice(0, standIns)) actions.push({ kind: 'retire', vm, reason: 'built from an older image' });
+    if (staleReady.length > standIns) notes.set(pool.name, `replacing ${staleReady.length - standIns} ready VM(s) built from an older image`);
     const room = Math.max(0, pool.max - vms.length);
     const backoffUntil = world.health.get(pool.name)?.backoffUntil ?? null;
     if (need === 0) continue;

@@ -12,6 +12,7 @@ export interface CloudServer {
   fault: string | null;
   /** First fixed address, for the connection details. */
   address: string | null;
+  /** The id of the image it was booted from. */
   image: string;
   flavor: string;
   metadata: Record<string, string>;
@@ -40,13 +41,24 @@ export interface CloudLimits {
 }
 
 export interface Cloud {
-  /** Every server carrying `tag`, walked page by page: one paged walk per reconcile tick. */
+  /**
+   * Every server carrying `tag`, walked page by page: one paged walk per reconcile tick. A
+   * real Nova may leave out a server that moves from scheduling to its cell between two pages,
+   * so a server missing from a list is confirmed with `getServer` before it is called gone.
+   */
   listServers(tag: string): Promise<CloudServer[]>;
+  /** One server; null when the cloud does not know it. */
+  getServer(id: string): Promise<CloudServer | null>;
   /** Not idempotent: callers look for the server by name/tag before creating another. */
   createServer(request: CreateServerRequest): Promise<CloudServer>;
   /** Deleting a server that is already gone succeeds. */
   deleteServer(id: string): Promise<void>;
   limits(): Promise<CloudLimits>;
+  /**
+   * The id of the image a server booted now from `name` gets: the newest of that name, since a
+   * facility republishes rebuilt images under the same name. Servers report it as `image`.
+   */
+  imageId(name: string): Promise<string>;
   /** vCPUs of a flavour, to keep boots inside the core quota. */
   flavorCores(flavor: string): Promise<number>;
 }

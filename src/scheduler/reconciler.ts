@@ -44,6 +44,9 @@ export interface TickReport {
 }
 
 const ACTOR = 'scheduler';
+const WARM: readonly VmState[] = ['booting', 'provisioning', 'ready'];
+/** States in which a missing server would cost a VM, so its absence is confirmed first. */
+const CONFIRM: readonly VmState[] = [...WARM, 'claimed'];
 
 /**
  * The level-based control loop: each tick observes the cloud once (a paged list), compares it
@@ -87,11 +90,19 @@ export class Reconciler {
 
     let servers: CloudServer[] | null = null;
     let capacity: { instances: number; cores: number } | null = null;
+    let vms = this.o.store.listVms();
+    let currentImages = new Map<string, string>();
     try {
       servers = await this.o.cloud.listServers(this.tag);
-      const limits = await this.o.cloud.limits();
-      capacity = { instances: limits.maxInstances - limits.usedInstances, cores: limits.maxCores - limits.usedCores };
-      await this.learnFlavors();
+      vms = this.o.store.listVms();
+      servers.push(...(await this.confirmMissing(servers, vms)));
+      // Quotas matter only when a pool is short: at steady state a tick costs one list call.
+      if (this.o.pools.some((pool) => vms.filter((vm) => vm.pool === pool.name && WARM.includes(vm.state)).length < pool.size)) {
+        const limits = await this.o.cloud.limits();
+        capacity = { instances: limits.maxInstances - limits.usedInstances, cores: limits.maxCores - limits.usedCores };
+        await this.learnFlavors();
+      }
+      currentImages = await this.currentImages(vms);
       this.status.lastObservedAt = now;
       this.status.lastError = null;
     } catch (error) {
@@ -103,13 +114,14 @@ export class Reconciler {
       const plan = planPools({
         now,
         pools: this.o.pools,
-        vms: this.o.store.listVms(),
+        vms,
         servers,
         creating: this.creating,
         provisioning: new Set(this.provisioning.keys()),
         health: new Map(this.o.pools.map((p) => [p.name, this.o.store.poolHealth(p.name)])),
         capacity,
         coresPerVm: this.coresPerVm,
+        currentImages,
         settings: this.o.settings,
       });
       this.status.notes = plan.notes;
@@ -150,6 +162,38 @@ export class Reconciler {
     return times.length ? Math.max(now + 1, Math.min(...times)) : null;
   }
 
+  /**
+   * Servers of live VMs that the list left out, asked for one by one: a VM is called lost only
+   * when the cloud says so of that server itself. Costs a call only when something is amiss.
+   */
+  private async confirmMissing(listed: readonly CloudServer[], vms: readonly Vm[]): Promise<CloudServer[]> {
+    const seen = new Set(listed.map((s) => s.id));
+    const found: CloudServer[] = [];
+    for (const vm of vms) {
+      if (!vm.serverId || seen.has(vm.serverId) || !CONFIRM.includes(vm.state)) continue;
+      const server = await this.o.cloud.getServer(vm.serverId);
+      if (server) {
+        this.o.log.info({ vm: vm.name, server: server.id }, 'a server missing from the list is still there');
+        found.push(server);
+      }
+    }
+    return found;
+  }
+
+  /** The current image of each pool with ready VMs, to replace those built from an older one. */
+  private async currentImages(vms: readonly Vm[]): Promise<Map<string, string>> {
+    const images = new Map<string, string>();
+    for (const pool of this.o.pools) {
+      if (!vms.some((vm) => vm.pool === pool.name && vm.state === 'ready')) continue;
+      try {
+        images.set(pool.name, await this.o.cloud.imageId(pool.image));
+      } catch (error) {
+        this.o.log.warn({ err: error, pool: pool.name, image: pool.image }, 'could not tell which image is current; ready VMs are kept as they are');
+      }
+    }
+    return images;
+  }
+
   private async learnFlavors(): Promise<void> {
     for (const pool of this.o.pools) {
       if (!this.coresPerVm.has(pool.name)) this.coresPerVm.set(pool.name, await this.o.cloud.flavorCores(pool.flavor));
@@ -180,7 +224,7 @@ export class Reconciler {
           return;
         case 'retire':
           // Guarded on `ready`, so a claim that got there first keeps its VM.
-          this.o.store.updateVm(action.vm.id, { state: 'releasing', detail: 'more than the pool needs' }, now, 'ready');
+          this.o.store.updateVm(action.vm.id, { state: 'releasing', detail: action.reason ?? 'more than the pool needs' }, now, 'ready');
           return;
         case 'forget':
           this.o.store.updateVm(action.vm.id, { state: 'deleted', detail: action.vm.detail ?? action.reason }, now, action.vm.state);

@@ -116,3 +116,27 @@ test('servers of ours the store does not know are deleted; spare ready VMs retir
   const retire = planPools(world({ pools: [pool('a', 1, 10)], vms: ready, servers: ready.map((v) => server(v)) })).actions;
   t.deepEqual(retire.map((a) => (a.kind === 'retire' ? a.vm.id : a.kind)), [ready[2]!.id, ready[1]!.id], 'the newest go, the oldest stays');
 });
+
+test('a server already being deleted is not deleted again, even if the store forgot it', (t) => {
+  const gone = vm('a', 'deleted');
+  const stranger = { ...server(gone, 'DELETED'), metadata: { [META.vm]: 'forgotten' } };
+  t.deepEqual(kinds(world({ vms: [vm('a', 'ready'), vm('a', 'ready')], servers: [stranger] })).filter((k) => k === 'delete-server'), []);
+});
+
+test('ready VMs on an older image are replaced: current ones boot first, each stale one retires once a current one stands in', (t) => {
+  const stale = [vm('a', 'ready'), vm('a', 'ready')];
+  const servers = stale.map((v) => server(v));
+  const current = new Map([['a', 'i2']]);
+  // Nothing current yet: two boots, nothing retired, the pool keeps serving the old image.
+  const first = planPools(world({ vms: stale, servers, currentImages: current }));
+  t.deepEqual(first.actions.map((a) => a.kind), ['create', 'create']);
+  t.regex(first.notes.get('a') ?? '', /replacing 2 ready VM\(s\) built from an older image/);
+  // One current VM ready: exactly one stale one goes.
+  const fresh = vm('a', 'ready');
+  const booting = vm('a', 'booting');
+  const second = planPools(world({ vms: [...stale, fresh, booting], servers: [...servers, { ...server(fresh), image: 'i2' }, { ...server(booting, 'BUILD'), image: 'i2' }], currentImages: current }));
+  t.deepEqual(second.actions.map((a) => a.kind), ['retire']);
+  t.like(second.actions[0], { vm: { id: stale[0]!.id }, reason: 'built from an older image' });
+  // Without knowing the current image nothing is replaced.
+  t.deepEqual(kinds(world({ vms: stale, servers })), []);
+});

@@ -35,6 +35,54 @@ test('each tick observes the cloud with one paged walk, however many VMs there a
   t.is(h.cloud.calls.create + h.cloud.calls.delete, 4, 'only the calls that filled the pools (3 + 1)');
 });
 
+test('at steady state a tick reads no limits: quotas are read only when a pool needs a boot', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  h.cloud.calls.limits = 0;
+  await h.tick();
+  t.is(h.cloud.calls.limits, 0);
+  await h.say('alice', 'claim physics');
+  await h.tick();
+  t.is(h.cloud.calls.limits, 1, 'a pool is short after the claim');
+});
+
+test('a rebuilt image replaces the warm VMs, while the pool keeps serving', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  const old = new Set(h.store.listVms({ pool: 'physics', states: ['ready'] }).map((vm) => vm.id));
+  const rebuilt = h.cloud.publishImage('physics-base');
+  for (let i = 0; i < 30; i++) {
+    await h.run(1_000, 1_000);
+    t.true(h.store.listVms({ pool: 'physics', states: ['ready'] }).length >= 3, 'never fewer ready VMs than the pool size');
+  }
+  const ready = h.store.listVms({ pool: 'physics', states: ['ready'] });
+  t.is(ready.length, 3);
+  t.false(ready.some((vm) => old.has(vm.id)));
+  const servers = await h.cloud.listServers(h.app.reconciler.tag);
+  t.true(ready.every((vm) => servers.find((s) => s.metadata[META.vm] === vm.id)?.image === rebuilt));
+  await assertConsistent(t, h);
+});
+
+test('a server left out of one list is asked for before its VM is called lost', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  await h.say('alice', 'claim physics');
+  const [claimed] = h.store.listVms({ states: ['claimed'] });
+  h.cloud.hideFromNextList(claimed!.serverId!);
+  h.cloud.calls.get = 0;
+  await h.tick();
+  t.is(h.cloud.calls.get, 1);
+  t.is(h.store.getVm(claimed!.id)?.state, 'claimed', 'the lease is intact');
+  t.deepEqual(h.dms.sent, []);
+  // Really gone: the VM is lost and its user told.
+  h.cloud.removeServer(claimed!.serverId!);
+  await h.tick();
+  t.is(h.store.getVm(claimed!.id)?.state, 'failed');
+});
+
 test('boots never exceed the pool maximum nor the global concurrency limit', async (t) => {
   const config = TEST_CONFIG.replace('maxConcurrentBoots: 50', 'maxConcurrentBoots: 2');
   const h = createHarness({ config });

@@ -168,6 +168,10 @@ export class OpenStackCloud implements Cloud {
     };
   }
 
+  async imageId(name: string): Promise<string> {
+    return (await this.resolveImage(name)).id;
+  }
+
   async flavorCores(flavor: string): Promise<number> {
     return (await this.resolveFlavor(flavor, 'read flavor')).vcpus;
   }
@@ -224,24 +228,22 @@ export class OpenStackCloud implements Cloud {
 
   private async resolveNetworks(names: readonly string[]): Promise<string[]> {
     const ids: string[] = [];
-    for (const name of names) {
-      if (UUID.test(name)) {
-        ids.push(name);
-        continue;
-      }
-      let id = this.networks.get(name);
-      if (!id) {
-        const { body } = await this.o.session.request<{ networks?: { id: string }[] }>('network', '/v2.0/networks', { operation: 'find network', searchParams: { name } });
-        const found = body?.networks ?? [];
-        if (found.length !== 1) {
-          throw new CloudError(`network "${name}" ${found.length ? 'is ambiguous: give its id' : 'does not exist in this cloud'}`, 'find network', 400);
-        }
-        id = found[0]!.id;
-        this.networks.set(name, id);
-      }
-      ids.push(id);
-    }
+    for (const name of names) ids.push(await this.networkId(name));
     return ids;
+  }
+
+  /** A network's id, from its name (Neutron) or the id itself. */
+  async networkId(nameOrId: string): Promise<string> {
+    if (UUID.test(nameOrId)) return nameOrId;
+    const known = this.networks.get(nameOrId);
+    if (known) return known;
+    const { body } = await this.o.session.request<{ networks?: { id: string }[] }>('network', '/v2.0/networks', { operation: 'find network', searchParams: { name: nameOrId } });
+    const found = body?.networks ?? [];
+    if (found.length !== 1) {
+      throw new CloudError(`network "${nameOrId}" ${found.length ? 'is ambiguous: give its id' : 'does not exist in this cloud'}`, 'find network', 400);
+    }
+    this.networks.set(nameOrId, found[0]!.id);
+    return found[0]!.id;
   }
 }
 

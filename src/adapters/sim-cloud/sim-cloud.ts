@@ -50,9 +50,11 @@ interface Persisted {
   version: 1;
   servers: SimServer[];
   nextAddress: number;
+  /** Images republished under their name, by name: version 1 is the name itself. */
+  imageVersions?: Record<string, number>;
 }
 
-type Operation = 'list' | 'create' | 'delete' | 'limits' | 'flavor';
+type Operation = 'list' | 'get' | 'create' | 'delete' | 'limits' | 'flavor' | 'image';
 
 /**
  * An in-process OpenStack look-alike. Servers boot for a while and then go ACTIVE or ERROR;
@@ -61,8 +63,10 @@ type Operation = 'list' | 'create' | 'delete' | 'limits' | 'flavor';
  */
 export class SimCloud implements Cloud {
   /** API requests made, by operation (each page of a list counts once). */
-  readonly calls: Record<Operation, number> = { list: 0, create: 0, delete: 0, limits: 0, flavor: 0 };
+  readonly calls: Record<Operation, number> = { list: 0, get: 0, create: 0, delete: 0, limits: 0, flavor: 0, image: 0 };
   private servers = new Map<string, SimServer>();
+  private imageVersions: Record<string, number> = {};
+  private hidden = new Set<string>();
   private nextAddress = 0;
   private outage = false;
   private failures: { operation: Operation | '*'; status: number; remaining: number }[] = [];
@@ -100,9 +104,21 @@ export class SimCloud implements Cloud {
     this.save();
   }
 
+  /** The next list leaves this server out, as Nova's may while the server changes cell. */
+  hideFromNextList(id: string): void {
+    this.hidden.add(id);
+  }
+
   /** A server the bot did not create, or whose creation it lost track of. */
   inject(request: CreateServerRequest): CloudServer {
     return this.view(this.add(request));
+  }
+
+  /** A rebuilt image is published under the same name, as a facility does; returns its id. */
+  publishImage(name: string): string {
+    this.imageVersions[name] = (this.imageVersions[name] ?? 1) + 1;
+    this.save();
+    return this.currentImage(name);
   }
 
   get serverCount(): number {
@@ -113,7 +129,9 @@ export class SimCloud implements Cloud {
 
   async listServers(tag: string): Promise<CloudServer[]> {
     const pageSize = this.options.pageSize ?? 50;
-    const matching = [...this.servers.values()].filter((s) => s.tags.includes(tag)).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+    const hidden = this.hidden;
+    this.hidden = new Set();
+    const matching = [...this.servers.values()].filter((s) => s.tags.includes(tag) && !hidden.has(s.id)).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
     const result: CloudServer[] = [];
     // Walk the pages as a client of Nova must: each page is a request of its own.
     let offset = 0;
@@ -126,13 +144,18 @@ export class SimCloud implements Cloud {
     return result;
   }
 
+  async getServer(id: string): Promise<CloudServer | null> {
+    await this.call('get');
+    const server = this.servers.get(id);
+    return server ? this.view(server) : null;
+  }
+
   async createServer(request: CreateServerRequest): Promise<CloudServer> {
     await this.call('create');
     const flavor = this.options.flavors[request.flavor];
     if (!flavor) throw new CloudError(`Flavor ${request.flavor} could not be found.`, 'create', 400, this.requestId());
-    if (!this.options.images.includes(request.image)) {
-      throw new CloudError(`Image ${request.image} could not be found.`, 'create', 400, this.requestId());
-    }
+    const image = this.imageOf(request.image);
+    if (image === undefined) throw new CloudError(`Image ${request.image} could not be found.`, 'create', 400, this.requestId());
     const used = this.usage();
     const { instances, cores } = this.options.quota;
     if (used.instances + 1 > instances) {
@@ -141,7 +164,14 @@ export class SimCloud implements Cloud {
     if (used.cores + flavor.vcpus > cores) {
       throw new CloudError(`Quota exceeded for cores: Requested ${flavor.vcpus}, but already used ${used.cores} of ${cores} cores`, 'create', 403, this.requestId());
     }
-    return this.view(this.add(request));
+    return this.view(this.add({ ...request, image }));
+  }
+
+  async imageId(name: string): Promise<string> {
+    await this.call('image');
+    const id = this.imageOf(name);
+    if (id === undefined) throw new CloudError(`Image ${name} could not be found.`, 'image', 404, this.requestId());
+    return id;
   }
 
   async deleteServer(id: string): Promise<void> {
@@ -164,6 +194,17 @@ export class SimCloud implements Cloud {
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  private currentImage(name: string): string {
+    const version = this.imageVersions[name] ?? 1;
+    return version === 1 ? name : `${name}@v${version}`;
+  }
+
+  /** The current id for a name, or the id itself if it is one of the current ones. */
+  private imageOf(nameOrId: string): string | undefined {
+    if (this.options.images.includes(nameOrId)) return this.currentImage(nameOrId);
+    return this.options.images.map((name) => this.currentImage(name)).find((id) => id === nameOrId);
+  }
 
   private async call(operation: Operation): Promise<void> {
     this.calls[operation]++;
@@ -252,6 +293,7 @@ export class SimCloud implements Cloud {
     const state = JSON.parse(text) as Persisted;
     this.servers = new Map(state.servers.map((s) => [s.id, s]));
     this.nextAddress = state.nextAddress;
+    this.imageVersions = state.imageVersions ?? {};
   }
 
   /** Written whole and renamed into place, so a crash leaves the old or the new state, never half. */
@@ -259,7 +301,7 @@ export class SimCloud implements Cloud {
     const path = this.options.statePath;
     if (!path) return;
     mkdirSync(dirname(path), { recursive: true });
-    const state: Persisted = { version: 1, servers: [...this.servers.values()], nextAddress: this.nextAddress };
+    const state: Persisted = { version: 1, servers: [...this.servers.values()], nextAddress: this.nextAddress, imageVersions: this.imageVersions };
     writeFileSync(`${path}.tmp`, JSON.stringify(state));
     renameSync(`${path}.tmp`, path);
   }

@@ -83,12 +83,12 @@ test('the newest active image of a name is used, and the choice is refreshed aft
 });
 
 test('states map to the port: BUILD, ACTIVE, ERROR with its fault, and a server being deleted counts as gone', async (t) => {
-  const { fake, cloud } = await openstack({ bootMs: 150, deleteMs: 10_000 });
+  const { fake, cloud } = await openstack({ bootMs: 1_500, deleteMs: 10_000 });
   t.teardown(() => fake.stop());
   const a = await cloud.createServer(request('vm-a'));
   const b = await cloud.createServer(request('vm-b'));
   t.deepEqual((await cloud.listServers('daaas:test')).map((s) => s.status), ['BUILD', 'BUILD']);
-  await delay(200);
+  await delay(1_600);
   fake.breakServer(b.id, 'No valid host was found. There are not enough hosts available.');
   const states = new Map((await cloud.listServers('daaas:test')).map((s) => [s.id, s]));
   t.is(states.get(a.id)?.status, 'ACTIVE');
