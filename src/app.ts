@@ -88,7 +88,11 @@ export function createApp(ports: AppPorts): App {
   };
 }
 
-/** Until a pool has been seen filling, assume the configured simulated boot + provisioning time. */
+/**
+ * Until a pool has been seen filling, assume the configured simulated boot + provisioning
+ * time, or a minute for a real cloud's boot.
+ */
 function estimateReadyMs(config: AppConfig): number {
-  return config.cloud.simulated.bootTime + config.provisioner.simulated.provisionTime + config.scheduler.pollMs;
+  const bootMs = config.cloud.driver === 'simulated' ? config.cloud.simulated.bootTime : 60_000;
+  return bootMs + config.provisioner.simulated.provisionTime + config.scheduler.pollMs;
 }

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { lockDataDir } from './adapters/data-dir-lock.ts';
+import { connectOpenStack } from './adapters/openstack/connect.ts';
+import { OpenStackConfigError } from './adapters/openstack/os-config.ts';
 import { SimCloud } from './adapters/sim-cloud/sim-cloud.ts';
 import { SimProvisioner } from './adapters/sim-provisioner.ts';
 import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
@@ -16,6 +18,7 @@ import { createApp } from './app.ts';
 import { SHELL_PLATFORM, ShellAdapter } from './chat/shell/shell-adapter.ts';
 import { ConfigError, loadConfig } from './config/load-config.ts';
 import { HttpServer } from './http/http-server.ts';
+import type { Cloud } from './ports/cloud.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -35,6 +38,7 @@ Environment:
   DAAAS_PORT       HTTP port (default: 3000; 0 picks a free one)
   DAAAS_ADMINS     extra admin accounts, comma-separated
   DAAAS_LOG_LEVEL  fatal, error, warn, info (default), debug, trace or silent
+  OS_CLOUD, OS_*   the OpenStack cloud, when cloud.driver is openstack (clouds.yaml or an openrc)
 `;
 
 async function main(): Promise<number> {
@@ -76,18 +80,33 @@ async function main(): Promise<number> {
 
   const clock = new SystemClock();
   const store = new SqliteStore(join(dataDir, 'daaas.db'));
-  const sim = config.cloud.simulated;
-  const cloud = new SimCloud({
-    clock,
-    statePath: join(dataDir, 'sim-cloud.json'),
-    bootMs: sim.bootTime,
-    bootFailureRate: sim.bootFailureRate,
-    apiFailureRate: sim.apiFailureRate,
-    latencyMs: sim.latency,
-    quota: sim.quota,
-    flavors: sim.flavors,
-    images: sim.images,
-  });
+  let cloud: Cloud;
+  if (config.cloud.driver === 'openstack') {
+    try {
+      const openstack = connectOpenStack(config.cloud.openstack, process.env, clock, log.child({ component: 'openstack' }));
+      log.info({ source: openstack.settings.source, authUrl: openstack.settings.authUrl, region: openstack.settings.region }, 'using OpenStack');
+      cloud = openstack.cloud;
+    } catch (error) {
+      if (!(error instanceof OpenStackConfigError)) throw error;
+      process.stderr.write(`The bot did not start: ${error.message}\n`);
+      store.close();
+      unlock();
+      return 2;
+    }
+  } else {
+    const sim = config.cloud.simulated;
+    cloud = new SimCloud({
+      clock,
+      statePath: join(dataDir, 'sim-cloud.json'),
+      bootMs: sim.bootTime,
+      bootFailureRate: sim.bootFailureRate,
+      apiFailureRate: sim.apiFailureRate,
+      latencyMs: sim.latency,
+      quota: sim.quota,
+      flavors: sim.flavors,
+      images: sim.images,
+    });
+  }
   const provisioner = new SimProvisioner({ clock, provisionMs: config.provisioner.simulated.provisionTime, failureRate: config.provisioner.simulated.failureRate });
   const account = args.user ?? safeLoginName();
   const app = createApp({ config, store, cloud, provisioner, clock, log, localAccounts: args.user ? new Set() : new Set([account]) });

@@ -75,6 +75,17 @@ const simulatedCloud = z.strictObject({
   images: z.array(z.string().min(1)).min(1),
 });
 
+const openstackCloud = z.strictObject({
+  /** A clouds.yaml entry; without it OS_CLOUD or the OS_* variables say which cloud. */
+  cloud: z.string().min(1).optional(),
+  pageSize: z.number().int('must be a whole number').min(1).max(1_000).default(200),
+  timeout: duration.default(30_000),
+  imageRefresh: duration.default(300_000),
+  keyName: z.string().min(1).optional(),
+  securityGroups: z.array(z.string().min(1)).default([]),
+  userData: z.string().max(65_535).optional(),
+});
+
 export const configSchema = z
   .strictObject({
     instance: name.default('daaas'),
@@ -97,10 +108,14 @@ export const configSchema = z
         poll: duration.default(2_000),
       })
       .prefault({}),
-    cloud: z.strictObject({
-      driver: z.literal('simulated', { error: 'the only cloud driver so far is "simulated"' }),
-      simulated: simulatedCloud,
-    }),
+    cloud: z.discriminatedUnion(
+      'driver',
+      [
+        z.strictObject({ driver: z.literal('simulated'), simulated: simulatedCloud }),
+        z.strictObject({ driver: z.literal('openstack'), openstack: openstackCloud.prefault({}) }),
+      ],
+      { error: (issue) => (issue.code === 'invalid_union' ? 'must be "simulated" (the embedded default) or "openstack"' : undefined) },
+    ),
     provisioner: z
       .strictObject({
         driver: z.literal('simulated', { error: 'the only provisioner so far is "simulated"' }),

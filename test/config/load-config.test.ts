@@ -106,7 +106,7 @@ test('the shipped config: access, scheduler, cloud and environment defaults', (t
     backoffMaxMs: 30 * M,
     pollMs: 1_000,
   });
-  t.is(config.cloud.driver, 'simulated');
+  if (config.cloud.driver !== 'simulated') return t.fail('the default runs on the simulated cloud');
   t.is(config.cloud.simulated.latency, 20);
   t.is(config.cloud.simulated.bootTime, 4_000);
   t.deepEqual(config.cloud.simulated.flavors, { 'c1.4xlarge': { vcpus: 16, gpus: 0 }, 'g1.gpu': { vcpus: 8, gpus: 1 } });
@@ -267,10 +267,27 @@ test('a bad cron expression in scheduler.schedule is refused', (t) => {
   t.deepEqual(refused(t, yamlOf(doc)), ['scheduler.schedule: "every minute" is not a cron expression (e.g. "* * * * *" for every minute)']);
 });
 
+test('the openstack driver needs no block of its own: it has defaults and takes the cloud from OS_CLOUD / OS_*', (t) => {
+  const doc = defaultDoc();
+  doc.cloud = { driver: 'openstack' };
+  const config = parseConfig(yamlOf(doc), 'openstack.yaml', {});
+  t.deepEqual(config.cloud, { driver: 'openstack', openstack: { pageSize: 200, timeout: 30_000, imageRefresh: 300_000, securityGroups: [] } });
+});
+
+test('openstack settings are checked: page size, durations, unknown keys', (t) => {
+  const doc = defaultDoc();
+  doc.cloud = { driver: 'openstack', openstack: { pageSize: 5000, timeout: 'soon', region: 'x' } };
+  t.deepEqual(refused(t, yamlOf(doc)), [
+    'cloud.openstack.pageSize: Too big: expected number to be <=1000',
+    'cloud.openstack.timeout: "soon" is not a duration: write e.g. 90s, 10m, 48h or 2d',
+    'cloud.openstack: Unrecognized key: "region"',
+  ]);
+});
+
 test('an unsupported cloud driver is refused with a helpful message', (t) => {
   const doc = defaultDoc();
-  doc.cloud.driver = 'openstack';
-  t.deepEqual(refused(t, yamlOf(doc)), ['cloud.driver: the only cloud driver so far is "simulated"']);
+  doc.cloud.driver = 'aws';
+  t.deepEqual(refused(t, yamlOf(doc)), ['cloud.driver: must be "simulated" (the embedded default) or "openstack"']);
 });
 
 // ---------------------------------------------------------------------------------------------

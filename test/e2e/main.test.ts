@@ -155,6 +155,16 @@ test('an invalid configuration stops start-up with every problem listed and exit
   t.regex(bot.stderr(), /DAAAS_PORT: "http" is not a port number/);
 });
 
+test('cloud.driver openstack without a cloud configured: start-up stops saying how to configure one', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const config = fastConfig(dir.path, FAST.replace(/cloud:[^]*?provisioner:/, 'cloud: { driver: openstack }\nprovisioner:'));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('OS_')).map(([k]) => [k, '']));
+  const bot = start(t, { ...env, DAAAS_DATA_DIR: join(dir.path, 'var'), DAAAS_CONFIG: config }, ['--no-shell']);
+  t.is(await bot.exit, 2);
+  t.regex(bot.stderr(), /The bot did not start: no OpenStack cloud is configured: set OS_CLOUD to an entry of clouds\.yaml, or source an openrc file/);
+});
+
 test('--help explains the options and the environment', async (t) => {
   const bot = start(t, {}, ['--help']);
   t.is(await bot.exit, 0);

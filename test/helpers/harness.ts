@@ -128,6 +128,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   const config = parseConfig(options.config ?? TEST_CONFIG, 'test.yaml', {});
   const clock = options.clock ?? new ManualClock();
   const random = options.random ?? seeded(42);
+  if (config.cloud.driver !== 'simulated') throw new Error('the harness runs on the simulated cloud');
   const sim = config.cloud.simulated;
   const cloud = new SimCloud({
     clock,
