@@ -186,6 +186,7 @@ export class FakeOpenStack {
 
   private compute(req: IncomingMessage, path: string, query: URLSearchParams, body: unknown, res: ServerResponse): void {
     const version = this.microversion(req);
+    if (path === '/' || path === '') return send(res, 200, { version: { id: 'v2.1', status: 'CURRENT', version: '2.93', min_version: '2.1' } });
     if (path === '/servers/detail' && req.method === 'GET') return this.list(query, version, res);
     if (path === '/servers' && req.method === 'POST') return this.boot(body, version, res);
     if (path === '/limits') {

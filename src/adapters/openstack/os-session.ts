@@ -37,6 +37,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Statuses that are answers, not errors (e.g. 404 for a delete). */
   accept?: number[];
+  /** A POST that changes nothing (issuing a token), so it may be repeated like a GET. */
+  idempotent?: boolean;
 }
 
 interface Token {
@@ -132,7 +134,7 @@ export class OpenStackSession {
   }
 
   private async issue(): Promise<Token> {
-    const response = await this.send(`${this.o.settings.authUrl}/auth/tokens`, { operation: 'authenticate', method: 'POST', json: authBody(this.o.settings.auth) }, {});
+    const response = await this.send(`${this.o.settings.authUrl}/auth/tokens`, { operation: 'authenticate', method: 'POST', idempotent: true, json: authBody(this.o.settings.auth) }, {});
     if (response.statusCode >= 400) {
       const refused = toCloudError('authenticate', this.o.settings.authUrl, response, undefined);
       throw new CloudError(`${refused.message} (credentials from ${this.o.settings.source})`, 'authenticate', refused.status, refused.requestId);
@@ -175,7 +177,7 @@ export class OpenStackSession {
       this.o.log.debug({ operation: options.operation, method, path, status, requestId, attempt, ms: this.o.clock.now() - started, error: failure?.code }, 'cloud call');
 
       if (response && (status! < 400 || options.accept?.includes(status!) || status === 401)) return response;
-      const wait = this.retryDelay(method, status, failure, response, attempt);
+      const wait = this.retryDelay(options.idempotent ? 'GET' : method, status, failure, response, attempt);
       if (wait === null) throw toCloudError(options.operation, url, response, failure);
       this.o.log.warn({ operation: options.operation, method, path, status, error: failure?.code, requestId, attempt, retryInMs: wait }, 'cloud call failed; trying again');
       await this.o.clock.sleep(wait);

@@ -100,6 +100,13 @@ test('GET gives up after its attempts with a CloudError carrying status and requ
   t.is(fake.count('GET', /limits/), 3);
 });
 
+test('issuing a token is repeated after a 5xx: it changes nothing', async (t) => {
+  const { fake, session } = await setup(t);
+  fake.fail({ status: 503, method: 'POST', path: /auth\/tokens/ });
+  await session.request('compute', '/limits', { operation: 'read limits' });
+  t.is(fake.count('POST', /auth\/tokens/), 2);
+});
+
 test('a POST is never repeated after a 5xx or a reset: it may have created the server', async (t) => {
   const { fake, session } = await setup(t);
   await session.request('compute', '/limits', { operation: 'read limits' });

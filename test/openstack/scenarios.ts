@@ -1,0 +1,94 @@
+import type { ExecutionContext } from 'ava';
+import { join } from 'node:path';
+import { META } from '../../src/core/plan-pools.ts';
+import { tempDir } from '../helpers/harness.ts';
+import type { Register } from '../ports/cloud-contract.ts';
+import { botOn, readyCount, sweep, type Bot, type BotOptions } from './bot-on-openstack.ts';
+
+export interface Target {
+  env: BotOptions['env'];
+  image: string;
+  flavor: string;
+}
+
+const unique = () => `t${Math.random().toString(36).slice(2, 8)}`;
+
+/**
+ * What the bot must do on any OpenStack: the scenarios of the real-cloud suite, also run on
+ * the fake API in `npm test`.
+ */
+export function botScenarios(test: Register, name: string, target: () => Promise<Target>): void {
+  const withBot = (size: number, fn: (t: ExecutionContext, bot: Bot, options: BotOptions) => Promise<void>) => async (t: ExecutionContext) => {
+    const options: BotOptions = { ...(await target()), instance: unique(), size, pageSize: 3 };
+    const bot = botOn(options);
+    try {
+      await fn(t, bot, options);
+    } finally {
+      await bot.close();
+      await sweep(bot.cloud, bot.app.reconciler.tag);
+    }
+  };
+
+  test(`${name}: the bot fills its pool with servers, a claim gets one, a release deletes it`, withBot(3, async (t, bot) => {
+    await bot.until(t, 'pool full', () => readyCount(bot) === 3);
+    const servers = await bot.servers();
+    t.is(servers.length, 3);
+    t.true(servers.every((s) => s.status === 'ACTIVE' && s.metadata[META.pool] === 'physics' && s.metadata[META.managedBy] === bot.app.reconciler.tag.slice('daaas:'.length)));
+    t.regex(await bot.say('alice', 'claim physics'), /is yours/);
+    const [claimed] = bot.store.listVms({ states: ['claimed'] });
+    t.truthy(claimed?.serverId);
+    t.regex(await bot.say('alice', `release ${claimed!.name} --yes`), /released/i);
+    await bot.until(t, 'released server gone and pool full again', async () => {
+      const now = await bot.servers();
+      return !now.some((s) => s.id === claimed!.serverId) && readyCount(bot) === 3;
+    });
+  }));
+
+  test(`${name}: a restart adopts the bot's servers instead of leaking or duplicating them`, async (t) => {
+    const dir = tempDir();
+    t.teardown(dir.remove);
+    const options: BotOptions = { ...(await target()), instance: unique(), size: 3, storePath: join(dir.path, 'daaas.db') };
+    const first = botOn(options);
+    try {
+      await first.app.reconciler.tick(); // boots requested, then the bot "dies"
+      await first.close();
+      const booted = await first.servers();
+      t.is(booted.length, 3);
+      const second = botOn(options);
+      try {
+        await second.until(t, 'pool full after restart', () => readyCount(second) === 3);
+        const after = await second.servers();
+        t.deepEqual(after.map((s) => s.id).sort(), booted.map((s) => s.id).sort(), 'the same servers, none added or lost');
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await sweep(first.cloud, first.app.reconciler.tag);
+    }
+  });
+
+  test(`${name}: a server deleted behind the bot's back is noticed and replaced`, withBot(2, async (t, bot) => {
+    await bot.until(t, 'pool full', () => readyCount(bot) === 2);
+    const [victim] = bot.store.listVms({ states: ['ready'] });
+    await bot.cloud.deleteServer(victim!.serverId!);
+    await bot.until(t, 'the lost VM noticed', () => bot.store.getVm(victim!.id)?.state !== 'ready');
+    t.regex(bot.store.getVm(victim!.id)?.detail ?? '', /disappeared/);
+    await bot.until(t, 'pool full again', async () => readyCount(bot) === 2 && (await bot.servers()).filter((s) => s.status !== 'DELETED').length === 2);
+  }));
+
+  test(`${name}: a stranger's servers, untagged or another deployment's, are never touched`, withBot(1, async (t, bot, options) => {
+    const base = { image: options.image, flavor: options.flavor, networks: [], metadata: { [META.managedBy]: 'someone-else', [META.pool]: 'physics', [META.vm]: 'x' } };
+    const untagged = await bot.cloud.createServer({ ...base, name: `stranger-${options.instance}`, tags: [] });
+    const otherTag = `daaas:${unique()}`;
+    const other = await bot.cloud.createServer({ ...base, name: `other-${options.instance}`, tags: [otherTag] });
+    try {
+      await bot.until(t, 'pool full', () => readyCount(bot) === 1);
+      for (let i = 0; i < 3; i++) await bot.app.reconciler.tick();
+      t.not((await bot.cloud.getServer(untagged.id))?.status ?? 'DELETED', 'DELETED');
+      t.not((await bot.cloud.getServer(other.id))?.status ?? 'DELETED', 'DELETED');
+    } finally {
+      await bot.cloud.deleteServer(untagged.id);
+      await sweep(bot.cloud, otherTag);
+    }
+  }));
+}
