@@ -15,7 +15,7 @@ export const claim: CommandSpec = {
     return reply(
       'success',
       `${lease.vm.name} is yours for ${formatDuration(pool.leaseMs)}`,
-      text(`Your home directory is mounted on it. You will be reminded ${pool.remindBeforeMs.map((ms) => formatDuration(ms)).join(', ')} before it is torn down.`),
+      text(`Your account and home directory are being set up on it: a message follows when they are ready. You will be reminded ${pool.remindBeforeMs.map((ms) => formatDuration(ms)).join(', ')} before it is torn down.`),
       ...leaseBlocks(lease, pool, now),
     );
   },

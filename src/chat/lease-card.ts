@@ -1,4 +1,5 @@
 import type { LeaseView, PoolSpec } from '../core/model.ts';
+import type { Personalisation } from '../ports/provisioner.ts';
 import { formatDuration } from '../core/duration.ts';
 import { actions, fields, reply, text, type Block, type Reply } from './reply.ts';
 
@@ -19,6 +20,7 @@ export function leaseBlocks(lease: LeaseView, pool: PoolSpec, now: number): Bloc
       { label: 'Expires', value: { time: lease.expiresAt } },
       { label: 'Time left', value: { duration: Math.max(0, lease.expiresAt - now) } },
       { label: 'Extensions left', value: `${left} of ${pool.maxExtensions} (each +${formatDuration(pool.extensionStepMs)})` },
+      { label: 'Home directory', value: lease.homeReadyAt === null ? 'being set up…' : 'ready' },
     ),
     text(`Connect: ${connectText(pool, lease)}`),
     actions(
@@ -40,6 +42,21 @@ export function reminderMessage(lease: LeaseView, pool: PoolSpec, now: number): 
         : `Your VM expires soon and cannot be extended further: save your work to your home directory.`,
     ),
     ...leaseBlocks(lease, pool, now),
+  );
+}
+
+export function homeReadyMessage(lease: LeaseView, pool: PoolSpec, done: Personalisation, now: number): Reply {
+  const home = done.homeCreated ? `Your home directory ${done.home} was created for you` : `Your home directory ${done.home} is in place`;
+  const legacy = done.legacyLinked ? ' and your home from the previous remote-desktop service is linked in it' : '';
+  return reply('success', `${lease.vm.name} is ready for you`, text(`${home}${legacy}.`), ...leaseBlocks({ ...lease, homeReadyAt: now }, pool, now));
+}
+
+export function setupFailedMessage(lease: LeaseView, why: string): Reply {
+  return reply(
+    'error',
+    `${lease.vm.name} could not be set up for you`,
+    text(`Preparing your account and home directory on it failed (${why}). Nothing of yours was lost. The VM is withdrawn and your claim is back: claim again with "claim ${lease.pool}".`),
+    actions({ label: `Claim ${lease.pool}`, command: `claim ${lease.pool}`, style: 'primary' }),
   );
 }
 

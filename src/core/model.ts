@@ -66,11 +66,14 @@ export interface Lease {
   claimedAt: number;
   expiresAt: number;
   extensionsUsed: number;
+  /** When the VM was personalised for this user (their account and home directory); null until then. */
+  homeReadyAt: number | null;
   endedAt: number | null;
   endReason: LeaseEndReason | null;
 }
 
-export type LeaseEndReason = 'released' | 'expired' | 'vm-lost' | 'admin';
+/** `setup-failed`: the VM could not be personalised for its user, who gets their claim back. */
+export type LeaseEndReason = 'released' | 'expired' | 'vm-lost' | 'admin' | 'setup-failed';
 
 /** A lease joined with its VM: what status, reminders and teardown work on. */
 export interface LeaseView extends Lease {

@@ -1,10 +1,35 @@
 import type { PoolSpec, Vm } from '../core/model.ts';
 
+/** What personalising a VM for its user did, and how to reach it. */
+export interface Personalisation {
+  /** The persistent home directory did not exist and was made by this claim. */
+  homeCreated: boolean;
+  /** The user's home from the previous remote-desktop service was linked in. */
+  legacyLinked: boolean;
+  /** The persistent home directory, as the VM sees it. */
+  home: string;
+  /** How to connect, as the provisioner reports it (e.g. ssh, remote_desktop). */
+  connection?: Record<string, string>;
+}
+
+/** The end of a provisioning run's log, for admins. */
+export interface RunLog {
+  file: string;
+  lines: string[];
+}
+
 /**
- * Customises a freshly booted VM with the facility's software before it joins its pool
- * (Ansible's provision.yml in production; simulated in the embedded default).
+ * Customises VMs with the facility's software (Ansible in production; simulated in the
+ * embedded default): before a VM joins its pool, when it is handed to a user, and before it is
+ * torn down. Every step is idempotent, so the scheduler may run it again after a crash.
  */
 export interface Provisioner {
   /** Resolves when the VM is ready for users; rejects with the reason it is not. */
   provision(vm: Vm, pool: PoolSpec, signal: AbortSignal): Promise<void>;
+  /** The user's account and persistent home directory (made only if missing) on a claimed VM. */
+  personalise(vm: Vm, pool: PoolSpec, account: string, signal: AbortSignal): Promise<Personalisation>;
+  /** Before teardown (flush, unmount); may do nothing. */
+  release(vm: Vm, pool: PoolSpec, signal: AbortSignal): Promise<void>;
+  /** The end of the last run's log for a VM, if there is one. */
+  lastLog(vmName: string, maxLines?: number): Promise<RunLog | undefined>;
 }

@@ -63,6 +63,8 @@ export interface Store {
   getLease(id: string): LeaseView | undefined;
   /** Moves the expiry if the lease is still active with `expectedExtensions` used. */
   extendLease(id: string, newExpiresAt: number, expectedExtensions: number): boolean;
+  /** Records that the lease's VM was personalised for its user; false if it already was or ended. */
+  markHomeReady(id: string, now: number): boolean;
   /** Ends an active lease and marks its VM for teardown, in one transaction. */
   endLease(id: string, reason: LeaseEndReason, now: number): boolean;
 

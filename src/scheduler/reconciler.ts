@@ -1,4 +1,4 @@
-import { teardownMessage, reminderMessage } from '../chat/lease-card.ts';
+import { homeReadyMessage, reminderMessage, setupFailedMessage, teardownMessage } from '../chat/lease-card.ts';
 import type { Reply } from '../chat/reply.ts';
 import { formatDuration } from '../core/duration.ts';
 import type { LeaseEndReason, LeaseView, PoolHealth, PoolSpec, Vm, VmState } from '../core/model.ts';
@@ -61,6 +61,9 @@ export class Reconciler {
   };
   private readonly creating = new Set<string>();
   private readonly provisioning = new Map<string, AbortController>();
+  /** Leases whose VM is being personalised, and VMs whose release play is running or done. */
+  private readonly personalising = new Map<string, AbortController>();
+  private readonly releasePlays = new Map<string, 'running' | 'done'>();
   private readonly jobs = new Set<Promise<void>>();
   private readonly pools: Map<string, PoolSpec>;
   private readonly coresPerVm = new Map<string, number>();
@@ -86,6 +89,10 @@ export class Reconciler {
     for (const action of planLeases(leases, this.pools, this.o.store.activeReminders(), now)) {
       await this.applyLease(action, now);
       count++;
+    }
+    // A claim hands over the VM at once; the user's account and home follow in the background.
+    for (const lease of leases) {
+      if (lease.homeReadyAt === null && !this.personalising.has(lease.id) && lease.expiresAt > now && !this.stopped) this.startPersonalising(lease);
     }
 
     let servers: CloudServer[] | null = null;
@@ -134,7 +141,7 @@ export class Reconciler {
   /** Stops provisioning runs and waits for every piece of background work to settle. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const controller of this.provisioning.values()) controller.abort(new Error('the bot is stopping'));
+    for (const controller of [...this.provisioning.values(), ...this.personalising.values()]) controller.abort(new Error('the bot is stopping'));
     await Promise.allSettled([...this.jobs]);
   }
 
@@ -150,7 +157,7 @@ export class Reconciler {
   private nextWakeAt(now: number, leases: readonly LeaseView[]): number | null {
     const vms = this.o.store.listVms();
     const moving: VmState[] = ['booting', 'provisioning', 'releasing'];
-    if (this.status.lastError || vms.some((vm) => moving.includes(vm.state))) return now + this.o.settings.pollMs;
+    if (this.status.lastError || this.personalising.size > 0 || vms.some((vm) => moving.includes(vm.state))) return now + this.o.settings.pollMs;
     const times: number[] = [];
     const lease = nextLeaseEvent(leases, this.pools, now);
     if (lease !== null) times.push(lease);
@@ -217,7 +224,13 @@ export class Reconciler {
         case 'lost':
           return await this.lost(action.vm, action.reason, now);
         case 'delete-server':
+          // A VM a user had gets its release play (flush, unmount) first; it never blocks teardown.
+          if (action.vm?.state === 'releasing' && action.vm.address && this.releasePlays.get(action.vm.id) !== 'done') {
+            if (!this.releasePlays.has(action.vm.id)) this.startReleasePlay(action.vm);
+            return;
+          }
           await this.o.cloud.deleteServer(action.serverId);
+          if (action.vm) this.releasePlays.delete(action.vm.id);
           if (action.vm) this.o.store.updateVm(action.vm.id, { state: 'deleted' }, now, action.vm.state);
           this.o.log.info({ vm: action.vm?.name, server: action.serverId, reason: action.reason }, 'server deleted');
           if (!action.vm) this.o.store.audit({ at: now, actor: ACTOR, action: 'delete-orphan', target: action.serverId, result: 'ok', detail: { reason: action.reason } });
@@ -268,9 +281,8 @@ export class Reconciler {
     const controller = new AbortController();
     this.provisioning.set(vm.id, controller);
     const fresh = this.o.store.getVm(vm.id)!;
-    const job = this.o.provisioner
-      .provision(fresh, pool, controller.signal)
-      .then(
+    this.background(
+      this.o.provisioner.provision(fresh, pool, controller.signal).then(
         () => {
           const at = this.o.clock.now();
           if (this.o.store.updateVm(vm.id, { state: 'ready', readyAt: at }, at, 'provisioning')) {
@@ -282,13 +294,65 @@ export class Reconciler {
           if (this.stopped) return; // interrupted by shutdown: the next start runs it again
           this.fail(fresh, `provisioning failed: ${message(error)}`, this.o.clock.now());
         },
-      )
-      .finally(() => {
-        this.provisioning.delete(vm.id);
-        this.jobs.delete(job);
-        if (!this.stopped) this.o.onProgress?.();
-      });
-    this.jobs.add(job);
+      ),
+      () => this.provisioning.delete(vm.id),
+    );
+  }
+
+  private startPersonalising(lease: LeaseView): void {
+    const pool = this.pools.get(lease.pool);
+    if (!pool) return;
+    const controller = new AbortController();
+    this.personalising.set(lease.id, controller);
+    this.background(
+      this.o.provisioner.personalise(lease.vm, pool, lease.user, controller.signal).then(
+        async (done) => {
+          const at = this.o.clock.now();
+          if (!this.o.store.markHomeReady(lease.id, at)) return; // released meanwhile
+          this.o.log.info({ vm: lease.vm.name, user: lease.user, homeCreated: done.homeCreated, ms: at - lease.claimedAt }, 'home directory ready');
+          await this.tell(lease, homeReadyMessage(lease, pool, done, at));
+        },
+        async (error: unknown) => {
+          if (this.stopped) return; // interrupted by shutdown: the next start runs it again
+          const at = this.o.clock.now();
+          const reason = `setting it up for ${lease.user} failed: ${message(error)}`;
+          // Never left half-personalised in anyone's hands: the lease ends and the VM is failed.
+          const ended = this.o.store.transaction(() => {
+            if (!this.endLease(lease, 'setup-failed', at)) return false;
+            this.o.store.updateVm(lease.vmId, { state: 'failed', detail: reason }, at, 'releasing');
+            return true;
+          });
+          if (!ended) return;
+          this.o.log.warn({ vm: lease.vm.name, user: lease.user, err: error }, 'personalising a claimed VM failed; the user has their claim back');
+          this.noteError(pool.name, `${lease.vm.name}: ${reason}`, at, false);
+          await this.tell(lease, setupFailedMessage(lease, message(error)));
+        },
+      ),
+      () => this.personalising.delete(lease.id),
+    );
+  }
+
+  private startReleasePlay(vm: Vm): void {
+    const pool = this.pools.get(vm.pool);
+    if (!pool) return;
+    this.releasePlays.set(vm.id, 'running');
+    const controller = new AbortController();
+    this.background(
+      this.o.provisioner.release(vm, pool, controller.signal).catch((error: unknown) => {
+        this.o.log.warn({ vm: vm.name, err: error }, 'release play failed; the VM is torn down anyway');
+      }),
+      () => this.releasePlays.set(vm.id, 'done'),
+    );
+  }
+
+  /** Keeps track of a background job, so stop() and idle() can wait for it, and ticks after it. */
+  private background(job: Promise<void>, cleanup: () => void): void {
+    const tracked: Promise<void> = job.finally(() => {
+      cleanup();
+      this.jobs.delete(tracked);
+      if (!this.stopped) this.o.onProgress?.();
+    });
+    this.jobs.add(tracked);
   }
 
   private fail(vm: Vm, reason: string, now: number): void {

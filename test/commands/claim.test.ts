@@ -22,7 +22,7 @@ test('claim hands out a ready VM at once: name, address, expiry, connect text, a
   t.truthy(lease.vm.address);
 
   t.is(r.title, `${lease.vm.name} is yours for 2d`);
-  t.is(texts(r).split('\n')[0], 'Your home directory is mounted on it. You will be reminded 1d, 1h, 10m before it is torn down.');
+  t.is(texts(r).split('\n')[0], 'Your account and home directory are being set up on it: a message follows when they are ready. You will be reminded 1d, 1h, 10m before it is torn down.');
   const f = onlyFields(t, r);
   t.is(f.get('VM'), lease.vm.name);
   t.is(f.get('Pool'), 'physics');

@@ -10,6 +10,7 @@ import type { Reply } from '../../src/chat/reply.ts';
 import { renderText } from '../../src/chat/shell/render-text.ts';
 import { parseConfig, type AppConfig } from '../../src/config/load-config.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
+import type { Clock } from '../../src/ports/clock.ts';
 import type { Notifier, Recipient } from '../../src/ports/notifier.ts';
 
 /** A small configuration for tests: two pools, fast simulated boots, quick back-off. */
@@ -70,7 +71,7 @@ export class RecordingNotifier implements Notifier {
   readonly sent: { to: Recipient; message: Reply; at: number }[] = [];
   failing = false;
 
-  constructor(private readonly clock: ManualClock) {}
+  constructor(private readonly clock: Clock) {}
 
   async notify(to: Recipient, message: Reply): Promise<void> {
     if (this.failing) throw new Error('platform unreachable');
@@ -91,6 +92,8 @@ export interface HarnessOptions {
   clock?: ManualClock;
   cloud?: Partial<ConstructorParameters<typeof SimCloud>[0]>;
   provisionFailureRate?: number;
+  /** How long personalising a claimed VM takes (0: at once). */
+  personaliseMs?: number;
   random?: () => number;
 }
 
@@ -106,6 +109,8 @@ export interface Harness {
   tick(): Promise<void>;
   /** Ticks every `stepMs` of simulated time for `totalMs`. */
   run(totalMs: number, stepMs?: number): Promise<void>;
+  /** Claims a VM of `pool` for `account`, lets its home be set up, and forgets that message. */
+  claim(account: string, pool: string): Promise<Reply>;
   /** Sends a chat message as `account` from the `test` platform. */
   say(account: string, text: string): Promise<Reply>;
   /** Same, rendered as the shell would print it. */
@@ -128,7 +133,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   const config = parseConfig(options.config ?? TEST_CONFIG, 'test.yaml', {});
   const clock = options.clock ?? new ManualClock();
   const random = options.random ?? seeded(42);
-  if (config.cloud.driver !== 'simulated') throw new Error('the harness runs on the simulated cloud');
+  if (config.cloud.driver !== 'simulated' || config.provisioner.driver !== 'simulated') throw new Error('the harness runs on the simulated cloud and provisioner');
   const sim = config.cloud.simulated;
   const cloud = new SimCloud({
     clock,
@@ -144,7 +149,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
     ...options.cloud,
   });
   const store = new SqliteStore(options.storePath ?? ':memory:');
-  const provisioner = new SimProvisioner({ clock, provisionMs: config.provisioner.simulated.provisionTime, failureRate: options.provisionFailureRate ?? 0, random });
+  const provisioner = new SimProvisioner({ clock, provisionMs: config.provisioner.simulated.provisionTime, personaliseMs: options.personaliseMs ?? 0, failureRate: options.provisionFailureRate ?? 0, random });
   const app = createApp({ config, store, cloud, provisioner, clock, log: silentLogger });
   const dms = new RecordingNotifier(clock);
   app.notifier.register('test', dms);
@@ -170,6 +175,13 @@ export function createHarness(options: HarnessOptions = {}): Harness {
       await tick();
     },
     say: (account, text) => app.dispatch({ platform: 'test', account, conversation: `dm-${account}`, text }),
+    async claim(account, pool) {
+      const answer = await app.dispatch({ platform: 'test', account, conversation: `dm-${account}`, text: `claim ${pool}` });
+      await tick();
+      await app.reconciler.idle();
+      dms.sent.length = 0;
+      return answer;
+    },
     async sayText(account, text) {
       return renderText(await app.dispatch({ platform: 'test', account, conversation: `dm-${account}`, text }), { now: clock.now(), timeZone: 'UTC' });
     },

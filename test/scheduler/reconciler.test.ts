@@ -69,7 +69,7 @@ test('a server left out of one list is asked for before its VM is called lost', 
   const h = createHarness();
   t.teardown(() => h.close());
   await h.run(12_000);
-  await h.say('alice', 'claim physics');
+  await h.claim('alice', 'physics');
   const [claimed] = h.store.listVms({ states: ['claimed'] });
   h.cloud.hideFromNextList(claimed!.serverId!);
   h.cloud.calls.get = 0;
@@ -221,7 +221,7 @@ test('a claimed VM that dies is reported to its user and its lease ends', async 
   const h = createHarness();
   t.teardown(() => h.close());
   await h.run(12_000);
-  await h.say('alice', 'claim physics');
+  await h.claim('alice', 'physics');
   const [lease] = h.store.activeLeases({ user: 'alice' });
   h.cloud.breakServer(lease!.vm.serverId!, 'Hypervisor lost power');
   await h.tick();
@@ -248,7 +248,7 @@ test('reminders at each offset exactly once, then teardown at expiry and the use
   const h = createHarness();
   t.teardown(() => h.close());
   await h.run(12_000);
-  await h.say('alice', 'claim physics');
+  await h.claim('alice', 'physics');
   const vm = h.store.activeLeases({ user: 'alice' })[0]!.vm;
   await h.run(48 * HOUR + 2 * MIN, MIN);
   const titles = h.dms.titles('alice');
@@ -262,7 +262,7 @@ test('an extension moves expiry and re-arms the reminders', async (t) => {
   const h = createHarness();
   t.teardown(() => h.close());
   await h.run(12_000);
-  await h.say('alice', 'claim physics');
+  await h.claim('alice', 'physics');
   await h.run(24 * HOUR + MIN, 10 * MIN);
   t.is(h.dms.sent.length, 1, 'the 24 h reminder');
   await h.say('alice', 'extend');
@@ -277,7 +277,7 @@ test('a bot that was down across several stages sends only the most urgent one',
   const h = createHarness();
   t.teardown(() => h.close());
   await h.run(12_000);
-  await h.say('alice', 'claim physics');
+  await h.claim('alice', 'physics');
   await h.clock.advance(47 * HOUR + 55 * MIN);
   await h.tick();
   await h.tick();
@@ -294,7 +294,7 @@ test('an undeliverable reminder is recorded as failed and not retried every tick
   const h = createHarness();
   t.teardown(() => h.close());
   await h.run(12_000);
-  await h.say('alice', 'claim physics');
+  await h.claim('alice', 'physics');
   h.dms.failing = true;
   await h.run(25 * HOUR, 30 * MIN);
   h.dms.failing = false;
@@ -310,7 +310,7 @@ test('reminders survive a restart: none repeated, none that is still due skipped
   const paths = { storePath: join(dir.path, 'daaas.db'), cloudPath: join(dir.path, 'cloud.json'), clock };
   const first = createHarness(paths);
   await first.run(12_000);
-  await first.say('alice', 'claim physics');
+  await first.claim('alice', 'physics');
   await first.run(24 * HOUR + 5 * MIN, 5 * MIN); // the 24 h reminder goes out
   t.is(first.dms.sent.length, 1);
   await first.close();
@@ -359,4 +359,85 @@ test('provisioning interrupted by a stop is run again by the next start', async 
   await second.run(10_000);
   assertFull(t, second);
   t.is(second.store.listVms({ states: ['failed'] }).length, 0);
+});
+
+// ---- personalising a claimed VM -------------------------------------------------------------
+
+test('a claim hands the VM over at once; the home directory follows, and the user is told when it is ready', async (t) => {
+  const h = createHarness({ personaliseMs: 3_000 });
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  const claim = await h.sayText('alice', 'claim physics');
+  t.regex(claim, /is yours for 2d/);
+  t.regex(claim, /Home directory:\s+being set up…/);
+  await h.tick();
+  await h.clock.advance(3_000);
+  await h.app.reconciler.idle();
+  const [lease] = h.store.activeLeases({ user: 'alice' });
+  t.is(lease?.homeReadyAt, h.clock.now());
+  t.deepEqual(h.dms.titles('alice'), [`${lease!.vm.name} is ready for you`]);
+  t.regex(await h.sayText('alice', 'status'), /Home directory:\s+ready/);
+  // A second claim by the same account finds the home already there.
+  await h.say('alice', `release ${lease!.vm.name} --yes`);
+  await h.run(12_000);
+  await h.say('alice', 'claim physics');
+  await h.tick();
+  await h.clock.advance(3_000);
+  await h.app.reconciler.idle();
+  t.regex(JSON.stringify(h.dms.sent.at(-1)?.message), /is in place/);
+});
+
+test('personalising fails: the lease ends, the VM is never handed out again, and the user has their claim back', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  h.provisioner.failPersonalise = 'claim.yml: task "Create the home directory" failed on physics-x: Permission denied';
+  await h.say('alice', 'claim physics');
+  await h.tick();
+  await h.app.reconciler.idle();
+  const [lease] = h.store.auditLog({}).filter((a) => a.action === 'teardown');
+  t.like(lease, { target: lease!.target, detail: { user: 'alice', reason: 'setup-failed' } });
+  const vm = h.store.findVmByName(lease!.target)!;
+  t.is(vm.state, 'failed');
+  t.regex(vm.detail ?? '', /setting it up for alice failed: claim\.yml: task "Create the home directory" failed/);
+  t.deepEqual(h.dms.titles('alice'), [`${vm.name} could not be set up for you`]);
+  t.deepEqual(h.store.activeLeases({ user: 'alice' }), []);
+  h.provisioner.failPersonalise = null;
+  t.is((await h.say('alice', 'claim physics')).tone, 'success', 'the claim is back');
+  await h.run(10 * MIN, 10_000);
+  t.is(h.store.getVm(vm.id)?.state, 'deleted');
+  await assertConsistent(t, h);
+});
+
+test('personalising interrupted by a stop is run again by the next start', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const storePath = join(dir.path, 'daaas.db');
+  const cloudPath = join(dir.path, 'cloud.json');
+  const clock = new ManualClock();
+  const first = createHarness({ storePath, cloudPath, clock, personaliseMs: 60_000 });
+  await first.run(12_000);
+  await first.say('alice', 'claim physics');
+  await first.tick();
+  await first.close();
+  const second = createHarness({ storePath, cloudPath, clock, personaliseMs: 1_000 });
+  t.teardown(() => second.close());
+  t.is(second.store.activeLeases({ user: 'alice' })[0]?.homeReadyAt, null);
+  await second.run(2_000);
+  t.not(second.store.activeLeases({ user: 'alice' })[0]?.homeReadyAt, null);
+  t.is(second.dms.titles('alice').filter((m) => m.endsWith('is ready for you')).length, 1);
+});
+
+test('a released VM gets its release play before its server is deleted', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  const [lease] = [await h.claim('alice', 'physics')].map(() => h.store.activeLeases({ user: 'alice' })[0]!);
+  await h.say('alice', `release ${lease!.vm.name} --yes`);
+  await h.tick();
+  t.not(await h.cloud.getServer(lease!.vm.serverId!), null, 'not deleted while the play runs');
+  await h.app.reconciler.idle();
+  await h.tick();
+  t.is(await h.cloud.getServer(lease!.vm.serverId!), null);
+  t.regex((await h.provisioner.lastLog(lease!.vm.name))?.lines.join('\n') ?? '', /release: ok/);
 });

@@ -66,4 +66,10 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX audit_at ON audit (at);
   `,
+  // 2: a lease's VM is personalised (account, home directory) after the claim, in the background.
+  // Leases from before this version were handed over whole, so they count as personalised.
+  `
+  ALTER TABLE leases ADD COLUMN home_ready_at INTEGER;
+  UPDATE leases SET home_ready_at = claimed_at;
+  `,
 ];

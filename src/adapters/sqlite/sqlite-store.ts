@@ -12,7 +12,7 @@ const LIVE_STATES = VM_STATES.filter((s) => s !== 'deleted');
 const VM_COLUMNS = `v.id, v.name, v.pool, v.state, v.server_id, v.address, v.image, v.flavor,
   v.created_at, v.state_since, v.ready_at, v.detail`;
 const LEASE_SELECT = `SELECT l.id AS lease_id, l.vm_id, l.pool AS lease_pool, l.user, l.platform,
-  l.conversation, l.claimed_at, l.expires_at, l.extensions_used, l.ended_at, l.end_reason, ${VM_COLUMNS}
+  l.conversation, l.claimed_at, l.expires_at, l.extensions_used, l.home_ready_at, l.ended_at, l.end_reason, ${VM_COLUMNS}
   FROM leases l JOIN vms v ON v.id = l.vm_id`;
 
 /** Four characters of base-32: short enough to type in chat, plenty per pool. */
@@ -49,6 +49,7 @@ function toLeaseView(r: Row): LeaseView {
     claimedAt: r.claimed_at as number,
     expiresAt: r.expires_at as number,
     extensionsUsed: r.extensions_used as number,
+    homeReadyAt: (r.home_ready_at as number | null) ?? null,
     endedAt: (r.ended_at as number | null) ?? null,
     endReason: (r.end_reason as LeaseEndReason | null) ?? null,
     vm: toVm(r),
@@ -229,6 +230,10 @@ export class SqliteStore implements Store {
         )
         .run(newExpiresAt, id, expectedExtensions).changes === 1
     );
+  }
+
+  markHomeReady(id: string, now: number): boolean {
+    return this.db.prepare('UPDATE leases SET home_ready_at = ? WHERE id = ? AND ended_at IS NULL AND home_ready_at IS NULL').run(now, id).changes === 1;
   }
 
   endLease(id: string, reason: LeaseEndReason, now: number): boolean {

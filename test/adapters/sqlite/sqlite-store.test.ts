@@ -323,6 +323,35 @@ test('endLease ends the lease, marks the VM releasing, and is idempotent', (t) =
   t.false(store.endLease('no-such-lease', 'admin', T0));
 });
 
+test('a new lease waits for its home directory; markHomeReady records it once, and not on an ended lease', (t) => {
+  const store = memoryStore(t);
+  readyVm(store);
+  readyVm(store);
+  const lease = claimOk(t, store, request('alice'));
+  t.is(lease.homeReadyAt, null);
+  t.true(store.markHomeReady(lease.id, T0 + H + 5_000));
+  t.false(store.markHomeReady(lease.id, T0 + H + 9_000), 'once');
+  t.is(store.getLease(lease.id)?.homeReadyAt, T0 + H + 5_000);
+  const other = claimOk(t, store, request('bob'));
+  store.endLease(other.id, 'released', T0 + 2 * H);
+  t.false(store.markHomeReady(other.id, T0 + 3 * H));
+  t.is(store.getLease(other.id)?.homeReadyAt, null);
+});
+
+test('upgrading a version 1 store counts its live leases as personalised: they were handed over whole', (t) => {
+  const path = storeFile(t);
+  const db = raw(t, path);
+  db.exec(MIGRATIONS[0]!);
+  db.pragma('user_version = 1');
+  db.exec(`INSERT INTO vms (id, name, pool, state, image, flavor, created_at, state_since) VALUES ('v1', 'physics-aaaa', 'physics', 'claimed', 'i', 'f', ${T0}, ${T0})`);
+  db.exec(`INSERT INTO leases (id, vm_id, pool, user, platform, conversation, claimed_at, expires_at) VALUES ('l1', 'v1', 'physics', 'alice', 'shell', 'c', ${T0}, ${T0 + 48 * H})`);
+  db.close();
+  const store = new SqliteStore(path);
+  t.teardown(() => store.close());
+  t.is(store.schemaVersion, MIGRATIONS.length);
+  t.is(store.getLease('l1')?.homeReadyAt, T0);
+});
+
 test('endLease leaves a VM that already failed as failed', (t) => {
   const store = memoryStore(t);
   readyVm(store);
