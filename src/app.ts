@@ -63,6 +63,7 @@ export function createApp(ports: AppPorts): App {
     cloudStatus: () => reconciler.cloudStatus(),
     onChange: () => setImmediate(kick),
     defaultReadyMs: estimateReadyMs(config),
+    runLog: (vmName, maxLines) => ports.provisioner.lastLog(vmName, maxLines),
   });
   const localAccounts = ports.localAccounts ?? new Set<string>();
   const dispatcher = new Dispatcher({
@@ -94,5 +95,6 @@ export function createApp(ports: AppPorts): App {
  */
 function estimateReadyMs(config: AppConfig): number {
   const bootMs = config.cloud.driver === 'simulated' ? config.cloud.simulated.bootTime : 60_000;
-  return bootMs + config.provisioner.simulated.provisionTime + config.scheduler.pollMs;
+  const provisionMs = config.provisioner.driver === 'simulated' ? config.provisioner.simulated.provisionTime : 60_000;
+  return bootMs + provisionMs + config.scheduler.pollMs;
 }

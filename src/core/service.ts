@@ -1,4 +1,5 @@
 import type { Clock } from '../ports/clock.ts';
+import type { RunLog } from '../ports/provisioner.ts';
 import type { Store } from '../ports/store.ts';
 import { mayClaim } from './access.ts';
 import { formatDuration } from './duration.ts';
@@ -46,6 +47,8 @@ export interface ServiceOptions {
   onChange: () => void;
   /** Boot + provisioning time assumed until the pool has been seen filling. */
   defaultReadyMs: number;
+  /** The end of the last provisioning run's log of a VM. */
+  runLog?: (vmName: string, maxLines: number) => Promise<RunLog | undefined>;
 }
 
 /** The use cases behind every chat entry point: claim, release, extend, status and overviews. */
@@ -189,6 +192,17 @@ export class DaaasService {
 
   cloudStatus(): CloudStatus {
     return this.o.cloudStatus();
+  }
+
+  /** For admins: a VM (deleted ones too) and the end of its last provisioning run's log. */
+  async provisioningLog(vmName: string, maxLines = 40): Promise<{ vm: Vm; log: RunLog | undefined }> {
+    const vm = this.o.store.findVmByName(vmName.toLowerCase());
+    if (!vm) {
+      const known = this.o.store.listVms().map((v) => v.name);
+      const close = suggest(vmName, known);
+      throw new UserError('UNKNOWN_VM', `There is no VM called "${vmName}".`, close ? `Did you mean ${close}?` : 'admin pools lists the pools; status lists your own VMs.');
+    }
+    return { vm, log: await this.o.runLog?.(vm.name, maxLines) };
   }
 
   /** Median creation-to-ready time of the pool's recent VMs, or the configured estimate. */

@@ -1,0 +1,27 @@
+import test from 'ava';
+import { createHarness } from '../helpers/harness.ts';
+
+test('admin log shows the end of the last provisioning run of a VM', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  await h.claim('alice', 'physics');
+  const [lease] = h.store.activeLeases({ user: 'alice' });
+  const shown = await h.sayText('root', `admin log ${lease!.vm.name}`);
+  t.regex(shown, new RegExp(`Last provisioning run of ${lease!.vm.name}`));
+  t.regex(shown, /provision: ok/);
+  t.regex(shown, /claim for alice: ok, home directory created/);
+  t.regex(shown, /State:\s+claimed/);
+});
+
+test('admin log: an unknown VM gets a suggestion, a missing one says how to call it, non-admins are refused and audited', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  const [vm] = h.store.listVms({ states: ['ready'] });
+  const typo = `${vm!.name.slice(0, -1)}z`;
+  t.regex(await h.sayText('root', `admin log ${typo}`), new RegExp(`There is no VM called "${typo}"[^]*Did you mean ${vm!.name}\\?`));
+  t.regex(await h.sayText('root', 'admin log'), /admin log <vm>/);
+  t.regex(await h.sayText('alice', `admin log ${vm!.name}`), /"admin log" is for admins of the bot/);
+  t.true(h.store.auditLog({}).some((a) => a.actor === 'alice' && a.action === 'admin log' && a.result === 'ADMIN_ONLY'));
+});
