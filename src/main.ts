@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { lockDataDir } from './adapters/data-dir-lock.ts';
+import { AnsibleProvisioner, sandboxVars } from './adapters/ansible/ansible-provisioner.ts';
+import { AnsibleMissingError, AnsibleRunner } from './adapters/ansible/ansible-runner.ts';
 import { connectOpenStack } from './adapters/openstack/connect.ts';
 import { OpenStackConfigError } from './adapters/openstack/os-config.ts';
 import { SimCloud } from './adapters/sim-cloud/sim-cloud.ts';
@@ -16,9 +18,10 @@ import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
 import { SystemClock } from './adapters/system-clock.ts';
 import { createApp } from './app.ts';
 import { SHELL_PLATFORM, ShellAdapter } from './chat/shell/shell-adapter.ts';
-import { ConfigError, loadConfig } from './config/load-config.ts';
+import { ConfigError, loadConfig, type AppConfig } from './config/load-config.ts';
 import { HttpServer } from './http/http-server.ts';
 import type { Cloud } from './ports/cloud.ts';
+import type { Provisioner } from './ports/provisioner.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -79,35 +82,18 @@ async function main(): Promise<number> {
   );
 
   const clock = new SystemClock();
-  const store = new SqliteStore(join(dataDir, 'daaas.db'));
   let cloud: Cloud;
-  if (config.cloud.driver === 'openstack') {
-    try {
-      const openstack = connectOpenStack(config.cloud.openstack, process.env, clock, log.child({ component: 'openstack' }));
-      log.info({ source: openstack.settings.source, authUrl: openstack.settings.authUrl, region: openstack.settings.region }, 'using OpenStack');
-      cloud = openstack.cloud;
-    } catch (error) {
-      if (!(error instanceof OpenStackConfigError)) throw error;
-      process.stderr.write(`The bot did not start: ${error.message}\n`);
-      store.close();
-      unlock();
-      return 2;
-    }
-  } else {
-    const sim = config.cloud.simulated;
-    cloud = new SimCloud({
-      clock,
-      statePath: join(dataDir, 'sim-cloud.json'),
-      bootMs: sim.bootTime,
-      bootFailureRate: sim.bootFailureRate,
-      apiFailureRate: sim.apiFailureRate,
-      latencyMs: sim.latency,
-      quota: sim.quota,
-      flavors: sim.flavors,
-      images: sim.images,
-    });
+  let provisioner: Provisioner;
+  try {
+    cloud = buildCloud(config, dataDir, clock, log);
+    provisioner = await buildProvisioner(config, dataDir, clock, log);
+  } catch (error) {
+    if (!(error instanceof OpenStackConfigError || error instanceof AnsibleMissingError || error instanceof StartupError)) throw error;
+    process.stderr.write(`The bot did not start: ${error.message}\n`);
+    unlock();
+    return 2;
   }
-  const provisioner = new SimProvisioner({ clock, provisionMs: config.provisioner.simulated.provisionTime, failureRate: config.provisioner.simulated.failureRate });
+  const store = new SqliteStore(join(dataDir, 'daaas.db'));
   const account = args.user ?? safeLoginName();
   const app = createApp({ config, store, cloud, provisioner, clock, log, localAccounts: args.user ? new Set() : new Set([account]) });
 
@@ -152,6 +138,66 @@ async function main(): Promise<number> {
   await adapter.run();
   await stop();
   return 0;
+}
+
+/** A problem with the set-up that the operator must fix; start-up stops saying what it is. */
+class StartupError extends Error {}
+
+function buildCloud(config: AppConfig, dataDir: string, clock: SystemClock, log: pino.Logger): Cloud {
+  if (config.cloud.driver === 'openstack') {
+    const openstack = connectOpenStack(config.cloud.openstack, process.env, clock, log.child({ component: 'openstack' }));
+    log.info({ source: openstack.settings.source, authUrl: openstack.settings.authUrl, region: openstack.settings.region }, 'using OpenStack');
+    return openstack.cloud;
+  }
+  const sim = config.cloud.simulated;
+  return new SimCloud({
+    clock,
+    statePath: join(dataDir, 'sim-cloud.json'),
+    bootMs: sim.bootTime,
+    bootFailureRate: sim.bootFailureRate,
+    apiFailureRate: sim.apiFailureRate,
+    latencyMs: sim.latency,
+    quota: sim.quota,
+    flavors: sim.flavors,
+    images: sim.images,
+  });
+}
+
+async function buildProvisioner(config: AppConfig, dataDir: string, clock: SystemClock, log: pino.Logger): Promise<Provisioner> {
+  if (config.provisioner.driver === 'simulated') {
+    const sim = config.provisioner.simulated;
+    return new SimProvisioner({ clock, provisionMs: sim.provisionTime, personaliseMs: sim.personaliseTime, failureRate: sim.failureRate });
+  }
+  const a = config.provisioner.ansible;
+  const runner = new AnsibleRunner({
+    ansibleDir: resolve(ROOT, a.dir),
+    logDir: join(dataDir, 'ansible-logs'),
+    clock,
+    log: log.child({ component: 'ansible' }),
+    timeoutMs: a.timeouts.provision,
+    maxConcurrent: a.maxConcurrent,
+    command: a.command,
+    hostKeyChecking: a.hostKeyChecking,
+  });
+  let ansible: AnsibleProvisioner;
+  try {
+    ansible = new AnsibleProvisioner({
+      runner,
+      target: a.target,
+      ...(a.ssh ? { ssh: a.ssh } : {}),
+      facilities: a.facilities,
+      extraVars: { ...(a.sandboxRoot ? sandboxVars(a.sandboxRoot) : {}), ...a.extraVars },
+      provisionTimeoutMs: a.timeouts.provision,
+      claimTimeoutMs: a.timeouts.claim,
+      releaseTimeoutMs: a.timeouts.release,
+      log: log.child({ component: 'ansible' }),
+    });
+  } catch (error) {
+    throw new StartupError(`provisioner.ansible: ${(error as Error).message}`);
+  }
+  const { version } = await ansible.check();
+  log.info({ version, dir: runner.ansibleDir, target: a.target }, 'provisioning with Ansible');
+  return ansible;
 }
 
 function safeLoginName(): string {

@@ -86,6 +86,28 @@ const openstackCloud = z.strictObject({
   userData: z.string().max(65_535).optional(),
 });
 
+/** Variables handed to every play: plain values only (they are passed as literals, never templated). */
+type VarValue = string | number | boolean | null | VarValue[] | { [key: string]: VarValue };
+const varValue: z.ZodType<VarValue> = z.lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(varValue), z.record(z.string(), varValue)]));
+
+const ansibleProvisioner = z.strictObject({
+  /** The directory with ansible.cfg and the playbooks, relative to the project. */
+  dir: z.string().min(1).default('ansible'),
+  command: z.string().min(1).default('ansible-playbook'),
+  /** `address`: plays reach each VM over SSH; `local`: they run on this machine, in sandboxRoot. */
+  target: z.enum(['address', 'local']).default('address'),
+  sandboxRoot: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'an absolute path of letters, digits, ".", "_", "-" and "/"').optional(),
+  ssh: z
+    .strictObject({ user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a POSIX account name'), port: z.number().int().min(1).max(65_535).optional(), privateKeyFile: z.string().min(1).optional() })
+    .optional(),
+  hostKeyChecking: z.boolean().default(false),
+  maxConcurrent: count(1).default(4),
+  timeouts: z.strictObject({ provision: duration.default(900_000), claim: duration.default(120_000), release: duration.default(120_000) }).prefault({}),
+  /** Pool → facility role; by default the role named like the pool (excitations-gpu → excitations). */
+  facilities: z.record(z.string(), z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a role name')).default({}),
+  extraVars: z.record(z.string(), varValue).default({}),
+});
+
 export const configSchema = z
   .strictObject({
     instance: name.default('daaas'),
@@ -117,12 +139,19 @@ export const configSchema = z
       { error: (issue) => (issue.code === 'invalid_union' ? 'must be "simulated" (the embedded default) or "openstack"' : undefined) },
     ),
     provisioner: z
-      .strictObject({
-        driver: z.literal('simulated', { error: 'the only provisioner so far is "simulated"' }),
-        simulated: z
-          .strictObject({ provisionTime: duration.default(4_000), failureRate: fraction.default(0) })
-          .prefault({}),
-      })
+      .discriminatedUnion(
+        'driver',
+        [
+          z.strictObject({
+            driver: z.literal('simulated'),
+            simulated: z
+              .strictObject({ provisionTime: duration.default(4_000), personaliseTime: z.union([z.literal(0), duration]).default(2_000), failureRate: fraction.default(0) })
+              .prefault({}),
+          }),
+          z.strictObject({ driver: z.literal('ansible'), ansible: ansibleProvisioner.prefault({}) }),
+        ],
+        { error: (issue) => (issue.code === 'invalid_union' ? 'must be "simulated" (the embedded default) or "ansible"' : undefined) },
+      )
       .prefault({ driver: 'simulated' }),
     pools: z.record(z.string(), pool).refine((pools) => Object.keys(pools).length > 0, 'at least one pool is needed'),
   });
@@ -169,6 +198,13 @@ export function crossCheck(data: Loose): string[] {
     }
     if (typeof p.flavor === 'string' && flavors && !(p.flavor in flavors)) problems.push(`${at}.flavor: flavor "${p.flavor}" is not one of the simulated cloud's flavors`);
     if (typeof p.image === 'string' && images && !images.includes(p.image)) problems.push(`${at}.image: image "${p.image}" is not one of the simulated cloud's images`);
+  }
+
+  const ansible = mapping(mapping(data.provisioner)?.ansible);
+  if (mapping(data.provisioner)?.driver === 'ansible') {
+    const target = ansible?.target ?? 'address';
+    if (target === 'local' && !ansible?.sandboxRoot) problems.push('provisioner.ansible.sandboxRoot: needed with target "local": the plays then run on this machine, under that directory');
+    if (target === 'address' && !mapping(ansible?.ssh)?.user) problems.push('provisioner.ansible.ssh.user: needed with target "address": the account the plays log in to VMs with');
   }
 
   const schedule = mapping(data.scheduler)?.schedule;

@@ -110,6 +110,7 @@ test('the shipped config: access, scheduler, cloud and environment defaults', (t
   t.is(config.cloud.simulated.latency, 20);
   t.is(config.cloud.simulated.bootTime, 4_000);
   t.deepEqual(config.cloud.simulated.flavors, { 'c1.4xlarge': { vcpus: 16, gpus: 0 }, 'g1.gpu': { vcpus: 8, gpus: 1 } });
+  if (config.provisioner.driver !== 'simulated') return t.fail('the default provisions in simulation');
   t.is(config.provisioner.simulated.provisionTime, 3_000);
   t.deepEqual(config.server, { host: '127.0.0.1', port: 3000 });
   t.is(config.dataDir, './var');
@@ -282,6 +283,27 @@ test('openstack settings are checked: page size, durations, unknown keys', (t) =
     'cloud.openstack.timeout: "soon" is not a duration: write e.g. 90s, 10m, 48h or 2d',
     'cloud.openstack: Unrecognized key: "region"',
   ]);
+});
+
+test('the ansible provisioner: defaults, and the settings each target needs', (t) => {
+  const doc = defaultDoc();
+  doc.provisioner = { driver: 'ansible', ansible: { ssh: { user: 'cloud-user' }, extraVars: { common_packages: ['htop'] } } };
+  const config = parseConfig(yamlOf(doc), 'ansible.yaml', {});
+  t.like(config.provisioner, {
+    driver: 'ansible',
+    ansible: { dir: 'ansible', command: 'ansible-playbook', target: 'address', hostKeyChecking: false, maxConcurrent: 4, timeouts: { provision: 15 * M, claim: 2 * M, release: 2 * M }, extraVars: { common_packages: ['htop'] } },
+  });
+  doc.provisioner = { driver: 'ansible', ansible: { target: 'local', sandboxRoot: '../escape', facilities: { excitations: 'Bad Role' } } };
+  t.deepEqual(refused(t, yamlOf(doc)), [
+    'provisioner.ansible.sandboxRoot: an absolute path of letters, digits, ".", "_", "-" and "/"',
+    'provisioner.ansible.facilities.excitations: a role name',
+  ]);
+  doc.provisioner = { driver: 'ansible', ansible: { target: 'local' } };
+  t.deepEqual(refused(t, yamlOf(doc)), ['provisioner.ansible.sandboxRoot: needed with target "local": the plays then run on this machine, under that directory']);
+  doc.provisioner = { driver: 'ansible' };
+  t.deepEqual(refused(t, yamlOf(doc)), ['provisioner.ansible.ssh.user: needed with target "address": the account the plays log in to VMs with']);
+  doc.provisioner = { driver: 'puppet' };
+  t.deepEqual(refused(t, yamlOf(doc)), ['provisioner.driver: must be "simulated" (the embedded default) or "ansible"']);
 });
 
 test('an unsupported cloud driver is refused with a helpful message', (t) => {

@@ -165,6 +165,15 @@ test('cloud.driver openstack without a cloud configured: start-up stops saying h
   t.regex(bot.stderr(), /The bot did not start: no OpenStack cloud is configured: set OS_CLOUD to an entry of clouds\.yaml, or source an openrc file/);
 });
 
+test('provisioner.driver ansible without ansible-playbook: start-up stops saying what to install', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const config = fastConfig(dir.path, FAST.replace(/provisioner:.*\n/, `provisioner: { driver: ansible, ansible: { command: no-such-ansible-playbook, target: local, sandboxRoot: ${join(dir.path, 'vm')} } }\n`));
+  const bot = start(t, { DAAAS_DATA_DIR: join(dir.path, 'var'), DAAAS_CONFIG: config }, ['--no-shell']);
+  t.is(await bot.exit, 2);
+  t.regex(bot.stderr(), /The bot did not start: ansible-playbook is not installed .*apt-get install --no-install-recommends ansible-core/);
+});
+
 test('--help explains the options and the environment', async (t) => {
   const bot = start(t, {}, ['--help']);
   t.is(await bot.exit, 0);

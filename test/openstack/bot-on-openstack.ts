@@ -68,7 +68,7 @@ pools:
   const session = new OpenStackSession({ settings: resolveOpenStack(o.env), clock, log: recorder.log, backoffMs: 50 });
   const cloud = new OpenStackCloud({ session, clock, pageSize: config.cloud.openstack.pageSize });
   const store = new SqliteStore(o.storePath ?? ':memory:');
-  const provisioner = new SimProvisioner({ clock, provisionMs: config.provisioner.simulated.provisionTime });
+  const provisioner = new SimProvisioner({ clock, provisionMs: 100 });
   const app = createApp({ config, store, cloud, provisioner, clock, log: recorder.log });
   const say = async (account: string, text: string) => renderText(await app.dispatch({ platform: 'test', account, conversation: `dm-${account}`, text }), { now: clock.now(), timeZone: 'UTC' });
   return {
