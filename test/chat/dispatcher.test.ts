@@ -41,7 +41,7 @@ for (const input of ['admin', 'admin foo', 'admin pools-x']) {
       const r = await h.say(who, input);
       t.is(r.tone, 'error');
       t.is(r.title, `"${input}" is not a command.`);
-      t.is(texts(r), 'Try one of: admin pools');
+      t.is(texts(r), 'Try one of: admin pools · admin log <vm>');
     }
   });
 }
