@@ -1,0 +1,371 @@
+import { randomUUID } from 'node:crypto';
+import { App, LogLevel, type AnyMiddlewareArgs, type Logger as BoltLogger, type RespondArguments, type RespondFn, type types } from '@slack/bolt';
+import type { Principal } from '../../core/model.ts';
+import type { DaaasService } from '../../core/service.ts';
+import type { HttpServer } from '../../http/http-server.ts';
+import type { Clock } from '../../ports/clock.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { Notifier, Recipient } from '../../ports/notifier.ts';
+import type { Invocation } from '../invocation.ts';
+import { reply, text, type Reply } from '../reply.ts';
+import { homeView, messageHomeView } from './home-view.ts';
+import { OutboundQueue, slackErrorCode, slackRetryAfterMs, type RateLimit } from './outbound-queue.ts';
+import { COMMAND_ACTION, decodeButtonValue, LINK_ACTION, renderBlocks } from './render-blocks.ts';
+import { SlackHttpReceiver } from './slack-receiver.ts';
+import { TtlCache } from './ttl-cache.ts';
+import { UserMapper, type Identity, type IdentityRules, type SlackProfile } from './user-mapper.ts';
+
+export const SLACK_PLATFORM = 'slack';
+export const SLACK_EVENTS_PATH = '/slack/events';
+
+export interface SlackAdapterOptions {
+  /** Bot token (`xoxb-…`): SLACK_BOT_TOKEN. */
+  botToken: string;
+  /** App-level token (`xapp-…`, connections:write): SLACK_APP_TOKEN. When set, Socket Mode is used. */
+  appToken?: string;
+  /** Signing secret: SLACK_SIGNING_SECRET. Needed in HTTP mode. */
+  signingSecret?: string;
+  /** Web API base, e.g. GovSlack's or a test server's: SLACK_API_URL. Default Slack's own. */
+  slackApiUrl?: string;
+  /** The bot's HTTP server; HTTP mode mounts `POST /slack/events` on it. */
+  http?: HttpServer;
+  /** Default `/daaas`. */
+  command?: string;
+  /** The dispatcher: text in, neutral reply out. */
+  dispatch: (invocation: Invocation) => Promise<Reply>;
+  /** How Slack users map to facility accounts. */
+  identity: IdentityRules;
+  /** What App Home shows: the core service and who an account is. Without it, Home shows only help. */
+  home?: { service: DaaasService; principal: (account: string) => Principal };
+  clock: Clock;
+  log: Logger;
+  /** Outbound rate limiting: overrides of Slack's limits per method, and the clock it runs on. */
+  outbound?: { clock?: Clock; limits?: Readonly<Record<string, RateLimit | null>>; concurrency?: number; maxAttempts?: number };
+  /** Web API call timeout. Default 10 s. */
+  timeoutMs?: number;
+  /** How long a delivery is remembered to recognise Slack sending it again. Default 1 h, 10 000 deliveries. */
+  dedupe?: { ttlMs?: number; maxEntries?: number };
+}
+
+/**
+ * Slack as a chat platform, on Bolt: `/daaas <text>` and the buttons on its cards run commands
+ * through the dispatcher as the Slack user's facility account; answers go back through the
+ * response_url (ephemeral), reminders as direct messages, and App Home shows the user's VMs and
+ * the pools they may claim from. Socket Mode with an app token (no inbound URL: right behind a
+ * firewall), otherwise HTTP on the bot's own server.
+ */
+export class SlackAdapter implements Notifier {
+  readonly mode: 'socket' | 'http';
+  readonly bolt: App;
+  private readonly log: Logger;
+  private readonly queue: OutboundQueue;
+  private readonly mapper: UserMapper;
+  private readonly deliveries: TtlCache<true>;
+  private readonly receiver: SlackHttpReceiver | undefined;
+  /** Slack users whose App Home the bot has published since it started: kept current. */
+  private readonly homeUsers = new Set<string>();
+  private readonly homeRefreshing = new Map<string, Promise<void>>();
+  private readonly homeRefreshAgain = new Set<string>();
+  private started = false;
+
+  constructor(private readonly o: SlackAdapterOptions) {
+    this.log = o.log.child({ component: 'slack' });
+    this.mode = o.appToken ? 'socket' : 'http';
+    if (!o.botToken) throw new Error('Slack needs a bot token (SLACK_BOT_TOKEN).');
+    if (this.mode === 'http' && !o.signingSecret) throw new Error('Slack in HTTP mode needs a signing secret (SLACK_SIGNING_SECRET), or set an app token (SLACK_APP_TOKEN) for Socket Mode.');
+    if (this.mode === 'http' && !o.http) throw new Error('Slack in HTTP mode needs the bot’s HTTP server to mount its endpoint on.');
+
+    this.queue = new OutboundQueue({
+      clock: o.outbound?.clock ?? o.clock,
+      log: this.log,
+      retryAfterMs: slackRetryAfterMs,
+      ...(o.outbound?.limits ? { limits: o.outbound.limits } : {}),
+      ...(o.outbound?.concurrency ? { concurrency: o.outbound.concurrency } : {}),
+      ...(o.outbound?.maxAttempts ? { maxAttempts: o.outbound.maxAttempts } : {}),
+    });
+    this.deliveries = new TtlCache({ clock: o.clock, maxEntries: o.dedupe?.maxEntries ?? 10_000 });
+    this.mapper = new UserMapper({ rules: o.identity, clock: o.clock, log: this.log, lookup: (id) => this.lookUpUser(id) });
+
+    const logger = boltLogger(this.log);
+    const slackApiUrl = o.slackApiUrl ? { slackApiUrl: o.slackApiUrl.endsWith('/') ? o.slackApiUrl : `${o.slackApiUrl}/` } : {};
+    this.receiver = this.mode === 'http' ? new SlackHttpReceiver({ signingSecret: o.signingSecret!, clock: o.clock, log: this.log, boltLogger: logger }) : undefined;
+    this.bolt = new App({
+      token: o.botToken,
+      logger,
+      // auth.test runs in start(), where a bad token can be reported, not in the constructor.
+      deferInitialization: true,
+      convoStore: false,
+      // The outbound queue handles 429s and decides what may be retried; the client must not
+      // retry behind its back (a retried post after a lost answer would be a duplicate).
+      clientOptions: { ...slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: o.timeoutMs ?? 10_000 },
+      ...(this.receiver
+        ? { receiver: this.receiver }
+        : { socketMode: true, appToken: o.appToken!, installerOptions: { clientOptions: { ...slackApiUrl } } }),
+    });
+    this.bolt.error(async (error) => {
+      this.log.error({ err: error }, 'Slack listener failed');
+    });
+    this.bolt.use(async (args) => this.ignoreRepeats(args));
+    this.listen();
+    if (this.receiver) o.http!.mount('POST', SLACK_EVENTS_PATH, this.receiver.handler);
+  }
+
+  /** Checks the bot token with Slack (auth.test), then listens: Socket Mode connects, HTTP mode accepts. */
+  async start(): Promise<void> {
+    try {
+      await this.bolt.init();
+    } catch (error) {
+      throw new Error(`Slack did not accept the bot token (SLACK_BOT_TOKEN): ${slackErrorCode(error) ?? (error instanceof Error ? error.message : String(error))}`, { cause: error });
+    }
+    await this.bolt.start();
+    this.started = true;
+    this.log.info({ mode: this.mode }, 'Slack adapter listening');
+  }
+
+  async stop(): Promise<void> {
+    if (this.started) await this.bolt.stop();
+    this.started = false;
+    this.queue.stop();
+  }
+
+  /** Reminder and teardown messages: a direct message (chat.postMessage to the user id). */
+  async notify(to: Recipient, message: Reply): Promise<void> {
+    const channel = this.slackUserOf(to);
+    if (!channel) throw new Error(`no Slack user is known for ${to.user}, so they cannot be told: ${message.title}`);
+    const rendered = renderBlocks(message, { now: this.o.clock.now(), owner: to.user });
+    try {
+      await this.queue.push({
+        method: 'chat.postMessage',
+        channel,
+        run: () => this.bolt.client.chat.postMessage({ channel, text: rendered.text, blocks: rendered.blocks }),
+      });
+    } catch (error) {
+      const code = slackErrorCode(error);
+      this.log.warn({ err: error, slackError: code, user: to.user, channel }, 'Slack did not deliver a direct message');
+      throw new Error(`Slack did not deliver the message to ${to.user}${code ? `: ${code}` : ''}`, { cause: error });
+    }
+    // Reminders come with lease changes (a teardown ends one): keep the Home tab in step.
+    void this.refreshHomeOf(to.user);
+  }
+
+  /** Publishes a user's App Home: their VMs, the pools they may claim, and `notice` on top. */
+  async publishHome(slackUserId: string, notice?: Reply, urgent = true): Promise<void> {
+    const view = await this.homeFor(slackUserId, notice);
+    this.homeUsers.add(slackUserId);
+    try {
+      await this.queue.push({ method: 'views.publish', urgent, run: () => this.bolt.client.views.publish({ user_id: slackUserId, view }) });
+    } catch (error) {
+      this.log.warn({ err: error, slackError: slackErrorCode(error), slackUser: slackUserId }, 'Slack did not publish the Home tab');
+    }
+  }
+
+  private async homeFor(slackUserId: string, notice: Reply | undefined): Promise<types.HomeView> {
+    const now = this.o.clock.now();
+    const identity = await this.identify(slackUserId);
+    if (!identity.ok) return messageHomeView(identity.reply, now);
+    if (!this.o.home) return messageHomeView(notice ?? reply('info', 'DAaaS: analysis VMs on demand', text('Type /daaas help for every command.')), now);
+    try {
+      const { service, principal } = this.o.home;
+      const who = principal(identity.account);
+      const leases = service.leasesOf(who).map((lease) => ({ lease, pool: service.pool(lease.pool) }));
+      return homeView({ now, account: identity.account, leases, pools: service.overview(who), ...(notice ? { notice } : {}) });
+    } catch (error) {
+      const reference = randomUUID().slice(0, 8);
+      this.log.error({ err: error, requestId: reference, slackUser: slackUserId }, 'could not build the Home tab');
+      return messageHomeView(reply('error', 'Sorry, your VMs cannot be shown right now.', text(`Try /daaas status. If it happens again, tell the admins and quote reference ${reference}.`)), now);
+    }
+  }
+
+  /**
+   * Republishes the Home tab of the Slack users holding `account` (those whose Home the bot
+   * has published): call it when their leases change outside Slack. Never throws; repeated
+   * calls while one is under way are merged into one more.
+   */
+  async refreshHomeOf(account: string): Promise<void> {
+    const users = this.mapper.slackUsersOf(account).filter((u) => this.homeUsers.has(u));
+    await Promise.all(users.map((u) => this.refreshHome(u)));
+  }
+
+  private refreshHome(slackUserId: string): Promise<void> {
+    const running = this.homeRefreshing.get(slackUserId);
+    if (running) {
+      this.homeRefreshAgain.add(slackUserId);
+      return running;
+    }
+    const run = (async () => {
+      do {
+        this.homeRefreshAgain.delete(slackUserId);
+        await this.publishHome(slackUserId, undefined, false).catch((error: unknown) => this.log.warn({ err: error }, 'Home tab refresh failed'));
+      } while (this.homeRefreshAgain.has(slackUserId));
+    })().finally(() => this.homeRefreshing.delete(slackUserId));
+    this.homeRefreshing.set(slackUserId, run);
+    return run;
+  }
+
+  private listen(): void {
+    this.bolt.command(this.o.command ?? '/daaas', async ({ ack, command, respond }) => {
+      // Acknowledged before anything else: Slack gives 3 s, the cloud may take longer.
+      await ack();
+      const { account, answer } = await this.run(command.user_id, command.text ?? '');
+      await this.respond(respond, { response_type: 'ephemeral', ...renderBlocks(answer, { now: this.o.clock.now(), ...(account ? { owner: account } : {}) }) });
+      if (account && changed(answer)) void this.refreshHomeOf(account);
+    });
+
+    this.bolt.action({ type: 'block_actions', action_id: new RegExp(`^${COMMAND_ACTION}:`) }, async ({ ack, body, action, respond }) => {
+      await ack();
+      const value = action.type === 'button' ? decodeButtonValue(action.value) : undefined;
+      if (!value) return;
+      const clicker = body.user.id;
+      const { account, answer } = await this.run(clicker, value.command);
+      if (body.container?.type === 'view' || body.view?.type === 'home') {
+        // A button in App Home: the outcome shows at the top of the refreshed Home tab.
+        await this.publishHome(clicker, answer);
+        return;
+      }
+      const now = this.o.clock.now();
+      const stranger = account !== undefined && value.owner !== undefined && value.owner !== account;
+      if (stranger || answer.tone === 'error' || account === undefined) {
+        // Only the clicker sees this; the card stays as it was for its owner.
+        const shown = stranger && answer.tone === 'error' ? politeRefusal(value.owner!, answer) : answer;
+        await this.respond(respond, { response_type: 'ephemeral', replace_original: false, ...renderBlocks(shown, { now, ...(account ? { owner: account } : {}) }) });
+      } else {
+        // The owner's own card is updated in place.
+        await this.respond(respond, { replace_original: true, ...renderBlocks(answer, { now, owner: account }) });
+      }
+      if (account && changed(answer)) void this.refreshHomeOf(account);
+    });
+
+    // Link buttons (Connect) open their URL in the browser; Slack still tells the app.
+    this.bolt.action(new RegExp(`^${LINK_ACTION}:`), async ({ ack }) => {
+      await ack();
+    });
+
+    this.bolt.event('app_home_opened', async ({ event }) => {
+      if (event.tab !== 'home') return;
+      await this.publishHome(event.user);
+    });
+  }
+
+  /** Runs a command as the Slack user's facility account; never throws. */
+  private async run(slackUserId: string, textIn: string): Promise<{ account?: string; answer: Reply }> {
+    const requestId = randomUUID().slice(0, 8);
+    const identity = await this.identify(slackUserId);
+    if (!identity.ok) return { answer: identity.reply };
+    try {
+      const answer = await this.o.dispatch({ platform: SLACK_PLATFORM, account: identity.account, conversation: slackUserId, text: textIn, requestId });
+      return { account: identity.account, answer };
+    } catch (error) {
+      this.log.error({ err: error, requestId }, 'command failed');
+      return { account: identity.account, answer: reply('error', 'Sorry, something went wrong on our side.', text(`If it happens again, tell the admins and quote reference ${requestId}.`)) };
+    }
+  }
+
+  private async identify(slackUserId: string): Promise<{ ok: true; account: string } | { ok: false; reply: Reply }> {
+    let identity: Identity;
+    try {
+      identity = await this.mapper.resolve(slackUserId);
+    } catch (error) {
+      this.log.warn({ err: error, slackError: slackErrorCode(error), slackUser: slackUserId }, 'could not look up a Slack user');
+      return { ok: false, reply: reply('error', 'Sorry, Slack did not answer when the bot looked you up.', text('Nothing was changed. Please try again in a minute.')) };
+    }
+    return identity.ok ? identity : { ok: false, reply: this.mapper.unmappedReply(slackUserId, identity.reason) };
+  }
+
+  private async lookUpUser(slackUserId: string): Promise<SlackProfile | undefined> {
+    try {
+      const answer = await this.queue.push({ method: 'users.info', urgent: true, run: () => this.bolt.client.users.info({ user: slackUserId }) });
+      const user = answer.user;
+      if (!user) return undefined;
+      return {
+        ...(user.profile?.email ? { email: user.profile.email } : {}),
+        ...(user.deleted ? { deleted: true } : {}),
+        ...(user.is_bot ? { isBot: true } : {}),
+      };
+    } catch (error) {
+      if (slackErrorCode(error) === 'user_not_found') return undefined;
+      throw error;
+    }
+  }
+
+  private async respond(respond: RespondFn | undefined, message: RespondArguments): Promise<void> {
+    if (!respond) return;
+    try {
+      await this.queue.push({ method: 'response_url', urgent: true, run: () => respond(message) });
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not answer through the response_url');
+    }
+  }
+
+  /** Slack delivers an event again when it thinks it went unanswered; a repeat is acknowledged and dropped. */
+  private async ignoreRepeats(args: AnyMiddlewareArgs & { next: () => Promise<void>; context: { retryNum?: number } }): Promise<void> {
+    const key = deliveryKey(args.body as Record<string, unknown>);
+    if (key && !this.deliveries.add(key, true, this.o.dedupe?.ttlMs ?? 3_600_000)) {
+      this.log.info({ delivery: key, retryNum: args.context.retryNum }, 'repeated Slack delivery ignored');
+      if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
+      return;
+    }
+    await args.next();
+  }
+
+  private slackUserOf(to: Recipient): string | undefined {
+    if (/^[UW][A-Z0-9]{2,}$/.test(to.conversation)) return to.conversation;
+    return this.mapper.slackUsersOf(to.user).at(-1);
+  }
+}
+
+/** What identifies one delivery: the event id, or the trigger of a command or click. */
+function deliveryKey(body: Record<string, unknown>): string | undefined {
+  if (typeof body.event_id === 'string') return `event:${body.event_id}`;
+  if (typeof body.trigger_id === 'string') return `trigger:${body.trigger_id}`;
+  const actions = body.actions;
+  const user = body.user as { id?: unknown } | undefined;
+  if (Array.isArray(actions) && typeof (actions[0] as { action_ts?: unknown } | undefined)?.action_ts === 'string' && typeof user?.id === 'string') {
+    return `action:${user.id}:${(actions[0] as { action_ts: string }).action_ts}`;
+  }
+  return undefined;
+}
+
+/** Claims, extensions and releases answer with success: the Home tab then needs refreshing. */
+function changed(answer: Reply): boolean {
+  return answer.tone === 'success';
+}
+
+function politeRefusal(owner: string, refusal: Reply): Reply {
+  return reply(
+    'info',
+    'Sorry, that button is not yours to press.',
+    text(`It acts on a VM held by ${owner}, and only its holder can extend or release it, so nothing was changed. (${refusal.title})`),
+    text('You can claim a VM of your own with /daaas claim <pool>; see the pools with /daaas pools.'),
+  );
+}
+
+/** Bolt's logger interface over the bot's structured logger (levels are filtered there). */
+function boltLogger(log: Logger): BoltLogger {
+  let level = LogLevel.DEBUG;
+  const write =
+    (fn: 'debug' | 'info' | 'warn' | 'error') =>
+    (...msg: unknown[]): void => {
+      const err = msg.find((m): m is Error => m instanceof Error);
+      const words = msg.filter((m) => !(m instanceof Error)).map((m) => (typeof m === 'string' ? m : safeJson(m)));
+      log[fn](err ? { err, from: 'bolt' } : { from: 'bolt' }, words.join(' '));
+    };
+  return {
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    setLevel: (l) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => {},
+  };
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,56 @@
+import type { Clock } from '../../ports/clock.ts';
+
+interface Entry<V> {
+  value: V;
+  expiresAt: number;
+}
+
+/**
+ * A bounded in-memory map whose entries expire: for user look-ups and for recognising a
+ * delivery Slack sends twice. When full, the entry written longest ago goes first, so memory
+ * stays bounded however many users or deliveries there are.
+ */
+export class TtlCache<V> {
+  private readonly entries = new Map<string, Entry<V>>();
+
+  constructor(private readonly o: { clock: Clock; maxEntries: number }) {}
+
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.o.clock.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  set(key: string, value: V, ttlMs: number): void {
+    this.entries.delete(key);
+    this.entries.set(key, { value, expiresAt: this.o.clock.now() + ttlMs });
+    while (this.entries.size > this.o.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.entries.delete(oldest.value);
+    }
+  }
+
+  /** Records `key` unless it is already there; true the first time, false for a repeat. */
+  add(key: string, value: V, ttlMs: number): boolean {
+    if (this.has(key)) return false;
+    this.set(key, value, ttlMs);
+    return true;
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
