@@ -4,6 +4,7 @@ import type { Invocation } from './chat/invocation.ts';
 import { NotifierRouter } from './chat/notifier-router.ts';
 import type { AppConfig } from './config/load-config.ts';
 import { principalFor } from './core/access.ts';
+import type { Principal } from './core/model.ts';
 import { DaaasService } from './core/service.ts';
 import type { Clock } from './ports/clock.ts';
 import type { Cloud } from './ports/cloud.ts';
@@ -31,6 +32,10 @@ export interface App {
   notifier: NotifierRouter;
   loop: TickLoop;
   dispatch(invocation: Invocation): ReturnType<Dispatcher['dispatch']>;
+  /** Who an account is on a platform: what chat adapters show (App Home) must match what commands allow. */
+  principalOf(account: string, platform: string): Principal;
+  /** Called with the account whenever one of its leases is claimed, extended or released. */
+  onLeaseChange(listener: (account: string) => void): void;
   stop(): Promise<void>;
 }
 
@@ -61,17 +66,23 @@ export function createApp(ports: AppPorts): App {
     clock,
     pools: config.pools,
     cloudStatus: () => reconciler.cloudStatus(),
-    onChange: () => setImmediate(kick),
+    onChange: (account) => {
+      setImmediate(kick);
+      for (const listener of leaseListeners) listener(account);
+    },
     defaultReadyMs: estimateReadyMs(config),
     runLog: (vmName, maxLines) => ports.provisioner.lastLog(vmName, maxLines),
   });
+  const leaseListeners: ((account: string) => void)[] = [];
   const localAccounts = ports.localAccounts ?? new Set<string>();
+  const principalOf = (account: string, platform: string) =>
+    principalFor(account, config.access, config.access.localUserIsAdmin && platform === 'shell' && localAccounts.has(account));
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
     service,
     clock,
     log: log.child({ component: 'dispatcher' }),
-    principal: (inv) => principalFor(inv.account, config.access, config.access.localUserIsAdmin && inv.platform === 'shell' && localAccounts.has(inv.account)),
+    principal: (inv) => principalOf(inv.account, inv.platform),
   });
   loop = new TickLoop({ tick: () => reconciler.tick(), schedule: config.scheduler.schedule, now: () => clock.now(), log: log.child({ component: 'scheduler' }) });
 
@@ -82,6 +93,8 @@ export function createApp(ports: AppPorts): App {
     notifier,
     loop,
     dispatch: (invocation) => dispatcher.dispatch(invocation),
+    principalOf,
+    onLeaseChange: (listener) => void leaseListeners.push(listener),
     async stop() {
       await loop?.stop();
       await reconciler.stop();

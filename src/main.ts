@@ -16,8 +16,9 @@ import { SimCloud } from './adapters/sim-cloud/sim-cloud.ts';
 import { SimProvisioner } from './adapters/sim-provisioner.ts';
 import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
 import { SystemClock } from './adapters/system-clock.ts';
-import { createApp } from './app.ts';
+import { createApp, type App } from './app.ts';
 import { SHELL_PLATFORM, ShellAdapter } from './chat/shell/shell-adapter.ts';
+import { SLACK_PLATFORM, SlackAdapter } from './chat/slack/slack-adapter.ts';
 import { ConfigError, loadConfig, type AppConfig } from './config/load-config.ts';
 import { HttpServer } from './http/http-server.ts';
 import type { Cloud } from './ports/cloud.ts';
@@ -27,10 +28,12 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const HELP = `Usage: npm start [-- options]
 
-Runs the DAaaS bot. Without a chat platform configured, you chat with it in this terminal.
+Runs the DAaaS bot with every chat platform that is configured. Without one, you chat with it
+in this terminal.
 
 Options:
   --user NAME   chat in the terminal as NAME (default: your login name, an admin by default)
+  --shell       chat in the terminal too, next to the configured platforms
   --no-shell    run as a service without the terminal chat
   --help        show this text
 
@@ -42,13 +45,16 @@ Environment:
   DAAAS_ADMINS     extra admin accounts, comma-separated
   DAAAS_LOG_LEVEL  fatal, error, warn, info (default), debug, trace or silent
   OS_CLOUD, OS_*   the OpenStack cloud, when cloud.driver is openstack (clouds.yaml or an openrc)
+  SLACK_BOT_TOKEN  enables Slack (xoxb-…); with SLACK_APP_TOKEN (xapp-…) over Socket Mode,
+                   else over HTTP at POST /slack/events, verified with SLACK_SIGNING_SECRET
+  SLACK_API_URL    the Slack Web API base (default Slack's own; GovSlack and tests change it)
 `;
 
 async function main(): Promise<number> {
   let args;
   try {
     args = parseArgs({
-      options: { user: { type: 'string' }, 'no-shell': { type: 'boolean' }, help: { type: 'boolean' } },
+      options: { user: { type: 'string' }, shell: { type: 'boolean' }, 'no-shell': { type: 'boolean' }, help: { type: 'boolean' } },
       allowPositionals: false,
     }).values;
   } catch (error) {
@@ -72,7 +78,8 @@ async function main(): Promise<number> {
     throw error;
   }
 
-  const shell = !args['no-shell'];
+  const slackConfigured = Boolean(process.env.SLACK_BOT_TOKEN);
+  const shell = !args['no-shell'] && (Boolean(args.shell) || !slackConfigured);
   const dataDir = resolve(config.dataDir);
   const unlock = lockDataDir(dataDir);
   // In the terminal chat the logs would bury the conversation, so they go to a file there.
@@ -98,11 +105,20 @@ async function main(): Promise<number> {
   const app = createApp({ config, store, cloud, provisioner, clock, log, localAccounts: args.user ? new Set() : new Set([account]) });
 
   const http = new HttpServer(log.child({ component: 'http' }));
+  // Chat adapters mount their endpoints before the server listens, and connect once it does.
+  const chats: { start(): Promise<void>; stop(): Promise<void> }[] = [];
   try {
-    const address = await http.listen(config.server.host, config.server.port);
+    if (slackConfigured) chats.push(buildSlack(config, app, http, clock, log));
+    const address = await http.listen(config.server.host, config.server.port).catch((error: unknown) => {
+      throw new StartupError(`cannot listen on ${config.server.host}:${config.server.port} (${(error as Error).message}). Set DAAAS_PORT to a free port.`);
+    });
     log.info({ host: address.address, port: address.port, config: config.source, dataDir }, 'listening');
+    for (const chat of chats) await chat.start();
   } catch (error) {
-    process.stderr.write(`The bot did not start: cannot listen on ${config.server.host}:${config.server.port} (${(error as Error).message}). Set DAAAS_PORT to a free port.\n`);
+    process.stderr.write(`The bot did not start: ${(error as Error).message}\n`);
+    for (const chat of chats) await chat.stop();
+    await app.stop();
+    await http.close();
     store.close();
     unlock();
     return 2;
@@ -111,6 +127,7 @@ async function main(): Promise<number> {
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      for (const chat of chats) await chat.stop();
       await app.stop();
       await http.close();
       store.close();
@@ -142,6 +159,29 @@ async function main(): Promise<number> {
 
 /** A problem with the set-up that the operator must fix; start-up stops saying what it is. */
 class StartupError extends Error {}
+
+function buildSlack(config: AppConfig, app: App, http: HttpServer, clock: SystemClock, log: pino.Logger): SlackAdapter {
+  const env = process.env;
+  const { identity } = config.slack;
+  const slack = new SlackAdapter({
+    botToken: env.SLACK_BOT_TOKEN ?? '',
+    ...(env.SLACK_APP_TOKEN ? { appToken: env.SLACK_APP_TOKEN } : {}),
+    ...(env.SLACK_SIGNING_SECRET ? { signingSecret: env.SLACK_SIGNING_SECRET } : {}),
+    ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
+    http,
+    command: config.slack.command,
+    dispatch: (invocation) => app.dispatch(invocation),
+    identity: { rule: identity.rule, domains: identity.domains, map: identity.map, contact: identity.contact, cacheTtlMs: identity.cacheTtl, negativeTtlMs: identity.negativeTtl },
+    home: { service: app.service, principal: (account) => app.principalOf(account, SLACK_PLATFORM) },
+    clock,
+    log: log.child({ component: 'slack' }),
+  });
+  app.notifier.register(SLACK_PLATFORM, slack);
+  // Whatever platform a lease changed on, the user's Slack Home shows it.
+  app.onLeaseChange((account) => void slack.refreshHomeOf(account));
+  log.info({ mode: slack.mode, command: config.slack.command }, 'Slack enabled');
+  return slack;
+}
 
 function buildCloud(config: AppConfig, dataDir: string, clock: SystemClock, log: pino.Logger): Cloud {
   if (config.cloud.driver === 'openstack') {

@@ -21,6 +21,7 @@ export interface AppConfig {
   };
   cloud: RawConfig['cloud'];
   provisioner: RawConfig['provisioner'];
+  slack: RawConfig['slack'];
   server: { host: string; port: number };
   dataDir: string;
   logLevel: string;
@@ -91,6 +92,7 @@ export function parseConfig(text: string, source: string, env: Env): AppConfig {
     },
     cloud: raw.cloud,
     provisioner: raw.provisioner,
+    slack: raw.slack,
     server,
     dataDir: env.DAAAS_DATA_DIR || './var',
     logLevel,

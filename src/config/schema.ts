@@ -108,6 +108,25 @@ const ansibleProvisioner = z.strictObject({
   extraVars: z.record(z.string(), varValue).default({}),
 });
 
+const slack = z.strictObject({
+  /** The slash command, as created in the Slack app (see slack/manifest.yml). */
+  command: z.string().regex(/^\/[a-z0-9_-]{1,31}$/, 'a slash command such as /daaas').default('/daaas'),
+  identity: z
+    .strictObject({
+      /** How a Slack user's e-mail becomes a facility account. */
+      rule: z.enum(['email-local-part', 'email', 'map-only']).default('email-local-part'),
+      /** Only addresses at these domains (or subdomains) are mapped; empty: any. */
+      domains: z.array(z.string().min(1)).default([]),
+      /** Slack user id or e-mail address → account, checked first. */
+      map: z.record(z.string(), account).default({}),
+      /** Whom a user without a mapping should ask. */
+      contact: z.string().min(1).max(200).default('the administrators of this bot'),
+      cacheTtl: duration.default(3_600_000),
+      negativeTtl: duration.default(60_000),
+    })
+    .prefault({}),
+});
+
 export const configSchema = z
   .strictObject({
     instance: name.default('daaas'),
@@ -153,6 +172,7 @@ export const configSchema = z
         { error: (issue) => (issue.code === 'invalid_union' ? 'must be "simulated" (the embedded default) or "ansible"' : undefined) },
       )
       .prefault({ driver: 'simulated' }),
+    slack: slack.prefault({}),
     pools: z.record(z.string(), pool).refine((pools) => Object.keys(pools).length > 0, 'at least one pool is needed'),
   });
 

@@ -43,8 +43,11 @@ export interface ServiceOptions {
   clock: Clock;
   pools: readonly PoolSpec[];
   cloudStatus: () => CloudStatus;
-  /** Told after anything that changes what the pools need, so the reconciler acts at once. */
-  onChange: () => void;
+  /**
+   * Told after a lease of `account` changed (claimed, extended, released), so the reconciler
+   * acts at once and chat platforms can refresh what they show that user.
+   */
+  onChange: (account: string) => void;
   /** Boot + provisioning time assumed until the pool has been seen filling. */
   defaultReadyMs: number;
   /** The end of the last provisioning run's log of a VM. */
@@ -96,7 +99,7 @@ export class DaaasService {
         maxLeasesPerUser: pool.maxLeasesPerUser,
       });
       if (outcome.ok) {
-        this.o.onChange();
+        this.o.onChange(outcome.lease.user);
         return outcome.lease;
       }
       if (outcome.reason === 'lease-limit') {
@@ -148,7 +151,7 @@ export class DaaasService {
       if (!this.o.store.extendLease(lease.id, lease.expiresAt + pool.extensionStepMs, lease.extensionsUsed)) {
         throw new UserError('NO_LEASE', `${lease.vm.name} changed while extending it (released or expired just now).`, 'Check with: status');
       }
-      this.o.onChange();
+      this.o.onChange(lease.user);
       return this.o.store.getLease(lease.id)!;
     });
   }
@@ -164,7 +167,7 @@ export class DaaasService {
       if (!this.o.store.endLease(lease.id, 'released', this.o.clock.now())) {
         throw new UserError('NO_LEASE', `${lease.vm.name} is no longer yours (released or expired already).`, 'Check with: status');
       }
-      this.o.onChange();
+      this.o.onChange(lease.user);
     });
     return { lease, released: true };
   }
