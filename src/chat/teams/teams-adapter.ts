@@ -1,0 +1,575 @@
+import { randomUUID } from 'node:crypto';
+import { Activity, type ConversationParameters } from '@microsoft/agents-activity';
+import { CloudAdapter, type AuthConfiguration, type ConnectorClient, type TurnContext } from '@microsoft/agents-hosting';
+import type { HttpServer } from '../../http/http-server.ts';
+import type { Clock } from '../../ports/clock.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { Notifier, Recipient } from '../../ports/notifier.ts';
+import type { Invocation } from '../invocation.ts';
+import { reply, text, type Reply } from '../reply.ts';
+import { TtlCache } from '../slack/ttl-cache.ts';
+import type { ConversationReferenceStore, StoredConversation, TeamsConversationReference } from './conversation-store.ts';
+import { connectorErrorCode, connectorStatus, TeamsOutboundQueue, type TeamsLimits } from './outbound-queue.ts';
+import { ADAPTIVE_CARD, decodeActionData, renderCard, type RenderedCard } from './render-card.ts';
+import { agentRequestHandler } from './request-handler.ts';
+import { isLoopbackHost, isLoopbackUrl, teamsAuthFromEnv, type TeamsAuth } from './teams-auth.ts';
+import { TeamsUserMapper, userKeyOf, type TeamsIdentityRules, type TeamsMember, type TeamsUser } from './user-mapper.ts';
+
+export const TEAMS_PLATFORM = 'teams';
+export const TEAMS_MESSAGES_PATH = '/api/messages';
+const CONNECTION = 'ServiceConnection';
+const BOT_FRAMEWORK_SCOPE = 'https://api.botframework.com';
+
+export interface TeamsAdapterOptions {
+  /** From `TeamsAdapter.authFromEnv(env, host)`: app credentials, or anonymous local mode. */
+  auth: TeamsAuth;
+  /** The address the HTTP server is bound to (DAAAS_HOST): anonymous mode needs a loopback one. */
+  host: string;
+  /** The bot's HTTP server: `POST /api/messages` is mounted on it. */
+  http: HttpServer;
+  /** The dispatcher: text in, neutral reply out. */
+  dispatch: (invocation: Invocation) => Promise<Reply>;
+  /** How Teams users map to facility accounts. */
+  identity: TeamsIdentityRules;
+  /** Where users can be reached later (reminders): the SQLite store in production. */
+  references: ConversationReferenceStore;
+  clock: Clock;
+  log: Logger;
+  /** Tenants whose users may use the bot. Default: the app registration's tenant; any in anonymous mode. */
+  tenants?: readonly string[];
+  /** Outbound calls: rate limits, retries, and the clock their pauses run on. */
+  outbound?: { clock?: Clock; limits?: TeamsLimits; concurrency?: number; maxAttempts?: number; backoff?: { initialMs?: number; maxMs?: number }; random?: () => number };
+  /** How long a delivery is remembered to recognise Teams sending it again. Default 1 h, 10 000 deliveries. */
+  dedupe?: { ttlMs?: number; maxEntries?: number };
+  /** Ask Entra for a token in start(), so bad credentials stop the bot at once. Default true. */
+  verifyCredentials?: boolean;
+}
+
+/** What one incoming activity needs for answering it later, after the SDK's turn has ended. */
+interface Turn {
+  activity: Activity;
+  client: ConnectorClient;
+  reference: TeamsConversationReference;
+  user: TeamsUser;
+  userKey: string;
+  tenant: string;
+  personal: boolean;
+  /** The conversation whose members the user is looked up in (the team, for channels). */
+  rosterId: string;
+}
+
+type InvokeBody = { statusCode: number; type: string; value: unknown };
+type Identified = { ok: true; account: string } | { ok: false; reply: Reply };
+
+/**
+ * Microsoft Teams as a chat platform, on the Microsoft 365 Agents SDK. Personal chats take
+ * commands as typed (`claim excitations`, optional leading `/daaas`); channels and group chats
+ * when the bot is @mentioned. Answers are Adaptive Cards whose Extend and Release buttons are
+ * `Action.Execute` (answered in the invoke response with the updated card), falling back to
+ * `Action.Submit` on older clients. Reminders go to the user's personal chat through the
+ * conversation reference stored when they last talked to the bot.
+ */
+export class TeamsAdapter implements Notifier {
+  /** The credentials from the environment, checked against the bound host; see teams-auth.ts. */
+  static readonly authFromEnv = teamsAuthFromEnv;
+
+  readonly adapter: CloudAdapter;
+  private readonly log: Logger;
+  private readonly queue: TeamsOutboundQueue;
+  private readonly mapper: TeamsUserMapper;
+  private readonly deliveries: TtlCache<true>;
+  private readonly invokes: TtlCache<Promise<InvokeBody>>;
+  private readonly tenants: ReadonlySet<string> | undefined;
+  /** Work after a message was acknowledged, chained per conversation so answers keep their order. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly background = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly o: TeamsAdapterOptions) {
+    this.log = o.log.child({ component: 'teams' });
+    if (o.auth.mode === 'anonymous' && !isLoopbackHost(o.host)) {
+      throw new Error(`Teams anonymous mode is honoured only on a loopback address, and the bot listens on ${o.host || '(all addresses)'}: it would accept any request and post replies to any serviceUrl.`);
+    }
+    if (o.auth.mode === 'production' && !(o.auth.clientId && o.auth.clientSecret && o.auth.tenantId)) {
+      throw new Error('Teams needs the app id, secret and tenant (clientId, clientSecret, tenantId).');
+    }
+    const tenants = o.tenants ?? (o.auth.mode === 'production' ? [o.auth.tenantId] : undefined);
+    this.tenants = tenants && new Set(tenants.map((t) => t.toLowerCase()));
+
+    const outbound = o.outbound ?? {};
+    this.queue = new TeamsOutboundQueue({
+      clock: outbound.clock ?? o.clock,
+      log: this.log,
+      ...(outbound.limits ? { limits: outbound.limits } : {}),
+      ...(outbound.concurrency ? { concurrency: outbound.concurrency } : {}),
+      ...(outbound.maxAttempts ? { maxAttempts: outbound.maxAttempts } : {}),
+      ...(outbound.backoff ? { backoff: outbound.backoff } : {}),
+      ...(outbound.random ? { random: outbound.random } : {}),
+    });
+    this.mapper = new TeamsUserMapper({ rules: o.identity, clock: o.clock, log: this.log });
+    this.deliveries = new TtlCache({ clock: o.clock, maxEntries: o.dedupe?.maxEntries ?? 10_000 });
+    // Answers (cards) are larger than delivery marks, and a repeated invoke comes within seconds.
+    this.invokes = new TtlCache({ clock: o.clock, maxEntries: 1_000 });
+
+    // Production checks the serviceUrl of each activity against its signed token's claim.
+    this.adapter = new CloudAdapter(authConfiguration(o.auth), undefined, undefined, { validateServiceUrl: o.auth.mode === 'production' });
+    // The SDK's default answers a failed turn with "please fix the source code" messages to the user.
+    this.adapter.onTurnError = async (_context, error) => {
+      this.log.error({ err: error }, 'Teams turn failed');
+    };
+    o.http.mount(
+      'POST',
+      TEAMS_MESSAGES_PATH,
+      agentRequestHandler({
+        adapter: this.adapter,
+        logic: (context) => this.onTurn(context),
+        log: this.log,
+        accepting: () => !this.stopped,
+        // Anonymous mode would otherwise post replies (and member look-ups) wherever a request says.
+        refuse: (activity) => (o.auth.mode === 'anonymous' && !isLoopbackUrl(typeof activity.serviceUrl === 'string' ? activity.serviceUrl : undefined) ? 'in anonymous mode the serviceUrl must be a loopback address' : undefined),
+      }),
+    );
+  }
+
+  get mode(): TeamsAuth['mode'] {
+    return this.o.auth.mode;
+  }
+
+  /** Checks the credentials with Entra (a token for the Bot Connector), then accepts requests. */
+  async start(): Promise<void> {
+    const { auth } = this.o;
+    if (auth.mode === 'production' && this.o.verifyCredentials !== false) {
+      try {
+        await this.adapter.connectionManager.getDefaultConnection().getAccessToken(BOT_FRAMEWORK_SCOPE);
+      } catch (error) {
+        throw new Error(`Teams: could not get a token from Entra for app ${auth.clientId} in tenant ${auth.tenantId} (from ${auth.source}). Check clientId, clientSecret and tenantId, and that the bot can reach Entra: ${message(error)}`, { cause: error });
+      }
+    }
+    this.log.info({ mode: auth.mode, path: TEAMS_MESSAGES_PATH }, auth.mode === 'anonymous' ? 'Teams adapter listening WITHOUT authentication (local trial on loopback)' : 'Teams adapter listening');
+  }
+
+  /** Refuses new requests (503: Teams sends them again), lets work under way finish for a few seconds, then stops sending. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const clock = this.o.outbound?.clock ?? this.o.clock;
+    const timeout = new AbortController();
+    await Promise.race([this.idle(), clock.sleep(5_000, timeout.signal).catch(() => {})]);
+    timeout.abort();
+    this.queue.stop();
+  }
+
+  /** Resolves when every acknowledged message has been answered and nothing is waiting to be sent. */
+  async idle(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+    await this.queue.idle();
+  }
+
+  /**
+   * Reminders and teardown notices: a card in the user's personal chat, through the reference
+   * stored when they last talked to the bot (opening the personal chat first if they only ever
+   * talked in a channel). A user who removed or blocked the app is marked unreachable and not
+   * tried again until they talk to the bot again.
+   */
+  async notify(to: Recipient, messageToSend: Reply): Promise<void> {
+    const found = await this.referenceFor(to);
+    if (!found) throw new Error(`no Teams conversation is known for ${to.user}: they have to message the bot in Teams once before it can reach them (not sent: ${messageToSend.title})`);
+    const { key, entry } = found;
+    if (entry.unreachable) {
+      throw new Error(`${to.user} removed or blocked the bot in Teams (${entry.unreachable.reason}); nothing is sent until they message it again (not sent: ${messageToSend.title})`);
+    }
+    const rendered = renderCard(messageToSend, { now: this.o.clock.now(), owner: to.user });
+    try {
+      await this.continueConversation(entry.reference, async (client) => {
+        const reference = isPersonal(entry.reference) ? entry.reference : await this.openPersonalChat(client, key, entry);
+        const activity = cardMessage(rendered, reference);
+        await this.queue.push({
+          kind: 'proactive',
+          conversation: reference.conversation.id,
+          tenant: tenantOfReference(reference),
+          run: () => client.sendToConversation(encodeURIComponent(reference.conversation.id), activity),
+        });
+      });
+    } catch (error) {
+      const status = connectorStatus(error);
+      const code = connectorErrorCode(error);
+      if (isGone(status, code)) {
+        const reason = code ?? `HTTP ${status}`;
+        await (async () => this.o.references.markUnreachable(key, reason, this.o.clock.now()))().catch((e: unknown) => this.log.error({ err: e }, 'could not record an unreachable Teams user'));
+        this.log.warn(
+          { account: to.user, teamsUser: entry.reference.user.id, aadObjectId: entry.reference.user.aadObjectId, status, code, forAdmins: true },
+          'Teams user removed or blocked the bot: marked unreachable; their reminders stop until they message the bot again',
+        );
+        throw new Error(`${to.user} cannot be reached in Teams (${reason}): they removed or blocked the bot`, { cause: error });
+      }
+      this.log.warn({ err: error, account: to.user, status, code }, 'Teams did not deliver a direct message');
+      throw new Error(`Teams did not deliver the message to ${to.user}${status ? ` (HTTP ${status}${code ? ` ${code}` : ''})` : ''}`, { cause: error });
+    }
+  }
+
+  // ---- incoming ----------------------------------------------------------------------------
+
+  private async onTurn(context: TurnContext): Promise<void> {
+    const turn = this.turnOf(context);
+    if (!turn) return;
+    const { activity } = turn;
+    switch (activity.type) {
+      case 'message':
+        if (!this.firstDelivery(turn)) return;
+        if (!activity.text?.trim() && activity.value !== undefined) return this.onSubmit(turn);
+        return this.onMessage(turn);
+      case 'invoke':
+        if (activity.name === 'adaptiveCard/action') await this.onExecute(context, turn);
+        return;
+      case 'installationUpdate':
+        return this.onInstallation(turn);
+      default:
+        return;
+    }
+  }
+
+  /** Typed text: answered after the HTTP request is acknowledged, so a slow cloud never makes Teams retry. */
+  private onMessage(turn: Turn): void {
+    const { text: typed, addressed } = commandText(turn.activity, turn.personal);
+    if (!addressed) return;
+    this.later(turn, async () => {
+      const identity = await this.identify(turn);
+      if (!identity.ok) return this.replyTo(turn, identity.reply);
+      const answer = await this.run(identity.account, turn, typed === '' ? 'help' : typed);
+      await this.replyTo(turn, answer, identity.account);
+    });
+  }
+
+  /** A button on a client without Universal Actions: Action.Submit arrives as a message with `value`. */
+  private onSubmit(turn: Turn): void {
+    const data = decodeActionData(turn.activity.value);
+    if (!data) return;
+    this.later(turn, async () => {
+      const identity = await this.identify(turn);
+      if (!identity.ok) return this.replyTo(turn, identity.reply);
+      const answer = await this.run(identity.account, turn, data.command);
+      const stranger = data.owner !== undefined && data.owner !== identity.account;
+      await this.replyTo(turn, stranger && answer.tone === 'error' ? politeRefusal(data.owner!, answer) : answer, identity.account);
+    });
+  }
+
+  /**
+   * Action.Execute: answered in the same HTTP response. The card is replaced with the updated
+   * one only for its owner's own successful actions; anyone else, and any refusal, gets a short
+   * message and the card stays as it was.
+   */
+  private async onExecute(context: TurnContext, turn: Turn): Promise<void> {
+    // Teams may deliver an invoke again if the first answer was slow: the same answer, not a second extension.
+    const key = `${turn.reference.conversation.id}\u0000${turn.activity.id ?? randomUUID()}`;
+    let body = this.invokes.get(key);
+    if (!body) {
+      body = this.executeBody(turn);
+      this.invokes.set(key, body, 600_000);
+    }
+    await context.sendActivity(Activity.fromObject({ type: 'invokeResponse', value: { status: 200, body: await body } }));
+  }
+
+  private async executeBody(turn: Turn): Promise<InvokeBody> {
+    const action = (turn.activity.value as { action?: { type?: unknown; verb?: unknown; data?: unknown } } | undefined)?.action;
+    const data = action?.type === 'Action.Execute' ? decodeActionData({ verb: action.verb, data: action.data }) : undefined;
+    if (!data) return messageBody('That button is not one this bot knows (perhaps from an old card). Type help to see what it can do.');
+    const identity = await this.identify(turn);
+    if (!identity.ok) return messageBody(plainText(identity.reply));
+    const answer = await this.run(identity.account, turn, data.command);
+    const stranger = data.owner !== undefined && data.owner !== identity.account;
+    if (stranger && answer.tone === 'error') return messageBody(plainText(politeRefusal(data.owner!, answer)));
+    if (answer.tone === 'error') return messageBody(plainText(answer));
+    return { statusCode: 200, type: ADAPTIVE_CARD, value: renderCard(answer, { now: this.o.clock.now(), owner: identity.account }).card };
+  }
+
+  /** Installed in a personal scope: say hello (and remember the chat); removed: stop sending. */
+  private onInstallation(turn: Turn): void {
+    if (!turn.personal) return;
+    const action = String(turn.activity.action ?? '').toLowerCase();
+    if (action.startsWith('remove')) {
+      void (async () => this.o.references.markUnreachable(turn.userKey, 'removed the app', this.o.clock.now()))().catch((e: unknown) => this.log.error({ err: e }, 'could not record an unreachable Teams user'));
+      this.log.info({ teamsUser: turn.user.id, aadObjectId: turn.user.aadObjectId }, 'Teams user removed the app; their reminders stop until they add it again');
+      return;
+    }
+    if (!action.startsWith('add')) return;
+    this.later(turn, async () => {
+      const identity = await this.identify(turn);
+      if (!identity.ok) return this.replyTo(turn, identity.reply);
+      await this.replyTo(turn, await this.run(identity.account, turn, 'help'), identity.account);
+    });
+  }
+
+  /** The parts of an activity the bot needs; undefined (ignored) when they are missing. */
+  private turnOf(context: TurnContext): Turn | undefined {
+    const activity = context.activity;
+    const from = activity.from;
+    const recipient = activity.recipient;
+    const conversation = activity.conversation;
+    if (!from?.id || !recipient?.id || !conversation?.id || !activity.serviceUrl) return undefined;
+    const client = context.turnState.get<ConnectorClient>(this.adapter.ConnectorClientKey);
+    const channelData = (activity.channelData ?? {}) as { tenant?: { id?: unknown }; team?: { id?: unknown } };
+    const tenant = String(conversation.tenantId ?? channelData.tenant?.id ?? '');
+    const user: TeamsUser = { id: from.id, ...(from.aadObjectId ? { aadObjectId: from.aadObjectId } : {}), ...(from.name ? { name: from.name } : {}) };
+    const personal = conversation.conversationType === 'personal' || (!conversation.conversationType && !conversation.isGroup);
+    return {
+      activity,
+      client,
+      user,
+      userKey: userKeyOf(user),
+      tenant,
+      personal,
+      rosterId: typeof channelData.team?.id === 'string' ? channelData.team.id : conversation.id,
+      reference: {
+        serviceUrl: activity.serviceUrl,
+        channelId: activity.channelId ?? 'msteams',
+        conversation: {
+          id: conversation.id,
+          ...(conversation.conversationType ? { conversationType: conversation.conversationType } : {}),
+          ...(tenant ? { tenantId: tenant } : {}),
+          ...(conversation.isGroup !== undefined ? { isGroup: conversation.isGroup } : {}),
+        },
+        user,
+        agent: { id: recipient.id, ...(recipient.name ? { name: recipient.name } : {}) },
+        ...(activity.locale ? { locale: activity.locale } : {}),
+      },
+    };
+  }
+
+  /** Teams delivers a message again when it thinks it went unanswered; the repeat is dropped. */
+  private firstDelivery(turn: Turn): boolean {
+    if (!turn.activity.id) return true;
+    const fresh = this.deliveries.add(`${turn.reference.conversation.id}\u0000${turn.activity.id}`, true, this.o.dedupe?.ttlMs ?? 3_600_000);
+    if (!fresh) this.log.info({ activityId: turn.activity.id }, 'repeated Teams delivery ignored');
+    return fresh;
+  }
+
+  /** The user's facility account (looked up and cached), and their conversation remembered for reminders. */
+  private async identify(turn: Turn): Promise<Identified> {
+    if (this.tenants && !this.tenants.has(turn.tenant.toLowerCase())) {
+      this.log.warn({ tenant: turn.tenant, teamsUser: turn.user.id }, 'Teams request from another tenant refused');
+      return { ok: false, reply: reply('error', 'This bot serves only its own organisation’s Teams.', text('Nothing was done. Ask the DAaaS team if you think you should have access.')) };
+    }
+    let identity;
+    try {
+      identity = await this.mapper.resolve(turn.user, () => this.lookUpMember(turn));
+    } catch (error) {
+      this.log.warn({ err: error, status: connectorStatus(error), teamsUser: turn.user.id }, 'could not look up a Teams user');
+      return { ok: false, reply: reply('error', 'Sorry, Teams did not answer when the bot looked you up.', text('Nothing was changed. Please try again in a minute.')) };
+    }
+    if (!identity.ok) return { ok: false, reply: this.mapper.unmappedReply(turn.user, identity.reason) };
+    await this.remember(turn, identity.account);
+    return identity;
+  }
+
+  private async lookUpMember(turn: Turn): Promise<TeamsMember | undefined> {
+    try {
+      return (await this.queue.push({
+        kind: 'member lookup',
+        tenant: turn.tenant,
+        urgent: true,
+        run: () => turn.client.getConversationMember(encodeURIComponent(turn.user.id), encodeURIComponent(turn.rosterId)),
+      })) as TeamsMember;
+    } catch (error) {
+      if (connectorStatus(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Stores where the user can be reached. A personal chat is preferred: a channel never replaces
+   * it, unless the personal chat was found unreachable (then the channel is the way to open a new one).
+   */
+  private async remember(turn: Turn, account: string): Promise<void> {
+    try {
+      const existing = await this.o.references.get(turn.userKey);
+      const keepPersonal = !turn.personal && existing && isPersonal(existing.reference) && !existing.unreachable;
+      const reference = keepPersonal ? existing.reference : turn.reference;
+      await this.o.references.put(turn.userKey, { reference, account, updatedAt: this.o.clock.now() });
+    } catch (error) {
+      this.log.error({ err: error, teamsUser: turn.user.id }, 'could not store the Teams conversation reference; reminders may not reach this user');
+    }
+  }
+
+  /** Runs a command as the user's facility account; never throws. */
+  private async run(account: string, turn: Turn, commandIn: string): Promise<Reply> {
+    const requestId = randomUUID().slice(0, 8);
+    try {
+      return await this.o.dispatch({ platform: TEAMS_PLATFORM, account, conversation: turn.userKey, text: commandIn, requestId });
+    } catch (error) {
+      this.log.error({ err: error, requestId }, 'command failed');
+      return reply('error', 'Sorry, something went wrong on our side.', text(`If it happens again, tell the admins and quote reference ${requestId}.`));
+    }
+  }
+
+  /** Answers in the conversation (in the thread, in channels); failures are logged, not thrown. */
+  private async replyTo(turn: Turn, answer: Reply, owner?: string): Promise<void> {
+    const activity = cardMessage(renderCard(answer, { now: this.o.clock.now(), ...(owner ? { owner } : {}) }), turn.reference, turn.activity.id);
+    const conversationId = turn.reference.conversation.id;
+    try {
+      await this.queue.push({
+        kind: 'reply',
+        conversation: conversationId,
+        tenant: turn.tenant,
+        urgent: true,
+        run: () =>
+          turn.activity.id
+            ? turn.client.replyToActivity(encodeURIComponent(conversationId), turn.activity.id, activity)
+            : turn.client.sendToConversation(encodeURIComponent(conversationId), activity),
+      });
+    } catch (error) {
+      this.log.warn({ err: error, status: connectorStatus(error), code: connectorErrorCode(error), conversation: conversationId }, 'could not answer in Teams');
+    }
+  }
+
+  private later(turn: Turn, work: () => Promise<void>): void {
+    const key = turn.reference.conversation.id;
+    const next = (this.chains.get(key) ?? Promise.resolve()).then(work).catch((error: unknown) => this.log.error({ err: error }, 'Teams message handling failed'));
+    this.chains.set(key, next);
+    this.background.add(next);
+    void next.finally(() => {
+      this.background.delete(next);
+      if (this.chains.get(key) === next) this.chains.delete(key);
+    });
+  }
+
+  // ---- proactive ---------------------------------------------------------------------------
+
+  private async referenceFor(to: Recipient): Promise<{ key: string; entry: StoredConversation } | undefined> {
+    // The lease's conversation is the user key it was claimed with; the user's other Teams identities are tried after.
+    const keys = [to.conversation, ...this.mapper.userKeysOf(to.user).reverse()];
+    for (const key of new Set(keys)) {
+      const entry = await this.o.references.get(key);
+      if (!entry) continue;
+      // A reference names a Teams user; if that user now maps to someone else, it is not theirs to receive.
+      if (entry.account !== to.user) {
+        this.log.warn({ account: to.user, storedFor: entry.account }, 'Teams conversation reference belongs to another account; not used');
+        continue;
+      }
+      return { key, entry };
+    }
+    return undefined;
+  }
+
+  private async continueConversation(reference: TeamsConversationReference, logic: (client: ConnectorClient) => Promise<void>): Promise<void> {
+    const { auth } = this.o;
+    // Anonymously there is no app id to act as: an identity without an audience gives an unauthenticated connector client.
+    const identity: Parameters<CloudAdapter['continueConversation']>[0] = auth.mode === 'production' ? auth.clientId : {};
+    let failure: { error: unknown } | undefined;
+    // The SDK hands errors inside the turn to onTurnError; they are carried out here instead.
+    await this.adapter.continueConversation(
+      identity,
+      { serviceUrl: reference.serviceUrl, channelId: reference.channelId, conversation: reference.conversation, user: reference.user, agent: reference.agent, ...(reference.locale ? { locale: reference.locale } : {}) },
+      async (context) => {
+        try {
+          await logic(context.turnState.get<ConnectorClient>(this.adapter.ConnectorClientKey));
+        } catch (error) {
+          failure = { error };
+        }
+      },
+    );
+    if (failure) throw failure.error;
+  }
+
+  /** The user only talked to the bot in a channel: open (or find) their personal chat with it. */
+  private async openPersonalChat(client: ConnectorClient, key: string, entry: StoredConversation): Promise<TeamsConversationReference> {
+    const reference = entry.reference;
+    const tenantId = tenantOfReference(reference);
+    // The Bot Connector names the bot `bot`; the SDK's type calls it `agent`: both are sent.
+    const parameters = {
+      isGroup: false,
+      agent: reference.agent,
+      bot: reference.agent,
+      members: [{ id: reference.user.id }],
+      ...(tenantId ? { tenantId, channelData: { tenant: { id: tenantId } } } : {}),
+    } as unknown as ConversationParameters;
+    const created = await this.queue.push({ kind: 'open personal chat', tenant: tenantId, run: () => client.createConversation(parameters) });
+    if (!created?.id) throw new Error('Teams did not open a personal chat with the user');
+    const personal: TeamsConversationReference = {
+      ...reference,
+      conversation: { id: created.id, conversationType: 'personal', ...(tenantId ? { tenantId } : {}) },
+    };
+    await this.o.references.put(key, { reference: personal, account: entry.account, updatedAt: entry.updatedAt });
+    return personal;
+  }
+}
+
+/** The SDK's configuration for one connection, built from our checked credentials, not from process.env. */
+function authConfiguration(auth: TeamsAuth): AuthConfiguration {
+  const settings: AuthConfiguration = auth.mode === 'production' ? { clientId: auth.clientId, clientSecret: auth.clientSecret, tenantId: auth.tenantId } : {};
+  return { ...settings, connections: new Map([[CONNECTION, settings]]), connectionsMap: [{ serviceUrl: '*', connection: CONNECTION }] };
+}
+
+/**
+ * The command in a message: mentions of the bot and other markup removed, entities decoded, an
+ * optional leading `/daaas` dropped. Outside personal chats the bot answers only when mentioned.
+ */
+export function commandText(activity: Activity, personal: boolean): { text: string; addressed: boolean } {
+  const botId = activity.recipient?.id;
+  const mentions = (activity.entities ?? []).filter((e) => e.type?.toLowerCase() === 'mention') as unknown as { mentioned?: { id?: string }; text?: string }[];
+  const ours = mentions.filter((m) => m.mentioned?.id === botId);
+  let typed = activity.text ?? '';
+  for (const mention of ours) if (mention.text) typed = typed.split(mention.text).join(' ');
+  typed = typed
+    .replace(/<at[^>]*>[^<]*<\/at>/gi, ' ')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&nbsp;|&#160;/gi, ' ')
+    .replace(/&lt;/gi, '<')
+    .replace(/&gt;/gi, '>')
+    .replace(/&quot;/gi, '"')
+    .replace(/&#39;|&apos;/gi, "'")
+    .replace(/&amp;/gi, '&')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/^\/daaas(\s+|$)/i, '')
+    .trim();
+  return { text: typed, addressed: personal || ours.length > 0 };
+}
+
+function cardMessage(rendered: RenderedCard, reference: TeamsConversationReference, replyToId?: string): Activity {
+  return Activity.fromObject({
+    type: 'message',
+    serviceUrl: reference.serviceUrl,
+    channelId: reference.channelId,
+    conversation: reference.conversation,
+    from: reference.agent,
+    recipient: reference.user,
+    ...(replyToId ? { replyToId } : {}),
+    summary: rendered.summary,
+    attachments: [{ contentType: ADAPTIVE_CARD, content: rendered.card }],
+  });
+}
+
+function messageBody(value: string): InvokeBody {
+  return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value };
+}
+
+/** A reply as one short paragraph: what an invoke message response shows. */
+function plainText(answer: Reply): string {
+  const texts = answer.blocks.flatMap((b) => (b.type === 'text' ? [b.text] : []));
+  return [answer.title, ...texts].join(' ').replace(/\s+/g, ' ').trim();
+}
+
+function politeRefusal(owner: string, refusal: Reply): Reply {
+  return reply(
+    'info',
+    'Sorry, that button is not yours to press.',
+    text(`It acts on a VM held by ${owner}, and only its holder can extend or release it, so nothing was changed. (${refusal.title})`),
+    text('You can claim a VM of your own with: claim <pool> (see the pools with: pools).'),
+  );
+}
+
+function isPersonal(reference: TeamsConversationReference): boolean {
+  return reference.conversation.conversationType === 'personal';
+}
+
+function tenantOfReference(reference: TeamsConversationReference): string {
+  return reference.conversation.tenantId ?? '';
+}
+
+/** Teams will not take messages for this user any more: they removed or blocked the app, or the chat is gone. */
+function isGone(status: number | undefined, code: string | undefined): boolean {
+  return status === 403 || (status === 404 && code === 'ConversationNotFound');
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,183 @@
+import type { Clock } from '../../ports/clock.ts';
+import type { Logger } from '../../ports/logger.ts';
+import { reply, text, type Reply } from '../reply.ts';
+import { TtlCache } from '../slack/ttl-cache.ts';
+
+/**
+ * How Teams users become facility accounts. The explicit map is checked first (by Entra object
+ * id, Teams user id or UPN/e-mail address); then the rule turns the user's UPN or e-mail address,
+ * as the Bot Connector reports it, into an account.
+ */
+export interface TeamsIdentityRules {
+  /**
+   * `upn-local-part` (default): jane.doe@facility.example → jane.doe, from the UPN (the e-mail
+   * address when there is no UPN); `email-local-part`: the same from the e-mail address first;
+   * `upn` / `email`: the whole address; `map-only`: only users in `map` are known.
+   */
+  rule?: 'upn-local-part' | 'email-local-part' | 'upn' | 'email' | 'map-only';
+  /** Only addresses at these domains (or their subdomains) are mapped; empty or absent: any. */
+  domains?: readonly string[];
+  /** Entra object id, Teams user id (29:…), UPN or e-mail address → facility account. */
+  map?: Readonly<Record<string, string>>;
+  /** Who to ask when someone cannot be mapped, e.g. "the DAaaS team (daaas@facility.example)". */
+  contact: string;
+  /** Guests from other directories are refused unless mapped explicitly; true maps them by the rule too. */
+  allowGuests?: boolean;
+  /** How long a mapping is trusted before the connector is asked again. Default 1 h. */
+  cacheTtlMs?: number;
+  /** How long a failed mapping is remembered, so a fix by an admin shows soon. Default 1 min. */
+  negativeTtlMs?: number;
+}
+
+/** The user as an activity names them. */
+export interface TeamsUser {
+  /** `29:…`: the user in this bot's conversations. */
+  id: string;
+  /** The Entra object id. */
+  aadObjectId?: string;
+  name?: string;
+}
+
+/** What the connector's member look-up (GET /v3/conversations/{id}/members/{userId}) says. */
+export interface TeamsMember {
+  id?: string;
+  aadObjectId?: string;
+  userPrincipalName?: string;
+  email?: string;
+  name?: string;
+  /** `user`, `guest`, … */
+  userRole?: string;
+  tenantId?: string;
+}
+
+export type Identity = { ok: true; account: string } | { ok: false; reason: string };
+
+export interface UserMapperOptions {
+  rules: TeamsIdentityRules;
+  clock: Clock;
+  log: Logger;
+  maxEntries?: number;
+}
+
+/** Facility account names the bot accepts from an address (also safe in connection templates). */
+const ACCOUNT = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const EMAIL_ACCOUNT = /^[a-z0-9][a-z0-9._+-]{0,63}@[a-z0-9.-]{1,190}$/;
+
+/** The key a Teams user is known by: the Entra object id, stable across conversations. */
+export function userKeyOf(user: TeamsUser): string {
+  return user.aadObjectId ? user.aadObjectId.toLowerCase() : user.id;
+}
+
+/** Maps Teams users to facility accounts, caching the answers, and remembers the way back. */
+export class TeamsUserMapper {
+  private readonly cache: TtlCache<Identity>;
+  private readonly inFlight = new Map<string, Promise<Identity>>();
+  /** account → user keys seen with it, most recent last. */
+  private readonly users = new Map<string, Set<string>>();
+  private readonly map: Map<string, string>;
+
+  constructor(private readonly o: UserMapperOptions) {
+    this.cache = new TtlCache({ clock: o.clock, maxEntries: o.maxEntries ?? 10_000 });
+    this.map = new Map(Object.entries(o.rules.map ?? {}).map(([k, v]) => [normalKey(k), v.toLowerCase()]));
+  }
+
+  /**
+   * The facility account of a Teams user, or why there is none. `lookup` asks the connector for
+   * the member's UPN and e-mail; it resolves undefined when the connector does not know the user
+   * and throws on transient failures (which are not cached).
+   */
+  async resolve(user: TeamsUser, lookup: () => Promise<TeamsMember | undefined>): Promise<Identity> {
+    const key = userKeyOf(user);
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const pending = this.lookUp(user, lookup).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, pending);
+    return pending;
+  }
+
+  /** User keys known to hold this account (most recent last). */
+  userKeysOf(account: string): string[] {
+    return [...(this.users.get(account) ?? [])];
+  }
+
+  /** The answer for someone who cannot be mapped: what went wrong and whom to ask. */
+  unmappedReply(user: TeamsUser, reason: string): Reply {
+    const who = user.aadObjectId ? `Entra object id ${user.aadObjectId}` : `Teams user ${user.id}`;
+    return reply(
+      'error',
+      'Your Teams account is not linked to a facility account, so the bot cannot act for you.',
+      text(`${reason}\nAsk ${this.o.rules.contact} to link your account (${who}) to your facility account.`),
+    );
+  }
+
+  private async lookUp(user: TeamsUser, lookup: () => Promise<TeamsMember | undefined>): Promise<Identity> {
+    const key = userKeyOf(user);
+    const explicit = (user.aadObjectId && this.map.get(normalKey(user.aadObjectId))) || this.map.get(normalKey(user.id));
+    if (explicit) return this.remember(key, { ok: true, account: explicit });
+    const member = await lookup();
+    const identity = this.fromMember(member);
+    if (!identity.ok) this.o.log.info({ teamsUser: user.id, aadObjectId: user.aadObjectId, reason: identity.reason }, 'Teams user not mapped to an account');
+    return this.remember(key, identity);
+  }
+
+  private fromMember(member: TeamsMember | undefined): Identity {
+    if (!member) return { ok: false, reason: 'Teams does not know your user in this conversation.' };
+    const upn = member.userPrincipalName?.trim().toLowerCase() || undefined;
+    const email = member.email?.trim().toLowerCase() || undefined;
+    for (const address of [upn, email]) {
+      const mapped = address && this.map.get(address);
+      if (mapped) return { ok: true, account: mapped };
+    }
+    if (member.aadObjectId) {
+      const mapped = this.map.get(normalKey(member.aadObjectId));
+      if (mapped) return { ok: true, account: mapped };
+    }
+    const rules = this.o.rules;
+    const rule = rules.rule ?? 'upn-local-part';
+    if (rule === 'map-only') return { ok: false, reason: 'Your Teams account is not in the bot’s list of users.' };
+    const guest = member.userRole?.toLowerCase() === 'guest' || (upn?.includes('#ext#') ?? false);
+    if (guest && !rules.allowGuests) return { ok: false, reason: 'You are a guest in this organisation’s Teams; guests are linked to facility accounts only by hand.' };
+    const address = rule.startsWith('email') ? (email ?? upn) : (upn ?? email);
+    if (!address) return { ok: false, reason: 'Teams did not share your user principal name or e-mail address with the bot.' };
+    const at = address.lastIndexOf('@');
+    if (at <= 0) return { ok: false, reason: `Your Teams address (${address}) is not one the bot can read.` };
+    const local = address.slice(0, at);
+    const domain = address.slice(at + 1);
+    const domains = (rules.domains ?? []).map((d) => d.toLowerCase());
+    if (domains.length > 0 && !domains.some((d) => domain === d || domain.endsWith(`.${d}`))) {
+      return { ok: false, reason: `Your Teams address (${address}) is not at ${domains.length === 1 ? 'the facility’s domain' : 'one of the facility’s domains'} (${domains.join(', ')}).` };
+    }
+    const whole = rule === 'upn' || rule === 'email';
+    const account = whole ? address : local;
+    if (!(whole ? EMAIL_ACCOUNT : ACCOUNT).test(account)) {
+      return { ok: false, reason: `Your Teams address (${address}) does not give a facility account name the bot can use.` };
+    }
+    return { ok: true, account };
+  }
+
+  private remember(key: string, identity: Identity): Identity {
+    const ttl = identity.ok ? (this.o.rules.cacheTtlMs ?? 3_600_000) : (this.o.rules.negativeTtlMs ?? 60_000);
+    this.cache.set(key, identity, ttl);
+    if (identity.ok) {
+      const users = this.users.get(identity.account) ?? new Set<string>();
+      users.delete(key);
+      users.add(key);
+      this.users.delete(identity.account);
+      this.users.set(identity.account, users);
+      while (this.users.size > (this.o.maxEntries ?? 10_000)) {
+        const oldest = this.users.keys().next();
+        if (oldest.done) break;
+        this.users.delete(oldest.value);
+      }
+    }
+    return identity;
+  }
+}
+
+/** Teams user ids (29:…) are case-sensitive; object ids and addresses are not. */
+function normalKey(key: string): string {
+  const k = key.trim();
+  return /^\d+:/.test(k) ? k : k.toLowerCase();
+}

@@ -1,0 +1,503 @@
+/**
+ * The Teams adapter with the real Agents SDK, mounted on the bot's real HTTP server on
+ * 127.0.0.1 in anonymous loopback mode, answering Teams-shaped activities through a fake Bot
+ * Connector service (the activities' serviceUrl) on 127.0.0.1, over a real app with full pools.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { Activity } from '@microsoft/agents-activity';
+import { SystemClock } from '../../../src/adapters/system-clock.ts';
+import type { Invocation } from '../../../src/chat/invocation.ts';
+import type { Reply } from '../../../src/chat/reply.ts';
+import { InMemoryConversationReferenceStore } from '../../../src/chat/teams/conversation-store.ts';
+import type { AdaptiveCard } from '../../../src/chat/teams/render-card.ts';
+import { commandText, TEAMS_MESSAGES_PATH, TeamsAdapter, type TeamsAdapterOptions } from '../../../src/chat/teams/teams-adapter.ts';
+import { HttpServer } from '../../../src/http/http-server.ts';
+import type { Logger } from '../../../src/ports/logger.ts';
+import type { Harness } from '../../helpers/harness.ts';
+import { filledHarness, snapshot } from '../../helpers/replies.ts';
+import {
+  BOT,
+  channelMessage,
+  executeInvoke,
+  FakeConnector,
+  installationUpdate,
+  personalMessage,
+  postActivity,
+  submitMessage,
+  TEAM_ID,
+  TENANT,
+  type ConnectorCall,
+  type TestUser,
+} from './fake-connector.ts';
+
+const CONTACT = 'the DAaaS team (daaas@facility.example)';
+const ALICE: TestUser = { id: '29:1alice', aadObjectId: '6f1e0c1a-0000-4000-8000-0000000a11ce', name: 'Alice Example' };
+const BOB: TestUser = { id: '29:1bob', aadObjectId: '6f1e0c1a-0000-4000-8000-000000000b0b', name: 'Bob Example' };
+const EVE: TestUser = { id: '29:1eve', aadObjectId: '6f1e0c1a-0000-4000-8000-000000000e0e', name: 'Eve Elsewhere' };
+const GUEST: TestUser = { id: '29:1guest', aadObjectId: '6f1e0c1a-0000-4000-8000-0000000000ff', name: 'Gus Guest' };
+/** Fast limits and back-off, so tests do not wait. */
+const FAST = {
+  limits: { perConversation: [{ limit: 50, ms: 1_000 }], perTenant: [{ limit: 100, ms: 1_000 }] },
+  backoff: { initialMs: 10, maxMs: 50 },
+};
+
+interface LogLine {
+  level: string;
+  fields: Record<string, unknown>;
+  message?: string;
+}
+
+function recordingLogger(lines: LogLine[]): Logger {
+  const push = (level: string) => (fields: object, message?: string) => void lines.push({ level, fields: fields as Record<string, unknown>, ...(message ? { message } : {}) });
+  const log: Logger = { debug: () => {}, info: push('info'), warn: push('warn'), error: push('error'), child: () => log };
+  return log;
+}
+
+interface Setup {
+  h: Harness;
+  fake: FakeConnector;
+  teams: TeamsAdapter;
+  store: InMemoryConversationReferenceStore;
+  url: string;
+  logs: LogLine[];
+  post(activity: unknown): Promise<{ status: number; body: unknown }>;
+  /** A fresh adapter on a fresh HTTP server over the same app, store and connector: a restart of the bot. */
+  restart(): Promise<Setup>;
+}
+
+async function setup(t: ExecutionContext, options: { h?: Harness; fake?: FakeConnector; store?: InMemoryConversationReferenceStore; dispatch?: (inv: Invocation, real: (inv: Invocation) => Promise<Reply>) => Promise<Reply>; extra?: Partial<TeamsAdapterOptions> } = {}): Promise<Setup> {
+  const h = options.h ?? (await filledHarness(t));
+  let fake = options.fake;
+  if (!fake) {
+    const started = await FakeConnector.start();
+    t.teardown(() => started.close());
+    fake = started;
+    fake.members.set(ALICE.id, { id: ALICE.id, aadObjectId: ALICE.aadObjectId, name: ALICE.name, userPrincipalName: 'Alice@facility.example', email: 'alice.example@facility.example', userRole: 'user' });
+    fake.members.set(BOB.id, { id: BOB.id, aadObjectId: BOB.aadObjectId, name: BOB.name, userPrincipalName: 'bob@facility.example', userRole: 'user' });
+    fake.members.set(EVE.id, { id: EVE.id, aadObjectId: EVE.aadObjectId, name: EVE.name, userPrincipalName: 'eve@elsewhere.example', userRole: 'user' });
+    fake.members.set(GUEST.id, { id: GUEST.id, aadObjectId: GUEST.aadObjectId, name: GUEST.name, userPrincipalName: 'gus_partner.example#EXT#@facility.example', userRole: 'guest' });
+  }
+  const store = options.store ?? new InMemoryConversationReferenceStore();
+  const logs: LogLine[] = [];
+  const http = new HttpServer(recordingLogger([]));
+  const real = (inv: Invocation) => h.app.dispatch(inv);
+  const teams = new TeamsAdapter({
+    auth: { mode: 'anonymous' },
+    host: '127.0.0.1',
+    http,
+    dispatch: options.dispatch ? (inv) => options.dispatch!(inv, real) : real,
+    identity: { contact: CONTACT, domains: ['facility.example'] },
+    references: store,
+    clock: h.clock,
+    log: recordingLogger(logs),
+    outbound: { clock: new SystemClock(), ...FAST },
+    ...options.extra,
+  });
+  h.app.notifier.register('teams', teams);
+  const address = await http.listen('127.0.0.1', 0);
+  await teams.start();
+  t.teardown(async () => {
+    await teams.stop();
+    await http.close();
+  });
+  const url = `http://127.0.0.1:${address.port}${TEAMS_MESSAGES_PATH}`;
+  const self: Setup = {
+    h,
+    fake,
+    teams,
+    store,
+    url,
+    logs,
+    post: (activity) => postActivity(url, activity),
+    restart: async () => {
+      await teams.stop();
+      await http.close();
+      return setup(t, { h, fake, store });
+    },
+  };
+  return self;
+}
+
+interface Attachment {
+  contentType: string;
+  content: AdaptiveCard;
+}
+
+function cardOf(call: ConnectorCall): AdaptiveCard {
+  const attachments = (call.body?.attachments ?? []) as Attachment[];
+  const card = attachments.find((a) => a.contentType === 'application/vnd.microsoft.card.adaptive')?.content;
+  if (!card) throw new Error(`no adaptive card in ${JSON.stringify(call.body)}`);
+  return card;
+}
+
+interface CardAction {
+  type: string;
+  title: string;
+  verb?: string;
+  data?: { command: string; owner?: string };
+  url?: string;
+  card?: { actions: CardAction[] };
+  fallback?: { type: string; data: unknown };
+}
+
+/** Every action on a card, including those inside Action.ShowCard. */
+function actionsOf(card: AdaptiveCard): CardAction[] {
+  const sets = card.body.filter((e) => e.type === 'ActionSet').flatMap((e) => e.actions as CardAction[]);
+  return sets.flatMap((a) => [a, ...(a.card?.actions ?? [])]);
+}
+
+function executeAction(card: AdaptiveCard, commandPrefix: string): CardAction {
+  const found = actionsOf(card).find((a) => a.type === 'Action.Execute' && a.data?.command.startsWith(commandPrefix));
+  if (!found) throw new Error(`no Action.Execute for ${commandPrefix} in ${JSON.stringify(card)}`);
+  return found;
+}
+
+function cardText(card: AdaptiveCard): string {
+  return JSON.stringify(card.body);
+}
+
+/** Posts a personal message and waits for the answer at the fake connector. */
+async function say(s: Setup, user: TestUser, text: string): Promise<{ status: number; answer: ConnectorCall }> {
+  const activity = personalMessage(s.fake, user, text);
+  const before = s.fake.delivered().length;
+  const { status } = await s.post(activity);
+  const answer = await s.fake.waitFor(() => s.fake.delivered()[before], `an answer to "${text}"`);
+  return { status, answer };
+}
+
+test('a personal message is acknowledged and answered with an Adaptive Card at the connector, as a reply to it', async (t) => {
+  const s = await setup(t);
+  const activity = personalMessage(s.fake, ALICE, 'claim physics');
+  const { status } = await s.post(activity);
+  t.is(status, 200);
+
+  const answer = await s.fake.waitFor(() => s.fake.delivered()[0], 'the answer');
+  t.is(answer.kind, 'reply');
+  t.is(answer.conversationId, `a:personal-${ALICE.id}`);
+  t.is(answer.replyToId, activity.id);
+  t.is(answer.authorization, undefined, 'anonymous mode: no token');
+  t.like(answer.body, { type: 'message', replyToId: activity.id, from: { id: BOT.id }, recipient: { id: ALICE.id } });
+
+  const lease = s.h.store.activeLeases({ user: 'alice' })[0]!;
+  t.truthy(lease, 'Alice@facility.example is the facility account alice (UPN local part)');
+  t.is(lease.platform, 'teams');
+  t.is(lease.conversation, ALICE.aadObjectId, 'reminders go to her Entra identity');
+  const card = cardOf(answer);
+  t.is(card.version, '1.5');
+  t.regex(cardText(card), new RegExp(`${lease.vm.name} is yours`));
+  t.regex(cardText(card), /\{\{DATE\(2026-01-07T09:00:15Z, SHORT\)\}\} \{\{TIME\(2026-01-07T09:00:15Z\)\}\}/);
+  t.deepEqual(executeAction(card, 'extend').data, { command: `extend ${lease.vm.name}`, owner: 'alice' });
+  t.is((answer.body as { summary?: string }).summary, `${lease.vm.name} is yours for 2d (expires: Wed 7 Jan, 09:00 UTC)`);
+
+  // She can be reached later: the conversation is stored under her Entra object id.
+  t.like(s.store.get(ALICE.aadObjectId), { account: 'alice', reference: { conversation: { id: `a:personal-${ALICE.id}`, conversationType: 'personal' }, serviceUrl: s.fake.serviceUrl } });
+  // The member look-up happened once and is cached; "/daaas" in front is accepted too.
+  const second = await say(s, ALICE, '/daaas status');
+  t.regex(cardText(cardOf(second.answer)), new RegExp(lease.vm.name));
+  t.is(s.fake.callsOf('member').length, 1);
+  t.is(s.fake.callsOf('member')[0]!.conversationId, `a:personal-${ALICE.id}`);
+});
+
+test('in a channel the bot answers when @mentioned (mention stripped), in the thread, and ignores other messages', async (t) => {
+  const s = await setup(t);
+  const ignored = channelMessage(s.fake, BOB, 'claim physics', false);
+  t.is((await s.post(ignored)).status, 200);
+
+  const mentioned = channelMessage(s.fake, BOB, 'claim physics');
+  t.is((await s.post(mentioned)).status, 200);
+  const answer = await s.fake.waitFor(() => s.fake.delivered()[0], 'the answer in the channel');
+  await s.teams.idle();
+  t.is(s.fake.delivered().length, 1, 'only the mention was answered');
+  t.is(answer.kind, 'reply');
+  t.is(answer.conversationId, '19:general@thread.tacv2;messageid=1700000000999');
+  t.is(answer.replyToId, mentioned.id);
+  const lease = s.h.store.activeLeases({ user: 'bob' })[0]!;
+  t.truthy(lease);
+  t.regex(cardText(cardOf(answer)), new RegExp(`${lease.vm.name} is yours`));
+  // In a channel the user is looked up in the team's roster.
+  t.is(s.fake.callsOf('member')[0]!.conversationId, TEAM_ID);
+  t.like(s.store.get(BOB.aadObjectId), { account: 'bob', reference: { conversation: { conversationType: 'channel' } } });
+});
+
+test('Action.Execute is answered in the same HTTP response with the updated card, and nothing else is posted', async (t) => {
+  const s = await setup(t);
+  const { answer } = await say(s, ALICE, 'claim physics');
+  const extend = executeAction(cardOf(answer), 'extend');
+  const before = s.fake.calls.length;
+
+  const { status, body } = await s.post(executeInvoke(s.fake, ALICE, { verb: extend.verb, data: extend.data }));
+  t.is(status, 200);
+  const response = body as { statusCode: number; type: string; value: AdaptiveCard };
+  t.is(response.statusCode, 200);
+  t.is(response.type, 'application/vnd.microsoft.card.adaptive');
+  t.is(response.value.type, 'AdaptiveCard');
+  t.regex(cardText(response.value), /extended by 1d/);
+  t.regex(cardText(response.value), /1 of 2 \(each \+1d\)/);
+  t.is(s.h.store.activeLeases({ user: 'alice' })[0]!.extensionsUsed, 1);
+  t.is(s.fake.calls.length, before, 'the answer went back in the invoke response only');
+});
+
+test('an invoke delivered twice extends once; a refused click by the owner is a message and the card stays', async (t) => {
+  const s = await setup(t);
+  const { answer } = await say(s, ALICE, 'claim physics');
+  const extend = executeAction(cardOf(answer), 'extend');
+  const click = executeInvoke(s.fake, ALICE, { verb: extend.verb, data: extend.data });
+  const first = await s.post(click);
+  const again = await s.post(click);
+  t.deepEqual(again.body, first.body);
+  t.is(s.h.store.activeLeases({ user: 'alice' })[0]!.extensionsUsed, 1);
+
+  await s.post(executeInvoke(s.fake, ALICE, { verb: extend.verb, data: extend.data }));
+  const { body } = await s.post(executeInvoke(s.fake, ALICE, { verb: extend.verb, data: extend.data }));
+  t.like(body, { statusCode: 200, type: 'application/vnd.microsoft.activity.message' });
+  t.regex((body as { value: string }).value, /has been extended 2 time\(s\), the most pool physics allows/);
+  t.is(s.h.store.activeLeases({ user: 'alice' })[0]!.extensionsUsed, 2);
+});
+
+test('Release asks first, inside the card; its confirm button releases through Action.Execute', async (t) => {
+  const s = await setup(t);
+  const { answer } = await say(s, ALICE, 'claim physics');
+  const vm = s.h.store.activeLeases({ user: 'alice' })[0]!.vm.name;
+  const card = cardOf(answer);
+  const showCard = card.body.filter((e) => e.type === 'ActionSet').flatMap((e) => e.actions as CardAction[]).find((a) => a.type === 'Action.ShowCard');
+  t.truthy(showCard, 'Release opens a confirmation in the card');
+  const confirm = showCard!.card!.actions[0]!;
+  t.deepEqual(confirm.data, { command: `release ${vm} --yes`, owner: 'alice' });
+
+  const { body } = await s.post(executeInvoke(s.fake, ALICE, { verb: confirm.verb, data: confirm.data }));
+  t.regex(cardText((body as { value: AdaptiveCard }).value), new RegExp(`${vm} released`));
+  t.is(s.h.store.activeLeases({ user: 'alice' }).length, 0);
+});
+
+test('Action.Submit (older clients) arrives as a message with a value and is answered with a new card', async (t) => {
+  const s = await setup(t);
+  const { answer } = await say(s, ALICE, 'claim physics');
+  const extend = executeAction(cardOf(answer), 'extend');
+  t.is(extend.fallback?.type, 'Action.Submit');
+
+  const submit = submitMessage(s.fake, ALICE, extend.fallback!.data);
+  t.is((await s.post(submit)).status, 200);
+  const updated = await s.fake.waitFor(() => s.fake.delivered()[1], 'the answer to the submit');
+  t.is(updated.replyToId, submit.id);
+  t.regex(cardText(cardOf(updated)), /extended by 1d/);
+  t.is(s.h.store.activeLeases({ user: 'alice' })[0]!.extensionsUsed, 1);
+});
+
+test('a stranger clicking someone else’s Extend is refused politely and nothing changes; the card stays', async (t) => {
+  const s = await setup(t);
+  const { answer } = await say(s, ALICE, 'claim physics');
+  const extend = executeAction(cardOf(answer), 'extend');
+  const before = snapshot(s.h);
+
+  // Bob sees Alice's card in a channel and clicks Extend (Action.Execute).
+  const channel = { id: '19:general@thread.tacv2;messageid=1700000000999', conversationType: 'channel', isGroup: true };
+  const { status, body } = await s.post(executeInvoke(s.fake, BOB, { verb: extend.verb, data: extend.data }, channel));
+  t.is(status, 200);
+  const response = body as { statusCode: number; type: string; value: string };
+  t.is(response.type, 'application/vnd.microsoft.activity.message', 'a message for Bob, not a new card');
+  t.regex(response.value, /^Sorry, that button is not yours to press\. It acts on a VM held by alice/);
+  t.regex(response.value, /is not yours, so you cannot extend it/);
+
+  // And with the Action.Submit fallback: the refusal is a reply.
+  await s.post(submitMessage(s.fake, BOB, extend.fallback!.data, channel));
+  const refusal = await s.fake.waitFor(() => s.fake.delivered()[1], 'the refusal');
+  t.regex(cardText(cardOf(refusal)), /not yours to press/);
+
+  const after = snapshot(s.h);
+  t.deepEqual(after.leases, before.leases);
+  t.deepEqual(after.vms, before.vms);
+});
+
+test('unmapped users are told why and whom to ask; unknown pools and guests get clear answers', async (t) => {
+  const s = await setup(t);
+  const eve = await say(s, EVE, 'claim physics');
+  const eveText = cardText(cardOf(eve.answer));
+  t.regex(eveText, /not linked to a facility account/);
+  t.regex(eveText, /eve@elsewhere\.example\) is not at the facility’s domain \(facility\.example\)/);
+  t.regex(eveText, /Ask the DAaaS team \(daaas@facility\.example\) to link your account \(Entra object id 6f1e0c1a-0000-4000-8000-000000000e0e\)/);
+
+  const guest = await say(s, GUEST, 'status');
+  t.regex(cardText(cardOf(guest.answer)), /guests are linked to facility accounts only by hand/);
+
+  const typo = await say(s, ALICE, 'claim physcs');
+  t.regex(cardText(cardOf(typo.answer)), /There is no pool called \\"physcs\\". Did you mean physics\?/);
+  t.is(s.h.store.activeLeases().length, 0);
+  t.is(s.store.get(EVE.aadObjectId), undefined, 'an unmapped user’s conversation is not kept');
+});
+
+test('a reminder reaches the user after a restart, through the stored conversation reference', async (t) => {
+  const first = await setup(t);
+  await say(first, ALICE, 'claim physics');
+  const lease = first.h.store.activeLeases({ user: 'alice' })[0]!;
+  const s = await first.restart();
+
+  await s.h.clock.advance(lease.expiresAt - 24 * 3_600_000 - s.h.clock.now() + 1_000);
+  await s.h.tick();
+  const reminder = await s.fake.waitFor(() => s.fake.delivered().find((c) => c.kind === 'send'), 'the reminder');
+  t.is(reminder.conversationId, `a:personal-${ALICE.id}`);
+  t.is(reminder.replyToId, undefined);
+  t.like(reminder.body, { type: 'message', recipient: { id: ALICE.id }, from: { id: BOT.id } });
+  const card = cardOf(reminder);
+  t.regex(cardText(card), new RegExp(`${lease.vm.name} will be torn down in 1d`));
+  t.deepEqual(executeAction(card, 'extend').data, { command: `extend ${lease.vm.name}`, owner: 'alice' });
+});
+
+test('a user who only talked in a channel gets reminders in a personal chat the bot opens', async (t) => {
+  const s = await setup(t);
+  await s.post(channelMessage(s.fake, BOB, 'claim physics'));
+  await s.fake.waitFor(() => s.fake.delivered()[0], 'the claim answer');
+  const lease = s.h.store.activeLeases({ user: 'bob' })[0]!;
+
+  await s.teams.notify({ platform: 'teams', user: 'bob', conversation: lease.conversation }, { tone: 'info', title: 'Hello Bob', blocks: [] });
+  const create = s.fake.callsOf('create')[0]!;
+  t.like(create.body, { isGroup: false, bot: { id: BOT.id }, members: [{ id: BOB.id }], tenantId: TENANT });
+  const sent = s.fake.delivered().find((c) => c.kind === 'send')!;
+  t.is(sent.conversationId, `a:personal-${BOB.id}`);
+  t.like(s.store.get(BOB.aadObjectId), { reference: { conversation: { id: `a:personal-${BOB.id}`, conversationType: 'personal' } } });
+});
+
+test('403 MessageWritesBlocked marks the user unreachable, is logged for admins, and is not tried again', async (t) => {
+  const s = await setup(t);
+  await say(s, ALICE, 'claim physics');
+  const lease = s.h.store.activeLeases({ user: 'alice' })[0]!;
+  s.fake.answerNext('send', { status: 403, code: 'MessageWritesBlocked' });
+  const to = { platform: 'teams', user: 'alice', conversation: lease.conversation };
+  const hello: Reply = { tone: 'info', title: 'Hello', blocks: [] };
+
+  const error = await t.throwsAsync(s.teams.notify(to, hello));
+  t.regex(error!.message, /alice cannot be reached in Teams \(MessageWritesBlocked\)/);
+  t.is(s.fake.callsOf('send').length, 1, 'a 403 is not retried');
+  t.like(s.store.get(ALICE.aadObjectId), { unreachable: { reason: 'MessageWritesBlocked' } });
+  t.true(s.logs.some((l) => l.level === 'warn' && l.fields.forAdmins === true && /marked unreachable/.test(l.message ?? '')));
+
+  // The reconciler's reminders now fail at once, without calling Teams.
+  await s.h.clock.advance(lease.expiresAt - 24 * 3_600_000 - s.h.clock.now() + 1_000);
+  await s.h.tick();
+  await t.throwsAsync(s.teams.notify(to, hello), { message: /removed or blocked the bot in Teams/ });
+  t.is(s.fake.callsOf('send').length, 1);
+
+  // Talking to the bot again makes her reachable again.
+  await say(s, ALICE, 'status');
+  await s.teams.notify(to, hello);
+  t.is(s.fake.callsOf('send').length, 2);
+});
+
+test('429 with Retry-After, and 502, are sent again after a pause; then delivered once', async (t) => {
+  const s = await setup(t);
+  s.fake.answerNext('reply', { status: 429, retryAfter: 0.05, code: 'Throttled' }, { status: 502 });
+  const { answer } = await say(s, ALICE, 'status');
+  t.is(answer.status, 200);
+  const replies = s.fake.callsOf('reply');
+  t.deepEqual(replies.map((c) => c.status), [429, 502, 200]);
+  t.true(s.logs.some((l) => l.level === 'info' && l.fields.status === 429 && /slow down/.test(l.message ?? '')));
+});
+
+test('repeated deliveries are ignored; another tenant is refused; installationUpdate remove stops reminders', async (t) => {
+  const s = await setup(t);
+  const activity = personalMessage(s.fake, ALICE, 'claim physics');
+  await s.post(activity);
+  await s.post(activity);
+  await s.fake.waitFor(() => s.fake.delivered()[0], 'the answer');
+  await s.teams.idle();
+  t.is(s.fake.delivered().length, 1);
+  t.is(s.h.store.activeLeases({ user: 'alice' }).length, 1);
+
+  const foreign = personalMessage(s.fake, BOB, 'claim physics');
+  (foreign.conversation as Record<string, unknown>).tenantId = '00000000-0000-4000-8000-0000000f0e19';
+  (foreign.channelData as Record<string, unknown>).tenant = { id: '00000000-0000-4000-8000-0000000f0e19' };
+  const s2 = await setup(t, { h: s.h, fake: s.fake, extra: { tenants: [TENANT] } });
+  await s2.post(foreign);
+  const refusal = await s.fake.waitFor(() => s.fake.delivered()[1], 'the refusal');
+  t.regex(cardText(cardOf(refusal)), /serves only its own organisation/);
+  t.is(s.h.store.activeLeases({ user: 'bob' }).length, 0);
+
+  await s.post(installationUpdate(s.fake, ALICE, 'remove'));
+  await s.teams.idle();
+  t.like(s.store.get(ALICE.aadObjectId), { unreachable: { reason: 'removed the app' } });
+});
+
+test('anonymous mode refuses activities whose serviceUrl is not on this machine', async (t) => {
+  const s = await setup(t);
+  const activity = personalMessage(s.fake, ALICE, 'claim physics');
+  activity.serviceUrl = 'https://smba.example.invalid/emea/';
+  const { status } = await s.post(activity);
+  t.is(status, 400);
+  await s.teams.idle();
+  t.is(s.fake.calls.length, 0);
+  t.is(s.h.store.activeLeases().length, 0);
+});
+
+test('production mode: a request without a token, with a garbage token or with a token for another bot gets 401, and nothing runs', async (t) => {
+  const h = await filledHarness(t);
+  const dispatched: Invocation[] = [];
+  const http = new HttpServer(recordingLogger([]));
+  const teams = new TeamsAdapter({
+    auth: { mode: 'production', clientId: '0b5e7a1c-0000-4000-8000-00000000b07a', clientSecret: 'not-a-real-secret', tenantId: TENANT, source: 'test' },
+    host: '0.0.0.0',
+    http,
+    dispatch: async (inv) => (dispatched.push(inv), h.app.dispatch(inv)),
+    identity: { contact: CONTACT },
+    references: new InMemoryConversationReferenceStore(),
+    clock: h.clock,
+    log: recordingLogger([]),
+  });
+  t.is(teams.mode, 'production');
+  // Bound to loopback here only because tests must not listen on every address; the adapter was told 0.0.0.0.
+  const address = await http.listen('127.0.0.1', 0);
+  t.teardown(async () => {
+    await teams.stop();
+    await http.close();
+  });
+  const url = `http://127.0.0.1:${address.port}${TEAMS_MESSAGES_PATH}`;
+  const fake = await FakeConnector.start();
+  t.teardown(() => fake.close());
+  const activity = personalMessage(fake, ALICE, 'claim physics');
+
+  const unsigned = (claims: object) => `${Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: 'k' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2lnbmF0dXJl`;
+  const answers = [
+    await postActivity(url, activity),
+    await postActivity(url, activity, { authorization: 'Bearer garbage' }),
+    await postActivity(url, activity, { authorization: 'Basic YWxpY2U6c2VjcmV0' }),
+    await postActivity(url, activity, { authorization: `Bearer ${unsigned({ aud: 'some-other-bot', iss: 'https://api.botframework.com', exp: 4_102_444_800 })}` }),
+  ];
+  t.deepEqual(answers.map((a) => a.status), [401, 401, 401, 401]);
+  await teams.idle();
+  t.deepEqual(dispatched, []);
+  t.is(fake.calls.length, 0);
+  t.is(h.store.activeLeases().length, 0);
+});
+
+test('anonymous mode is refused off loopback and without credentials start-up is refused, with clear errors', (t) => {
+  t.throws(
+    () =>
+      new TeamsAdapter({
+        auth: { mode: 'anonymous' },
+        host: '0.0.0.0',
+        http: new HttpServer(recordingLogger([])),
+        dispatch: async () => ({ tone: 'info', title: '', blocks: [] }),
+        identity: { contact: CONTACT },
+        references: new InMemoryConversationReferenceStore(),
+        clock: new SystemClock(),
+        log: recordingLogger([]),
+      }),
+    { message: /anonymous mode is honoured only on a loopback address, and the bot listens on 0\.0\.0\.0/ },
+  );
+  const missing = TeamsAdapter.authFromEnv({}, '127.0.0.1');
+  t.false(missing.ok);
+  t.regex(missing.ok ? '' : missing.error, /Teams needs credentials and none are set/);
+  const offLoopback = TeamsAdapter.authFromEnv({ TEAMS_ALLOW_ANONYMOUS: '1' }, '0.0.0.0');
+  t.regex(offLoopback.ok ? '' : offLoopback.error, /honoured only when the bot listens on a loopback address/);
+  t.deepEqual(TeamsAdapter.authFromEnv({ TEAMS_ALLOW_ANONYMOUS: '1' }, '127.0.0.1'), { ok: true, auth: { mode: 'anonymous' } });
+});
+
+test('the command in a message: mentions and markup removed, /daaas optional; group chats need a mention', (t) => {
+  const activity = (text: string, entities: object[] = []) => Activity.fromObject({ type: 'message', text, recipient: BOT, entities });
+  const mention = { type: 'mention', text: '<at>DAaaS</at>', mentioned: BOT };
+  t.deepEqual(commandText(activity('claim excitations'), true), { text: 'claim excitations', addressed: true });
+  t.deepEqual(commandText(activity('/daaas  claim excitations\n'), true), { text: 'claim excitations', addressed: true });
+  t.deepEqual(commandText(activity('<at>DAaaS</at>&nbsp;/daaas <b>status</b>', [mention]), false), { text: 'status', addressed: true });
+  t.deepEqual(commandText(activity('status'), false), { text: 'status', addressed: false }, 'a group chat message not for the bot');
+  t.deepEqual(commandText(activity('<at>Someone</at> status', [{ type: 'mention', text: '<at>Someone</at>', mentioned: { id: '29:1x' } }]), false), { text: 'status', addressed: false });
+  t.deepEqual(commandText(activity('<at>DAaaS</at>', [mention]), false), { text: '', addressed: true });
+  t.deepEqual(commandText(activity('release &lt;vm&gt; &amp;lt;'), true), { text: 'release <vm> &lt;', addressed: true });
+});
