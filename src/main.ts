@@ -15,10 +15,13 @@ import { OpenStackConfigError } from './adapters/openstack/os-config.ts';
 import { SimCloud } from './adapters/sim-cloud/sim-cloud.ts';
 import { SimProvisioner } from './adapters/sim-provisioner.ts';
 import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
+import { SqliteTeamsConversations } from './adapters/sqlite/teams-conversations.ts';
 import { SystemClock } from './adapters/system-clock.ts';
 import { createApp, type App } from './app.ts';
 import { SHELL_PLATFORM, ShellAdapter } from './chat/shell/shell-adapter.ts';
 import { SLACK_PLATFORM, SlackAdapter } from './chat/slack/slack-adapter.ts';
+import { TEAMS_PLATFORM, TeamsAdapter } from './chat/teams/teams-adapter.ts';
+import { teamsRequestedInEnv } from './chat/teams/teams-auth.ts';
 import { ConfigError, loadConfig, type AppConfig } from './config/load-config.ts';
 import { HttpServer } from './http/http-server.ts';
 import type { Cloud } from './ports/cloud.ts';
@@ -48,6 +51,12 @@ Environment:
   SLACK_BOT_TOKEN  enables Slack (xoxb-…); with SLACK_APP_TOKEN (xapp-…) over Socket Mode,
                    else over HTTP at POST /slack/events, verified with SLACK_SIGNING_SECRET
   SLACK_API_URL    the Slack Web API base (default Slack's own; GovSlack and tests change it)
+  clientId, clientSecret, tenantId
+                   enable Teams at POST /api/messages: the bot's single-tenant app registration
+                   (the Agents SDK's names; MicrosoftAppId/MicrosoftAppPassword/MicrosoftAppTenantId
+                   and Connections__ServiceConnection__Settings__* work too)
+  TEAMS_ALLOW_ANONYMOUS=1
+                   Teams without credentials, for local trials; only with DAAAS_HOST on loopback
 `;
 
 async function main(): Promise<number> {
@@ -79,7 +88,8 @@ async function main(): Promise<number> {
   }
 
   const slackConfigured = Boolean(process.env.SLACK_BOT_TOKEN);
-  const shell = !args['no-shell'] && (Boolean(args.shell) || !slackConfigured);
+  const teamsConfigured = config.teams.enabled || teamsRequestedInEnv(process.env);
+  const shell = !args['no-shell'] && (Boolean(args.shell) || !(slackConfigured || teamsConfigured));
   const dataDir = resolve(config.dataDir);
   const unlock = lockDataDir(dataDir);
   // In the terminal chat the logs would bury the conversation, so they go to a file there.
@@ -109,6 +119,7 @@ async function main(): Promise<number> {
   const chats: { start(): Promise<void>; stop(): Promise<void> }[] = [];
   try {
     if (slackConfigured) chats.push(buildSlack(config, app, http, clock, log));
+    if (teamsConfigured) chats.push(buildTeams(config, app, http, store, clock, log));
     const address = await http.listen(config.server.host, config.server.port).catch((error: unknown) => {
       throw new StartupError(`cannot listen on ${config.server.host}:${config.server.port} (${(error as Error).message}). Set DAAAS_PORT to a free port.`);
     });
@@ -159,6 +170,34 @@ async function main(): Promise<number> {
 
 /** A problem with the set-up that the operator must fix; start-up stops saying what it is. */
 class StartupError extends Error {}
+
+function buildTeams(config: AppConfig, app: App, http: HttpServer, store: SqliteStore, clock: SystemClock, log: pino.Logger): TeamsAdapter {
+  const auth = TeamsAdapter.authFromEnv(process.env, config.server.host);
+  if (!auth.ok) throw new StartupError(auth.error);
+  const { identity } = config.teams;
+  const teams = new TeamsAdapter({
+    auth: auth.auth,
+    host: config.server.host,
+    http,
+    dispatch: (invocation) => app.dispatch(invocation),
+    identity: {
+      rule: identity.rule,
+      domains: identity.domains,
+      map: identity.map,
+      contact: identity.contact,
+      allowGuests: identity.allowGuests,
+      cacheTtlMs: identity.cacheTtl,
+      negativeTtlMs: identity.negativeTtl,
+    },
+    references: new SqliteTeamsConversations(store),
+    ...(config.teams.tenants.length ? { tenants: config.teams.tenants } : {}),
+    clock,
+    log: log.child({ component: 'teams' }),
+  });
+  app.notifier.register(TEAMS_PLATFORM, teams);
+  log.info({ mode: auth.auth.mode }, 'Teams enabled');
+  return teams;
+}
 
 function buildSlack(config: AppConfig, app: App, http: HttpServer, clock: SystemClock, log: pino.Logger): SlackAdapter {
   const env = process.env;

@@ -22,6 +22,7 @@ export interface AppConfig {
   cloud: RawConfig['cloud'];
   provisioner: RawConfig['provisioner'];
   slack: RawConfig['slack'];
+  teams: RawConfig['teams'];
   server: { host: string; port: number };
   dataDir: string;
   logLevel: string;
@@ -93,6 +94,7 @@ export function parseConfig(text: string, source: string, env: Env): AppConfig {
     cloud: raw.cloud,
     provisioner: raw.provisioner,
     slack: raw.slack,
+    teams: raw.teams,
     server,
     dataDir: env.DAAAS_DATA_DIR || './var',
     logLevel,

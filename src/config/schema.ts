@@ -127,6 +127,27 @@ const slack = z.strictObject({
     .prefault({}),
 });
 
+const teams = z.strictObject({
+  /** Start Teams even without credentials in the environment (they are then required). */
+  enabled: z.boolean().default(false),
+  identity: z
+    .strictObject({
+      /** How a Teams user's UPN or e-mail becomes a facility account. */
+      rule: z.enum(['upn-local-part', 'email-local-part', 'upn', 'email', 'map-only']).default('upn-local-part'),
+      domains: z.array(z.string().min(1)).default([]),
+      /** Entra object id, Teams user id (29:…), UPN or e-mail address → account, checked first. */
+      map: z.record(z.string(), account).default({}),
+      contact: z.string().min(1).max(200).default('the administrators of this bot'),
+      /** Guests from other directories are refused unless mapped; true maps them by the rule too. */
+      allowGuests: z.boolean().default(false),
+      cacheTtl: duration.default(3_600_000),
+      negativeTtl: duration.default(60_000),
+    })
+    .prefault({}),
+  /** Tenants whose users may use the bot; empty: the app registration's own. */
+  tenants: z.array(z.string().min(1)).default([]),
+});
+
 export const configSchema = z
   .strictObject({
     instance: name.default('daaas'),
@@ -173,6 +194,7 @@ export const configSchema = z
       )
       .prefault({ driver: 'simulated' }),
     slack: slack.prefault({}),
+    teams: teams.prefault({}),
     pools: z.record(z.string(), pool).refine((pools) => Object.keys(pools).length > 0, 'at least one pool is needed'),
   });
 

@@ -72,4 +72,17 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE leases ADD COLUMN home_ready_at INTEGER;
   UPDATE leases SET home_ready_at = claimed_at;
   `,
+  // 3: where each Teams user can be reached for reminders (their last conversation reference),
+  // and whether Teams refused them for good (the app removed or blocked).
+  `
+  CREATE TABLE teams_conversations (
+    user_key           TEXT PRIMARY KEY,
+    account            TEXT NOT NULL,
+    reference          TEXT NOT NULL,
+    updated_at         INTEGER NOT NULL,
+    unreachable_at     INTEGER,
+    unreachable_reason TEXT
+  );
+  CREATE INDEX teams_conversations_account ON teams_conversations (account);
+  `,
 ];

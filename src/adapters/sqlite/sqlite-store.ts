@@ -63,7 +63,8 @@ const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',
  * sharing the file serialise their writes instead of failing half-way.
  */
 export class SqliteStore implements Store {
-  private readonly db: Database.Database;
+  /** The connection, for sibling tables of other adapters (Teams conversations) in the same file. */
+  readonly db: Database.Database;
 
   /** `path` is a file, or ':memory:' for a throw-away store. */
   constructor(path: string) {
