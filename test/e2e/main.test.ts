@@ -1,8 +1,8 @@
 import test from 'ava';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { startBot, until } from '../helpers/bot-process.ts';
 import { tempDir } from '../helpers/harness.ts';
 
 /** The default pools with boots and leases short enough to watch a whole lifecycle. */
@@ -32,36 +32,7 @@ pools:
     owner: { name: Physics, contact: physics@facility.example }
 `;
 
-interface Bot {
-  child: ChildProcessWithoutNullStreams;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function start(t: { teardown: (fn: () => void) => void }, env: Record<string, string>, args: string[] = []): Bot {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-    env: { ...process.env, DAAAS_PORT: '0', ...env },
-    stdio: 'pipe',
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.teardown(() => {
-    if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
-  });
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
-
-async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(50);
-  }
-}
+const start = startBot;
 
 function fastConfig(dir: string, text = FAST): string {
   const path = join(dir, 'config.yaml');
@@ -114,7 +85,7 @@ test('--user chats as another account, who is not an admin unless the config say
   t.regex(bot.stdout(), /Pool physics is for members of physics, and you are not one\./);
 });
 
-test('--no-shell runs as a service: /healthz answers on DAAAS_HOST:DAAAS_PORT and SIGTERM stops it cleanly', async (t) => {
+test('--no-shell runs as a service: /healthz, /readyz and /metrics answer on DAAAS_HOST:DAAAS_PORT and SIGTERM stops it cleanly', async (t) => {
   const dir = tempDir();
   t.teardown(dir.remove);
   const bot = start(t, { DAAAS_DATA_DIR: join(dir.path, 'var'), DAAAS_CONFIG: fastConfig(dir.path), DAAAS_HOST: '127.0.0.1' }, ['--no-shell']);
@@ -126,6 +97,19 @@ test('--no-shell runs as a service: /healthz answers on DAAAS_HOST:DAAAS_PORT an
   t.is((await fetch(`http://127.0.0.1:${port}/nowhere`)).status, 404);
   t.is((await fetch(`http://127.0.0.1:${port}/healthz`, { method: 'POST' })).status, 405);
   await until('the pools to fill', () => (bot.stdout().match(/"msg":"ready"/g) ?? []).length >= 2);
+  await delay(300); // the next tick sees them
+  const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+  const readiness = (await ready.json()) as { status: string; checks: { name: string; ok: boolean }[] };
+  t.is(ready.status, 200, JSON.stringify(readiness));
+  t.deepEqual(readiness.checks.map((c) => [c.name, c.ok]), [['store', true], ['cloud', true]]);
+  const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+  t.regex(metrics.headers.get('content-type') ?? '', /^text\/plain/);
+  const text = await metrics.text();
+  t.regex(text, /daaas_pool_vms\{pool="physics",state="ready"\} 2/);
+  t.regex(text, /daaas_cloud_calls_total\{operation="boot",result="ok"\} 2/);
+  t.regex(text, /daaas_scheduler_tick_duration_seconds_count [1-9]/);
+  t.regex(text, /daaas_boot_duration_seconds_count\{pool="physics"\} 2/);
+  t.regex(text, /daaas_process_resident_memory_bytes/);
   bot.child.kill('SIGTERM');
   t.is(await bot.exit, 0);
   t.regex(bot.stdout(), /"msg":"stopped"/);
