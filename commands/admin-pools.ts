@@ -11,6 +11,7 @@ export const adminPools: CommandSpec = {
   handler({ who, service, now }) {
     const reports = service.adminReport(who);
     const cloud = service.cloudStatus();
+    const figures = service.metrics();
     const rows = reports.map(({ pool, counts, health, note, oldestLease, typicalReadyMs }) => [
       pool.name,
       `${counts.ready}/${pool.size}`,
@@ -21,6 +22,7 @@ export const adminPools: CommandSpec = {
       `${counts.total}/${pool.max}`,
       oldestLease ? `${oldestLease.vm.name} (${oldestLease.user}, ${formatDuration(now - oldestLease.claimedAt)})` : '-',
       formatDuration(typicalReadyMs),
+      formatDuration(figures.emptyMs.get(pool.name) ?? 0),
       [health.lastError ? `${health.lastError} (${formatDuration(now - (health.lastErrorAt ?? now))} ago)` : '', note ?? ''].filter(Boolean).join('; ') || '-',
     ]);
     const owners = reports.map(({ pool }) => `${pool.name}: ${pool.image} on ${pool.flavor}, maintained by ${pool.owner.name} <${pool.owner.contact}>`);
@@ -28,9 +30,19 @@ export const adminPools: CommandSpec = {
     return reply(
       cloud.lastError ? 'warning' : 'info',
       'Pools (admin)',
-      table(['pool', 'ready', 'booting', 'provisioning', 'claimed', 'failed', 'total/max', 'oldest lease', 'boot→ready', 'last error / note'], rows),
+      table(['pool', 'ready', 'booting', 'provisioning', 'claimed', 'failed', 'total/max', 'oldest lease', 'boot→ready', 'time empty', 'last error / note'], rows),
       text(cloud.lastError ? `Cloud: NOT answering — ${cloud.lastError}` : `Cloud: last observed ${seen}.`),
+      text(
+        figures.claimLatencyMs
+          ? `Claims: median ${formatMs(figures.claimLatencyMs.p50)}, 95th percentile ${formatMs(figures.claimLatencyMs.p95)} (last ${figures.claimLatencyMs.count}, command in to reply out).`
+          : 'Claims: none yet since the bot started.',
+      ),
       text(`Images:\n${owners.map((o) => `  ${o}`).join('\n')}`),
     );
   },
 };
+
+/** Sub-millisecond latencies matter here, so not rounded to the minute like durations. */
+function formatMs(ms: number): string {
+  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+}

@@ -9,6 +9,7 @@ import { DaaasService } from './core/service.ts';
 import type { Clock } from './ports/clock.ts';
 import type { Cloud } from './ports/cloud.ts';
 import type { Logger } from './ports/logger.ts';
+import type { Metrics } from './ports/metrics.ts';
 import type { Provisioner } from './ports/provisioner.ts';
 import type { Store } from './ports/store.ts';
 import { Reconciler } from './scheduler/reconciler.ts';
@@ -23,6 +24,7 @@ export interface AppPorts {
   log: Logger;
   /** Accounts treated as the local operator (the shell user without --user). */
   localAccounts?: ReadonlySet<string>;
+  metrics?: Metrics;
 }
 
 export interface App {
@@ -60,6 +62,7 @@ export function createApp(ports: AppPorts): App {
     instance: config.instance,
     settings: { ...config.scheduler, applyConcurrency: 8 },
     onProgress: kick,
+    ...(ports.metrics ? { metrics: ports.metrics } : {}),
   });
   const service = new DaaasService({
     store,
@@ -72,6 +75,7 @@ export function createApp(ports: AppPorts): App {
     },
     defaultReadyMs: estimateReadyMs(config),
     runLog: (vmName, maxLines) => ports.provisioner.lastLog(vmName, maxLines),
+    ...(ports.metrics ? { metrics: () => ports.metrics!.summary() } : {}),
   });
   const leaseListeners: ((account: string) => void)[] = [];
   const localAccounts = ports.localAccounts ?? new Set<string>();
@@ -83,6 +87,7 @@ export function createApp(ports: AppPorts): App {
     clock,
     log: log.child({ component: 'dispatcher' }),
     principal: (inv) => principalOf(inv.account, inv.platform),
+    ...(ports.metrics ? { metrics: ports.metrics } : {}),
   });
   loop = new TickLoop({ tick: () => reconciler.tick(), schedule: config.scheduler.schedule, now: () => clock.now(), log: log.child({ component: 'scheduler' }) });
 

@@ -10,6 +10,8 @@ import pino from 'pino';
 import { lockDataDir } from './adapters/data-dir-lock.ts';
 import { AnsibleProvisioner, sandboxVars } from './adapters/ansible/ansible-provisioner.ts';
 import { AnsibleMissingError, AnsibleRunner } from './adapters/ansible/ansible-runner.ts';
+import { MeteredCloud } from './adapters/metrics/metered-cloud.ts';
+import { PromMetrics, type PoolCounts } from './adapters/metrics/prom-metrics.ts';
 import { connectOpenStack } from './adapters/openstack/connect.ts';
 import { OpenStackConfigError } from './adapters/openstack/os-config.ts';
 import { SimCloud } from './adapters/sim-cloud/sim-cloud.ts';
@@ -24,6 +26,7 @@ import { TEAMS_PLATFORM, TeamsAdapter } from './chat/teams/teams-adapter.ts';
 import { teamsRequestedInEnv } from './chat/teams/teams-auth.ts';
 import { ConfigError, loadConfig, type AppConfig } from './config/load-config.ts';
 import { HttpServer } from './http/http-server.ts';
+import { readyzHandler } from './http/readiness.ts';
 import type { Cloud } from './ports/cloud.ts';
 import type { Provisioner } from './ports/provisioner.ts';
 
@@ -112,22 +115,51 @@ async function main(): Promise<number> {
   }
   const store = new SqliteStore(join(dataDir, 'daaas.db'));
   const account = args.user ?? safeLoginName();
-  const app = createApp({ config, store, cloud, provisioner, clock, log, localAccounts: args.user ? new Set() : new Set([account]) });
+  const metrics = new PromMetrics(() => poolCounts(store), { processMetrics: true });
+  const app = createApp({
+    config,
+    store,
+    cloud: new MeteredCloud(cloud, metrics, clock),
+    provisioner,
+    clock,
+    log,
+    metrics,
+    localAccounts: args.user ? new Set() : new Set([account]),
+  });
 
   const http = new HttpServer(log.child({ component: 'http' }));
   // Chat adapters mount their endpoints before the server listens, and connect once it does.
-  const chats: { start(): Promise<void>; stop(): Promise<void> }[] = [];
+  const chats: { name: string; adapter: { start(): Promise<void>; stop(): Promise<void> }; connected: boolean }[] = [];
+  http.mount('GET', '/metrics', async (_req, res) => {
+    res.writeHead(200, { 'content-type': metrics.contentType });
+    res.end(await metrics.render());
+  });
+  http.mount(
+    'GET',
+    '/readyz',
+    readyzHandler({
+      storeWritable: () => store.checkWritable(),
+      cloud: () => app.reconciler.status,
+      chats: () => chats.map(({ name, connected }) => ({ name, connected })),
+      now: () => clock.now(),
+      // The cron heartbeat looks at the cloud every minute at the least.
+      cloudFreshMs: 180_000,
+    }),
+  );
   try {
-    if (slackConfigured) chats.push(buildSlack(config, app, http, clock, log));
-    if (teamsConfigured) chats.push(buildTeams(config, app, http, store, clock, log));
+    if (slackConfigured) chats.push({ name: 'slack', adapter: buildSlack(config, app, http, clock, log), connected: false });
+    if (teamsConfigured) chats.push({ name: 'teams', adapter: buildTeams(config, app, http, store, clock, log), connected: false });
     const address = await http.listen(config.server.host, config.server.port).catch((error: unknown) => {
       throw new StartupError(`cannot listen on ${config.server.host}:${config.server.port} (${(error as Error).message}). Set DAAAS_PORT to a free port.`);
     });
     log.info({ host: address.address, port: address.port, config: config.source, dataDir }, 'listening');
-    for (const chat of chats) await chat.start();
+    for (const chat of chats) {
+      await chat.adapter.start();
+      chat.connected = true;
+    }
   } catch (error) {
     process.stderr.write(`The bot did not start: ${(error as Error).message}\n`);
-    for (const chat of chats) await chat.stop();
+    for (const chat of chats) await chat.adapter.stop();
     await app.stop();
     await http.close();
     store.close();
@@ -138,7 +170,7 @@ async function main(): Promise<number> {
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      for (const chat of chats) await chat.stop();
+      for (const chat of chats) await chat.adapter.stop();
       await app.stop();
       await http.close();
       store.close();
@@ -166,6 +198,16 @@ async function main(): Promise<number> {
   await adapter.run();
   await stop();
   return 0;
+}
+
+/** VMs per pool and state, read when /metrics is scraped. */
+function poolCounts(store: SqliteStore): PoolCounts[] {
+  const counts = new Map<string, number>();
+  for (const vm of store.listVms()) counts.set(`${vm.pool}\u0000${vm.state}`, (counts.get(`${vm.pool}\u0000${vm.state}`) ?? 0) + 1);
+  return [...counts].map(([key, count]) => {
+    const [pool = '', state = ''] = key.split('\u0000');
+    return { pool, state, count };
+  });
 }
 
 /** A problem with the set-up that the operator must fix; start-up stops saying what it is. */

@@ -21,6 +21,10 @@ export class ManualClock implements Clock {
     return this.current;
   }
 
+  elapsedMs(): number {
+    return this.current;
+  }
+
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (ms <= 0) return Promise.resolve();

@@ -7,6 +7,10 @@ export class SystemClock implements Clock {
     return Date.now();
   }
 
+  elapsedMs(): number {
+    return performance.now();
+  }
+
   async sleep(ms: number, signal?: AbortSignal): Promise<void> {
     await delay(ms, undefined, signal ? { signal } : {});
   }

@@ -5,6 +5,7 @@ import type { DaaasService } from '../core/service.ts';
 import { suggest } from '../core/suggest.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
+import type { Metrics } from '../ports/metrics.ts';
 import { usage, type CommandContext, type CommandSpec } from './command-spec.ts';
 import type { Invocation } from './invocation.ts';
 import { parseInput } from './parse.ts';
@@ -17,6 +18,7 @@ export interface DispatcherOptions {
   log: Logger;
   /** Who an invocation's account is: admin or not, groups. */
   principal: (invocation: Invocation) => Principal;
+  metrics?: Metrics;
 }
 
 /**
@@ -37,20 +39,28 @@ export class Dispatcher {
   async dispatch(invocation: Invocation): Promise<Reply> {
     const requestId = invocation.requestId ?? randomUUID().slice(0, 8);
     const log = this.o.log.child({ requestId, platform: invocation.platform, user: invocation.account });
+    const started = this.o.clock.elapsedMs();
+    let command = 'unknown';
+    let result = 'ok';
     try {
       const { words, flags } = parseInput(invocation.text);
       const { spec, rest } = this.find(words);
-      log.info({ command: spec.name }, 'command');
+      command = spec.name;
+      log.info({ command }, 'command');
       const who = this.o.principal(invocation);
       if (spec.permission === 'admin') return await this.runAdmin(spec, who, invocation, rest, flags);
       return await spec.handler(this.context(spec, who, invocation, rest, flags));
     } catch (error) {
       if (isUserError(error)) {
+        result = error.code;
         log.info({ code: error.code }, 'command refused');
         return reply('error', error.message, error.hint ? text(error.hint) : undefined);
       }
+      result = 'INTERNAL';
       log.error({ err: error }, 'command failed');
       return reply('error', 'Sorry, something went wrong on our side.', text(`Nothing was changed. If it happens again, tell the admins and quote reference ${requestId}.`));
+    } finally {
+      this.o.metrics?.command(command, result, this.o.clock.elapsedMs() - started);
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Clock } from '../ports/clock.ts';
+import type { MetricsSummary } from '../ports/metrics.ts';
 import type { RunLog } from '../ports/provisioner.ts';
 import type { Store } from '../ports/store.ts';
 import { mayClaim } from './access.ts';
@@ -52,6 +53,8 @@ export interface ServiceOptions {
   defaultReadyMs: number;
   /** The end of the last provisioning run's log of a VM. */
   runLog?: (vmName: string, maxLines: number) => Promise<RunLog | undefined>;
+  /** Claim latency and time empty, for admins. */
+  metrics?: () => MetricsSummary;
 }
 
 /** The use cases behind every chat entry point: claim, release, extend, status and overviews. */
@@ -195,6 +198,10 @@ export class DaaasService {
 
   cloudStatus(): CloudStatus {
     return this.o.cloudStatus();
+  }
+
+  metrics(): MetricsSummary {
+    return this.o.metrics?.() ?? { claimLatencyMs: null, emptyMs: new Map() };
   }
 
   /** For admins: a VM (deleted ones too) and the end of its last provisioning run's log. */

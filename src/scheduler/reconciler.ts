@@ -8,6 +8,7 @@ import type { CloudStatus } from '../core/service.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Cloud, CloudServer } from '../ports/cloud.ts';
 import type { Logger } from '../ports/logger.ts';
+import { noMetrics, type Metrics } from '../ports/metrics.ts';
 import type { Notifier } from '../ports/notifier.ts';
 import type { Provisioner } from '../ports/provisioner.ts';
 import type { Store } from '../ports/store.ts';
@@ -34,6 +35,7 @@ export interface ReconcilerOptions {
   instance: string;
   /** Called when background work (a provisioning run) finished and another tick is due. */
   onProgress?: () => void;
+  metrics?: Metrics;
 }
 
 export interface TickReport {
@@ -68,9 +70,12 @@ export class Reconciler {
   private readonly pools: Map<string, PoolSpec>;
   private readonly coresPerVm = new Map<string, number>();
   private stopped = false;
+  private lastTickAt: number | null = null;
+  private readonly metrics: Metrics;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.pools = new Map(o.pools.map((p) => [p.name, p]));
+    this.metrics = o.metrics ?? noMetrics;
   }
 
   get tag(): string {
@@ -82,6 +87,15 @@ export class Reconciler {
   }
 
   async tick(): Promise<TickReport> {
+    const started = this.o.clock.elapsedMs();
+    try {
+      return await this.reconcile();
+    } finally {
+      this.metrics.tick(this.o.clock.elapsedMs() - started);
+    }
+  }
+
+  private async reconcile(): Promise<TickReport> {
     const now = this.o.clock.now();
     let count = 0;
     // Leases first: an expiry found now is torn down by the cloud half of this same tick.
@@ -132,10 +146,21 @@ export class Reconciler {
         settings: this.o.settings,
       });
       this.status.notes = plan.notes;
+      this.noteEmptyPools(vms, now);
       await runLimited(plan.actions, this.o.settings.applyConcurrency, (action) => this.apply(action, now));
       count += plan.actions.length;
     }
     return { actions: count, cloudReachable: servers !== null, nextWakeAt: this.nextWakeAt(now, leases) };
+  }
+
+  /** Time without a ready VM, per pool, since the last tick that saw the cloud. */
+  private noteEmptyPools(vms: readonly Vm[], now: number): void {
+    const since = this.lastTickAt;
+    this.lastTickAt = now;
+    if (since === null) return;
+    for (const pool of this.o.pools) {
+      if (pool.size > 0 && !vms.some((vm) => vm.pool === pool.name && vm.state === 'ready')) this.metrics.poolEmpty(pool.name, now - since);
+    }
   }
 
   /** Stops provisioning runs and waits for every piece of background work to settle. */
@@ -287,6 +312,7 @@ export class Reconciler {
           const at = this.o.clock.now();
           if (this.o.store.updateVm(vm.id, { state: 'ready', readyAt: at }, at, 'provisioning')) {
             this.o.store.savePoolHealth({ ...this.o.store.poolHealth(pool.name), consecutiveFailures: 0, backoffUntil: null });
+            this.metrics.vmReady(pool.name, fresh.stateSince - vm.createdAt, at - fresh.stateSince);
             this.o.log.info({ vm: vm.name, readyMs: at - vm.createdAt }, 'ready');
           }
         },
@@ -358,6 +384,7 @@ export class Reconciler {
   private fail(vm: Vm, reason: string, now: number): void {
     if (!this.o.store.updateVm(vm.id, { state: 'failed', detail: reason }, now, vm.state)) return;
     this.o.log.warn({ vm: vm.name, pool: vm.pool, reason }, 'VM failed; it is kept for diagnosis, then replaced');
+    this.metrics.provisioningFailed(vm.pool);
     this.noteError(vm.pool, `${vm.name}: ${reason}`, now, true);
   }
 
@@ -401,6 +428,7 @@ export class Reconciler {
     if (!pool || !this.o.store.recordReminder(lease.id, action.beforeMs, lease.expiresAt, 'sending', now)) return;
     const sent = await this.tell(lease, reminderMessage(lease, pool, now));
     this.o.store.setReminderStatus(lease.id, action.beforeMs, lease.expiresAt, sent ? 'sent' : 'failed');
+    this.metrics.reminder(sent ? 'sent' : 'failed');
   }
 
   private endLease(lease: LeaseView, reason: LeaseEndReason, now: number): boolean {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { auditSince, filledHarness, snapshot, tableOf, tableRows, texts } from '../helpers/replies.ts';
 
-const COLUMNS = ['pool', 'ready', 'booting', 'provisioning', 'claimed', 'failed', 'total/max', 'oldest lease', 'boot→ready', 'last error / note'];
+const COLUMNS = ['pool', 'ready', 'booting', 'provisioning', 'claimed', 'failed', 'total/max', 'oldest lease', 'boot→ready', 'time empty', 'last error / note'];
 
 test('admin pools shows every pool in detail', async (t) => {
   const h = await filledHarness(t);
@@ -10,10 +10,18 @@ test('admin pools shows every pool in detail', async (t) => {
   t.is(r.title, 'Pools (admin)');
   t.deepEqual(tableOf(r)?.columns, COLUMNS);
   t.deepEqual(tableRows(r), [
-    { pool: 'physics', ready: '3/3', booting: '0', provisioning: '0', claimed: '0', failed: '0', 'total/max': '3/6', 'oldest lease': '-', 'boot→ready': '9s', 'last error / note': '-' },
-    { pool: 'imaging', ready: '1/1', booting: '0', provisioning: '0', claimed: '0', failed: '0', 'total/max': '1/2', 'oldest lease': '-', 'boot→ready': '9s', 'last error / note': '-' },
+    { pool: 'physics', ready: '3/3', booting: '0', provisioning: '0', claimed: '0', failed: '0', 'total/max': '3/6', 'oldest lease': '-', 'boot→ready': '9s', 'time empty': '8s', 'last error / note': '-' },
+    { pool: 'imaging', ready: '1/1', booting: '0', provisioning: '0', claimed: '0', failed: '0', 'total/max': '1/2', 'oldest lease': '-', 'boot→ready': '9s', 'time empty': '8s', 'last error / note': '-' },
   ]);
   t.true(texts(r).includes('Cloud: last observed 0ms ago.'));
+  t.true(texts(r).includes('Claims: none yet since the bot started.'));
+});
+
+test('admin pools gives the claim latency, median and 95th percentile, once there are claims', async (t) => {
+  const h = await filledHarness(t);
+  await h.say('alice', 'claim physics');
+  await h.say('bob', 'claim physics');
+  t.regex(texts(await h.say('root', 'admin pools')), /Claims: median \d+\.\d ms, 95th percentile \d+\.\d ms \(last 2, command in to reply out\)\./);
 });
 
 test('admin pools shows the image owner contacts', async (t) => {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../src/adapters/manual-clock.ts';
+import { PromMetrics } from '../../src/adapters/metrics/prom-metrics.ts';
 import { SimCloud } from '../../src/adapters/sim-cloud/sim-cloud.ts';
 import { SimProvisioner } from '../../src/adapters/sim-provisioner.ts';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.ts';
@@ -150,7 +151,8 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   });
   const store = new SqliteStore(options.storePath ?? ':memory:');
   const provisioner = new SimProvisioner({ clock, provisionMs: config.provisioner.simulated.provisionTime, personaliseMs: options.personaliseMs ?? 0, failureRate: options.provisionFailureRate ?? 0, random });
-  const app = createApp({ config, store, cloud, provisioner, clock, log: silentLogger });
+  const metrics = new PromMetrics(() => []);
+  const app = createApp({ config, store, cloud, provisioner, clock, log: silentLogger, metrics });
   const dms = new RecordingNotifier(clock);
   app.notifier.register('test', dms);
 

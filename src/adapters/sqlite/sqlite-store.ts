@@ -233,6 +233,11 @@ export class SqliteStore implements Store {
     );
   }
 
+  /** Throws unless a write transaction can start now (disk full, read-only, locked for long). */
+  checkWritable(): void {
+    this.db.exec('BEGIN IMMEDIATE; ROLLBACK');
+  }
+
   markHomeReady(id: string, now: number): boolean {
     return this.db.prepare('UPDATE leases SET home_ready_at = ? WHERE id = ? AND ended_at IS NULL AND home_ready_at IS NULL').run(now, id).changes === 1;
   }
