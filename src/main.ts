@@ -3,23 +3,19 @@
  * builds real adapters. Everything else receives its dependencies.
  */
 import { userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { lockDataDir } from './adapters/data-dir-lock.ts';
-import { AnsibleProvisioner, sandboxVars } from './adapters/ansible/ansible-provisioner.ts';
-import { AnsibleMissingError, AnsibleRunner } from './adapters/ansible/ansible-runner.ts';
+import { AnsibleMissingError } from './adapters/ansible/ansible-runner.ts';
 import { MeteredCloud } from './adapters/metrics/metered-cloud.ts';
 import { PromMetrics, type PoolCounts } from './adapters/metrics/prom-metrics.ts';
-import { connectOpenStack } from './adapters/openstack/connect.ts';
 import { OpenStackConfigError } from './adapters/openstack/os-config.ts';
-import { SimCloud } from './adapters/sim-cloud/sim-cloud.ts';
-import { SimProvisioner } from './adapters/sim-provisioner.ts';
 import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
 import { SqliteTeamsConversations } from './adapters/sqlite/teams-conversations.ts';
 import { SystemClock } from './adapters/system-clock.ts';
 import { createApp, type App } from './app.ts';
+import { buildCloud, buildProvisioner, ROOT, StartupError } from './compose.ts';
 import { SHELL_PLATFORM, ShellAdapter } from './chat/shell/shell-adapter.ts';
 import { SLACK_PLATFORM, SlackAdapter } from './chat/slack/slack-adapter.ts';
 import { TEAMS_PLATFORM, TeamsAdapter } from './chat/teams/teams-adapter.ts';
@@ -30,7 +26,6 @@ import { readyzHandler } from './http/readiness.ts';
 import type { Cloud } from './ports/cloud.ts';
 import type { Provisioner } from './ports/provisioner.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const HELP = `Usage: npm start [-- options]
 
@@ -210,9 +205,6 @@ function poolCounts(store: SqliteStore): PoolCounts[] {
   });
 }
 
-/** A problem with the set-up that the operator must fix; start-up stops saying what it is. */
-class StartupError extends Error {}
-
 function buildTeams(config: AppConfig, app: App, http: HttpServer, store: SqliteStore, clock: SystemClock, log: pino.Logger): TeamsAdapter {
   const auth = TeamsAdapter.authFromEnv(process.env, config.server.host);
   if (!auth.ok) throw new StartupError(auth.error);
@@ -262,63 +254,6 @@ function buildSlack(config: AppConfig, app: App, http: HttpServer, clock: System
   app.onLeaseChange((account) => void slack.refreshHomeOf(account));
   log.info({ mode: slack.mode, command: config.slack.command }, 'Slack enabled');
   return slack;
-}
-
-function buildCloud(config: AppConfig, dataDir: string, clock: SystemClock, log: pino.Logger): Cloud {
-  if (config.cloud.driver === 'openstack') {
-    const openstack = connectOpenStack(config.cloud.openstack, process.env, clock, log.child({ component: 'openstack' }));
-    log.info({ source: openstack.settings.source, authUrl: openstack.settings.authUrl, region: openstack.settings.region }, 'using OpenStack');
-    return openstack.cloud;
-  }
-  const sim = config.cloud.simulated;
-  return new SimCloud({
-    clock,
-    statePath: join(dataDir, 'sim-cloud.json'),
-    bootMs: sim.bootTime,
-    bootFailureRate: sim.bootFailureRate,
-    apiFailureRate: sim.apiFailureRate,
-    latencyMs: sim.latency,
-    quota: sim.quota,
-    flavors: sim.flavors,
-    images: sim.images,
-  });
-}
-
-async function buildProvisioner(config: AppConfig, dataDir: string, clock: SystemClock, log: pino.Logger): Promise<Provisioner> {
-  if (config.provisioner.driver === 'simulated') {
-    const sim = config.provisioner.simulated;
-    return new SimProvisioner({ clock, provisionMs: sim.provisionTime, personaliseMs: sim.personaliseTime, failureRate: sim.failureRate });
-  }
-  const a = config.provisioner.ansible;
-  const runner = new AnsibleRunner({
-    ansibleDir: resolve(ROOT, a.dir),
-    logDir: join(dataDir, 'ansible-logs'),
-    clock,
-    log: log.child({ component: 'ansible' }),
-    timeoutMs: a.timeouts.provision,
-    maxConcurrent: a.maxConcurrent,
-    command: a.command,
-    hostKeyChecking: a.hostKeyChecking,
-  });
-  let ansible: AnsibleProvisioner;
-  try {
-    ansible = new AnsibleProvisioner({
-      runner,
-      target: a.target,
-      ...(a.ssh ? { ssh: a.ssh } : {}),
-      facilities: a.facilities,
-      extraVars: { ...(a.sandboxRoot ? sandboxVars(a.sandboxRoot) : {}), ...a.extraVars },
-      provisionTimeoutMs: a.timeouts.provision,
-      claimTimeoutMs: a.timeouts.claim,
-      releaseTimeoutMs: a.timeouts.release,
-      log: log.child({ component: 'ansible' }),
-    });
-  } catch (error) {
-    throw new StartupError(`provisioner.ansible: ${(error as Error).message}`);
-  }
-  const { version } = await ansible.check();
-  log.info({ version, dir: runner.ansibleDir, target: a.target }, 'provisioning with Ansible');
-  return ansible;
 }
 
 function safeLoginName(): string {

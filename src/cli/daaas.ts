@@ -1,38 +1,60 @@
 /**
- * The operator's command line: the bot's own code and configuration, without chat. So far it
- * checks the cloud; `npm run daaas -- cloud check`.
+ * The operator's command line: the bot's own code, configuration and state, without chat.
+ * `npm run daaas -- <command>`; every command can answer in JSON for scripts.
  */
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { lockDataDir } from '../adapters/data-dir-lock.ts';
 import { connectOpenStack } from '../adapters/openstack/connect.ts';
 import { OpenStackConfigError } from '../adapters/openstack/os-config.ts';
+import { AnsibleMissingError } from '../adapters/ansible/ansible-runner.ts';
+import { SqliteStore } from '../adapters/sqlite/sqlite-store.ts';
 import { SystemClock } from '../adapters/system-clock.ts';
-import { ConfigError, loadConfig } from '../config/load-config.ts';
+import { createApp } from '../app.ts';
+import { buildCloud, buildProvisioner, ROOT, StartupError } from '../compose.ts';
+import { ConfigError, loadConfig, type AppConfig } from '../config/load-config.ts';
+import { parseDurationMs } from '../core/duration.ts';
+import { VM_STATES } from '../core/model.ts';
 import { silentLogger } from '../ports/logger.ts';
 import { checkCloud } from './cloud-check.ts';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const HELP = `Usage: npm run daaas -- <command> [options]
 
 Commands:
-  cloud check   authenticate with the cloud and check everything the pools need:
-                images, flavours, networks, the compute API version and the quota
+  config check              validate the configuration, listing every problem
+  cloud check               authenticate with the cloud and check everything the pools need:
+                            images, flavours, networks, the compute API version and the quota
+  pools                     each pool: VMs by state against its size and maximum
+  leases                    every active lease: VM, user, expiry, extensions, home directory
+  audit [--since 1h|ISO]    the audit trail (default: the last 24 hours)
+  reconcile --once          one reconcile tick, as the bot would run it, then wait for its work
+  reconcile --once --dry-run
+                            what that tick would do, without doing it
 
 Options:
-  --json        print the findings as JSON
+  --json        answer in JSON
   --help        show this text
 
-The configuration comes from DAAAS_CONFIG (default: config/default.yaml); the OpenStack
-cloud from OS_CLOUD (clouds.yaml) or the OS_* variables of an openrc.
-Exit status: 0 when all is well, 1 when something is missing, 2 on a usage or configuration error.
+The configuration comes from DAAAS_CONFIG (default: config/default.yaml), the state from
+DAAAS_DATA_DIR (default: ./var); a real cloud from OS_CLOUD or the OS_* variables.
+Exit status: 0 when all is well, 1 when something is wrong or missing, 2 on a usage or
+configuration error.
 `;
+
+type Output = { json: boolean; write: (text: string) => void };
+
+/** A problem worth exit status 2 (usage, configuration, set-up), said in plain words. */
+class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { json: { type: 'boolean' }, help: { type: 'boolean' } }, allowPositionals: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { json: { type: 'boolean' }, help: { type: 'boolean' }, once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, since: { type: 'string' } },
+      allowPositionals: true,
+    });
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n\n${HELP}`);
     return 2;
@@ -42,42 +64,202 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (positionals.join(' ') !== 'cloud check') {
-    process.stderr.write(`${positionals.length ? `Unknown command "${positionals.join(' ')}".` : 'No command given.'}\n\n${HELP}`);
-    return 2;
-  }
-
-  const configPath = process.env.DAAAS_CONFIG ? resolve(process.env.DAAAS_CONFIG) : join(ROOT, 'config', 'default.yaml');
-  let config;
+  const out: Output = { json: Boolean(values.json), write: (text) => process.stdout.write(text) };
+  const command = positionals.join(' ');
   try {
-    config = loadConfig(configPath, process.env);
+    switch (command) {
+      case 'config check':
+        return configCheck(out);
+      case 'cloud check':
+        return await cloudCheck(out);
+      case 'pools':
+        return pools(out);
+      case 'leases':
+        return leases(out);
+      case 'audit':
+        return audit(out, values.since);
+      case 'reconcile':
+        if (!values.once) throw new UsageError('reconcile runs one tick: say --once (the bot itself reconciles continuously).');
+        return await reconcile(out, Boolean(values['dry-run']));
+      default:
+        throw new UsageError(`${command ? `Unknown command "${command}".` : 'No command given.'}\n\n${HELP}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof OpenStackConfigError || error instanceof AnsibleMissingError || error instanceof StartupError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+function config(): AppConfig {
+  const path = process.env.DAAAS_CONFIG ? resolve(process.env.DAAAS_CONFIG) : join(ROOT, 'config', 'default.yaml');
+  return loadConfig(path, process.env);
+}
+
+/** The bot's state, opened next to a running bot (SQLite in WAL mode lets both read). */
+function openStore(cfg: AppConfig): SqliteStore {
+  const path = join(resolve(cfg.dataDir), 'daaas.db');
+  if (!existsSync(path)) throw new UsageError(`There is no state in ${resolve(cfg.dataDir)} yet: the bot has not run with this DAAAS_DATA_DIR.`);
+  return new SqliteStore(path);
+}
+
+function configCheck(out: Output): number {
+  try {
+    const cfg = config();
+    const summary = { ok: true, source: cfg.source, pools: cfg.pools.map((p) => ({ name: p.name, size: p.size, max: p.max, image: p.image, flavor: p.flavor })), cloud: cfg.cloud.driver, provisioner: cfg.provisioner.driver };
+    if (out.json) out.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else out.write(`✔ ${cfg.source} is valid: ${cfg.pools.length} pool(s) (${cfg.pools.map((p) => `${p.name} ${p.size}/${p.max}`).join(', ')}), cloud ${cfg.cloud.driver}, provisioner ${cfg.provisioner.driver}.\n`);
+    return 0;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return 2;
+    if (out.json) out.write(`${JSON.stringify({ ok: false, source: error.source, problems: error.problems }, null, 2)}\n`);
+    else out.write(`✖ ${error.message}\n`);
+    return 1;
   }
-  if (config.cloud.driver !== 'openstack') {
-    process.stdout.write(`${config.source} uses the simulated cloud (cloud.driver: ${config.cloud.driver}): there is no cloud to check. Set cloud.driver: openstack to use a real one.\n`);
+}
+
+async function cloudCheck(out: Output): Promise<number> {
+  const cfg = config();
+  if (cfg.cloud.driver !== 'openstack') {
+    const said = `${cfg.source} uses the simulated cloud (cloud.driver: ${cfg.cloud.driver}): there is no cloud to check. Set cloud.driver: openstack to use a real one.`;
+    out.write(out.json ? `${JSON.stringify({ ok: true, findings: [], note: said }, null, 2)}\n` : `${said}\n`);
     return 0;
   }
   const clock = new SystemClock();
-  let connection;
-  try {
-    connection = connectOpenStack(config.cloud.openstack, process.env, clock, silentLogger);
-  } catch (error) {
-    if (!(error instanceof OpenStackConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return 2;
-  }
-  const findings = await checkCloud({ ...connection, pools: config.pools, now: clock.now() });
+  const findings = await checkCloud({ ...connectOpenStack(cfg.cloud.openstack, process.env, clock, silentLogger), pools: cfg.pools, now: clock.now() });
   const problems = findings.filter((f) => !f.ok).length;
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify({ ok: problems === 0, findings }, null, 2)}\n`);
-  } else {
-    for (const f of findings) process.stdout.write(`${f.ok ? '✔' : '✖'} ${f.subject}: ${f.message}\n`);
-    process.stdout.write(problems ? `\n${problems} problem${problems === 1 ? '' : 's'} found: the bot cannot fill every pool until they are fixed.\n` : '\nAll good: the bot can fill every pool on this cloud.\n');
+  if (out.json) out.write(`${JSON.stringify({ ok: problems === 0, findings }, null, 2)}\n`);
+  else {
+    for (const f of findings) out.write(`${f.ok ? '✔' : '✖'} ${f.subject}: ${f.message}\n`);
+    out.write(problems ? `\n${problems} problem${problems === 1 ? '' : 's'} found: the bot cannot fill every pool until they are fixed.\n` : '\nAll good: the bot can fill every pool on this cloud.\n');
   }
   return problems ? 1 : 0;
+}
+
+const SHOWN_STATES = VM_STATES.filter((s) => s !== 'deleted');
+
+function pools(out: Output): number {
+  const cfg = config();
+  const store = openStore(cfg);
+  try {
+    const vms = store.listVms();
+    const rows = cfg.pools.map((pool) => {
+      const counts = Object.fromEntries(SHOWN_STATES.map((state) => [state, vms.filter((vm) => vm.pool === pool.name && vm.state === state).length]));
+      return { pool: pool.name, size: pool.size, max: pool.max, ...counts, lastError: store.poolHealth(pool.name).lastError };
+    });
+    if (out.json) out.write(`${JSON.stringify(rows, null, 2)}\n`);
+    else out.write(table(['pool', 'size', 'max', ...SHOWN_STATES, 'last error'], rows.map((r) => [r.pool, r.size, r.max, ...SHOWN_STATES.map((s) => (r as unknown as Record<string, number>)[s] ?? 0), r.lastError ?? '-'])));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+function leases(out: Output): number {
+  const store = openStore(config());
+  try {
+    const rows = store.activeLeases().map((l) => ({
+      vm: l.vm.name,
+      pool: l.pool,
+      user: l.user,
+      platform: l.platform,
+      address: l.vm.address,
+      claimedAt: new Date(l.claimedAt).toISOString(),
+      expiresAt: new Date(l.expiresAt).toISOString(),
+      extensionsUsed: l.extensionsUsed,
+      homeReady: l.homeReadyAt !== null,
+    }));
+    if (out.json) out.write(`${JSON.stringify(rows, null, 2)}\n`);
+    else if (rows.length === 0) out.write('No active leases.\n');
+    else out.write(table(['vm', 'pool', 'user', 'platform', 'address', 'claimed', 'expires', 'extensions', 'home'], rows.map((r) => [r.vm, r.pool, r.user, r.platform, r.address ?? '-', r.claimedAt, r.expiresAt, r.extensionsUsed, r.homeReady ? 'ready' : 'being set up'])));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+function audit(out: Output, since: string | undefined): number {
+  const cfg = config();
+  const now = new SystemClock().now();
+  let from = now - 86_400_000;
+  if (since !== undefined) {
+    const ago = parseDurationMs(since);
+    const at = Date.parse(since);
+    if (ago !== undefined) from = now - ago;
+    else if (Number.isFinite(at)) from = at;
+    else throw new UsageError(`--since "${since}" is neither a duration (90s, 10m, 48h, 2d) nor a date (2026-11-26T09:00Z).`);
+  }
+  const store = openStore(cfg);
+  try {
+    const entries = store.auditLog({ since: from }).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+    if (out.json) out.write(`${JSON.stringify(entries, null, 2)}\n`);
+    else if (entries.length === 0) out.write(`Nothing audited since ${new Date(from).toISOString()}.\n`);
+    else for (const e of entries) out.write(`${e.at}  ${e.actor}  ${e.action} ${e.target}  ${e.result}${e.detail ? `  ${JSON.stringify(e.detail)}` : ''}\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function reconcile(out: Output, dryRun: boolean): Promise<number> {
+  const cfg = config();
+  const dataDir = resolve(cfg.dataDir);
+  // A real tick must not run next to the bot's own; a dry run only reads.
+  let unlock: (() => void) | undefined;
+  if (!dryRun) {
+    try {
+      unlock = lockDataDir(dataDir);
+    } catch (error) {
+      throw new UsageError(`${(error as Error).message}. The bot reconciles by itself; stop it to run a tick by hand, or add --dry-run.`);
+    }
+  }
+  const clock = new SystemClock();
+  mkdirSync(dataDir, { recursive: true });
+  const store = new SqliteStore(join(dataDir, 'daaas.db'));
+  try {
+    const app = createApp({ config: cfg, store, cloud: buildCloud(cfg, dataDir, clock, silentLogger), provisioner: await buildProvisioner(cfg, dataDir, clock, silentLogger), clock, log: silentLogger });
+    if (dryRun) {
+      const { leases, plan, cloudError } = await app.reconciler.preview();
+      const actions = [
+        ...leases.map((a) => ({ kind: a.kind === 'expire' ? 'expire lease' : 'remind', vm: a.lease.vm.name, user: a.lease.user, pool: a.lease.pool, detail: a.kind === 'remind' ? `${Math.round(a.beforeMs / 60_000)} min before expiry` : '' })),
+        ...(plan?.actions ?? []).map((a) => ({
+          kind: a.kind,
+          vm: 'vm' in a && a.vm ? a.vm.name : '',
+          user: '',
+          pool: a.kind === 'create' ? a.pool : 'vm' in a && a.vm ? a.vm.pool : '',
+          detail: 'reason' in a && a.reason ? a.reason : a.kind === 'delete-server' ? a.serverId : '',
+        })),
+      ];
+      const notes = Object.fromEntries(plan?.notes ?? []);
+      if (out.json) out.write(`${JSON.stringify({ dryRun: true, cloudError, actions, notes }, null, 2)}\n`);
+      else {
+        if (cloudError) out.write(`✖ The cloud did not answer: ${cloudError}\n`);
+        out.write(actions.length ? table(['action', 'pool', 'vm', 'user', 'detail'], actions.map((a) => [a.kind, a.pool, a.vm || '-', a.user || '-', a.detail || '-'])) : 'Nothing to do: every pool is as it should be.\n');
+        for (const [pool, note] of Object.entries(notes)) out.write(`  ${pool}: ${note}\n`);
+      }
+      await app.stop();
+      return cloudError ? 1 : 0;
+    }
+    const report = await app.reconciler.tick();
+    await app.reconciler.idle();
+    await app.stop();
+    const result = { actions: report.actions, cloudReachable: report.cloudReachable, cloudError: app.reconciler.status.lastError, notes: Object.fromEntries(app.reconciler.status.notes) };
+    if (out.json) out.write(`${JSON.stringify(result, null, 2)}\n`);
+    else out.write(`${report.cloudReachable ? '✔' : '✖'} One tick: ${report.actions} action(s)${report.cloudReachable ? '' : `; the cloud did not answer: ${result.cloudError}`}.\n`);
+    return report.cloudReachable ? 0 : 1;
+  } finally {
+    store.close();
+    unlock?.();
+  }
+}
+
+function table(columns: string[], rows: (string | number)[][]): string {
+  const cells = [columns, ...rows.map((r) => r.map(String))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return `${[line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(r.map(String)))].join('\n')}\n`;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,4 +1,4 @@
-import type { AuditEntry, Lease, LeaseEndReason, LeaseView, PoolHealth, Vm, VmState } from '../core/model.ts';
+import type { AuditEntry, LeaseEndReason, LeaseView, PoolHealth, Vm, VmState } from '../core/model.ts';
 
 export interface NewVm {
   pool: string;

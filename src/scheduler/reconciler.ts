@@ -3,7 +3,7 @@ import type { Reply } from '../chat/reply.ts';
 import { formatDuration } from '../core/duration.ts';
 import type { LeaseEndReason, LeaseView, PoolHealth, PoolSpec, Vm, VmState } from '../core/model.ts';
 import { nextLeaseEvent, planLeases, type LeaseAction } from '../core/plan-leases.ts';
-import { META, planPools, type Action, type PlanSettings } from '../core/plan-pools.ts';
+import { META, planPools, type Action, type ObservedWorld, type Plan, type PlanSettings } from '../core/plan-pools.ts';
 import type { CloudStatus } from '../core/service.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Cloud, CloudServer } from '../ports/cloud.ts';
@@ -109,30 +109,45 @@ export class Reconciler {
       if (lease.homeReadyAt === null && !this.personalising.has(lease.id) && lease.expiresAt > now && !this.stopped) this.startPersonalising(lease);
     }
 
-    let servers: CloudServer[] | null = null;
-    let capacity: { instances: number; cores: number } | null = null;
-    let vms = this.o.store.listVms();
-    let currentImages = new Map<string, string>();
+    const world = await this.observe(now);
+    if (world && !this.stopped) {
+      const plan = planPools(world);
+      this.status.notes = plan.notes;
+      this.noteEmptyPools(world.vms, now);
+      await runLimited(plan.actions, this.o.settings.applyConcurrency, (action) => this.apply(action, now));
+      count += plan.actions.length;
+    }
+    return { actions: count, cloudReachable: world !== null, nextWakeAt: this.nextWakeAt(now, leases) };
+  }
+
+  /**
+   * What one tick would do, without doing it: the lease actions and the pool plan. The cloud is
+   * read (the list, and limits or images when a tick would read them), nothing is written.
+   */
+  async preview(): Promise<{ leases: LeaseAction[]; plan: Plan | null; cloudError: string | null }> {
+    const now = this.o.clock.now();
+    const leases = planLeases(this.o.store.activeLeases(), this.pools, this.o.store.activeReminders(), now);
+    const world = await this.observe(now);
+    return { leases, plan: world && planPools(world), cloudError: world ? null : this.status.lastError };
+  }
+
+  /** The cloud and the store as they are now, or null (and status.lastError) when the cloud did not answer. */
+  private async observe(now: number): Promise<ObservedWorld | null> {
     try {
-      servers = await this.o.cloud.listServers(this.tag);
-      vms = this.o.store.listVms();
+      const servers = await this.o.cloud.listServers(this.tag);
+      const vms = this.o.store.listVms();
       servers.push(...(await this.confirmMissing(servers, vms)));
+      let capacity: { instances: number; cores: number } | null = null;
       // Quotas matter only when a pool is short: at steady state a tick costs one list call.
       if (this.o.pools.some((pool) => vms.filter((vm) => vm.pool === pool.name && WARM.includes(vm.state)).length < pool.size)) {
         const limits = await this.o.cloud.limits();
         capacity = { instances: limits.maxInstances - limits.usedInstances, cores: limits.maxCores - limits.usedCores };
         await this.learnFlavors();
       }
-      currentImages = await this.currentImages(vms);
+      const currentImages = await this.currentImages(vms);
       this.status.lastObservedAt = now;
       this.status.lastError = null;
-    } catch (error) {
-      this.status.lastError = message(error);
-      this.o.log.warn({ err: error }, 'cloud not observed this tick; pools wait for the next');
-    }
-
-    if (servers && !this.stopped) {
-      const plan = planPools({
+      return {
         now,
         pools: this.o.pools,
         vms,
@@ -144,13 +159,12 @@ export class Reconciler {
         coresPerVm: this.coresPerVm,
         currentImages,
         settings: this.o.settings,
-      });
-      this.status.notes = plan.notes;
-      this.noteEmptyPools(vms, now);
-      await runLimited(plan.actions, this.o.settings.applyConcurrency, (action) => this.apply(action, now));
-      count += plan.actions.length;
+      };
+    } catch (error) {
+      this.status.lastError = message(error);
+      this.o.log.warn({ err: error }, 'cloud not observed this tick; pools wait for the next');
+      return null;
     }
-    return { actions: count, cloudReachable: servers !== null, nextWakeAt: this.nextWakeAt(now, leases) };
   }
 
   /** Time without a ready VM, per pool, since the last tick that saw the cloud. */

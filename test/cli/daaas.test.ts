@@ -58,3 +58,64 @@ test('cloud check: a missing flavour exits 1; no cloud configured exits 2 naming
   t.is(sim.code, 0);
   t.regex(sim.out, /uses the simulated cloud/);
 });
+
+const SIM = `
+access: { groups: { physics: [alice] } }
+cloud: { driver: simulated, simulated: { bootTime: 100ms, latency: 0, flavors: { m1.large: { vcpus: 4 } }, images: [physics-base] } }
+provisioner: { driver: simulated, simulated: { provisionTime: 100ms } }
+pools:
+  physics: { image: physics-base, flavor: m1.large, size: 2, max: 4, groups: [physics], owner: { name: P, contact: p@facility.example } }
+`;
+
+test('config check: valid says what it found; invalid lists every problem, exit 1; --json for scripts', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  writeFileSync(join(dir.path, 'good.yaml'), SIM);
+  writeFileSync(join(dir.path, 'bad.yaml'), SIM.replace('size: 2', 'size: 9').replace('bootTime: 100ms', 'bootTime: soon'));
+  const good = await daaas(['config', 'check'], { DAAAS_CONFIG: join(dir.path, 'good.yaml') });
+  t.is(good.code, 0);
+  t.regex(good.out, /✔ .*good\.yaml is valid: 1 pool\(s\) \(physics 2\/4\), cloud simulated, provisioner simulated\./);
+  const bad = await daaas(['config', 'check', '--json'], { DAAAS_CONFIG: join(dir.path, 'bad.yaml') });
+  t.is(bad.code, 1);
+  const report = JSON.parse(bad.out) as { ok: boolean; problems: string[] };
+  t.false(report.ok);
+  t.deepEqual(report.problems.sort(), ['cloud.simulated.bootTime: "soon" is not a duration: write e.g. 90s, 10m, 48h or 2d', 'pools.physics.size: size 9 is larger than max 4']);
+});
+
+test('pools, leases, audit and reconcile --once [--dry-run] work on the bot\'s own state, without chat', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  writeFileSync(join(dir.path, 'c.yaml'), SIM);
+  const env = { DAAAS_CONFIG: join(dir.path, 'c.yaml'), DAAAS_DATA_DIR: join(dir.path, 'var') };
+  const none = await daaas(['pools'], env);
+  t.is(none.code, 2);
+  t.regex(none.err, /There is no state in .*var yet: the bot has not run with this DAAAS_DATA_DIR\./);
+
+  const preview = await daaas(['reconcile', '--once', '--dry-run', '--json'], env);
+  t.is(preview.code, 0, preview.err);
+  t.deepEqual((JSON.parse(preview.out) as { actions: { kind: string; pool: string }[] }).actions.map((a) => `${a.kind} ${a.pool}`), ['create physics', 'create physics']);
+  const untouched = JSON.parse((await daaas(['pools', '--json'], env)).out) as { booting: number }[];
+  t.is(untouched[0]?.booting, 0, 'a dry run changes nothing');
+
+  t.is((await daaas(['reconcile', '--once'], env)).code, 0);
+  t.like((JSON.parse((await daaas(['pools', '--json'], env)).out) as object[])[0], { pool: 'physics', size: 2, max: 4, booting: 2 });
+  await new Promise((r) => setTimeout(r, 200));
+  const tick = await daaas(['reconcile', '--once'], env);
+  t.regex(tick.out, /✔ One tick: 2 action\(s\)\./);
+  const table = await daaas(['pools'], env);
+  t.regex(table.out, /physics\s+2\s+4\s+0\s+0\s+2\s/, 'booting 0, provisioning 0, ready 2');
+
+  t.is((await daaas(['leases'], env)).out, 'No active leases.\n');
+  t.deepEqual(JSON.parse((await daaas(['leases', '--json'], env)).out), []);
+  t.regex((await daaas(['audit', '--since', '1h'], env)).out, /Nothing audited since/);
+  const badSince = await daaas(['audit', '--since', 'yesterday-ish'], env);
+  t.is(badSince.code, 2);
+  t.regex(badSince.err, /--since "yesterday-ish" is neither a duration/);
+
+  // With the bot running (its pid in the lock), only a dry run is allowed.
+  writeFileSync(join(dir.path, 'var', 'daaas.pid'), String(process.pid));
+  const locked = await daaas(['reconcile', '--once'], env);
+  t.is(locked.code, 2);
+  t.regex(locked.err, /The bot reconciles by itself; stop it to run a tick by hand, or add --dry-run\./);
+  t.is((await daaas(['reconcile'], env)).code, 2);
+});

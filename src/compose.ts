@@ -1,0 +1,79 @@
+/**
+ * Builds the cloud and provisioner adapters the configuration names. Shared by the bot
+ * (main.ts) and the operator's command line, the two composition roots.
+ */
+import type { Logger } from './ports/logger.ts';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AnsibleProvisioner, sandboxVars } from './adapters/ansible/ansible-provisioner.ts';
+import { AnsibleRunner } from './adapters/ansible/ansible-runner.ts';
+import { connectOpenStack } from './adapters/openstack/connect.ts';
+import { SimCloud } from './adapters/sim-cloud/sim-cloud.ts';
+import { SimProvisioner } from './adapters/sim-provisioner.ts';
+import type { SystemClock } from './adapters/system-clock.ts';
+import type { AppConfig } from './config/load-config.ts';
+import type { Cloud } from './ports/cloud.ts';
+import type { Provisioner } from './ports/provisioner.ts';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A problem with the set-up that the operator must fix; start-up stops saying what it is. */
+export class StartupError extends Error {}
+
+export function buildCloud(config: AppConfig, dataDir: string, clock: SystemClock, log: Logger): Cloud {
+  if (config.cloud.driver === 'openstack') {
+    const openstack = connectOpenStack(config.cloud.openstack, process.env, clock, log.child({ component: 'openstack' }));
+    log.info({ source: openstack.settings.source, authUrl: openstack.settings.authUrl, region: openstack.settings.region }, 'using OpenStack');
+    return openstack.cloud;
+  }
+  const sim = config.cloud.simulated;
+  return new SimCloud({
+    clock,
+    statePath: join(dataDir, 'sim-cloud.json'),
+    bootMs: sim.bootTime,
+    bootFailureRate: sim.bootFailureRate,
+    apiFailureRate: sim.apiFailureRate,
+    latencyMs: sim.latency,
+    quota: sim.quota,
+    flavors: sim.flavors,
+    images: sim.images,
+  });
+}
+
+export async function buildProvisioner(config: AppConfig, dataDir: string, clock: SystemClock, log: Logger): Promise<Provisioner> {
+  if (config.provisioner.driver === 'simulated') {
+    const sim = config.provisioner.simulated;
+    return new SimProvisioner({ clock, provisionMs: sim.provisionTime, personaliseMs: sim.personaliseTime, failureRate: sim.failureRate });
+  }
+  const a = config.provisioner.ansible;
+  const runner = new AnsibleRunner({
+    ansibleDir: resolve(ROOT, a.dir),
+    logDir: join(dataDir, 'ansible-logs'),
+    clock,
+    log: log.child({ component: 'ansible' }),
+    timeoutMs: a.timeouts.provision,
+    maxConcurrent: a.maxConcurrent,
+    command: a.command,
+    hostKeyChecking: a.hostKeyChecking,
+  });
+  let ansible: AnsibleProvisioner;
+  try {
+    ansible = new AnsibleProvisioner({
+      runner,
+      target: a.target,
+      ...(a.ssh ? { ssh: a.ssh } : {}),
+      facilities: a.facilities,
+      extraVars: { ...(a.sandboxRoot ? sandboxVars(a.sandboxRoot) : {}), ...a.extraVars },
+      provisionTimeoutMs: a.timeouts.provision,
+      claimTimeoutMs: a.timeouts.claim,
+      releaseTimeoutMs: a.timeouts.release,
+      log: log.child({ component: 'ansible' }),
+    });
+  } catch (error) {
+    throw new StartupError(`provisioner.ansible: ${(error as Error).message}`);
+  }
+  const { version } = await ansible.check();
+  log.info({ version, dir: runner.ansibleDir, target: a.target }, 'provisioning with Ansible');
+  return ansible;
+}
+
