@@ -92,7 +92,7 @@ async function main(): Promise<number> {
   const unlock = lockDataDir(dataDir);
   // In the terminal chat the logs would bury the conversation, so they go to a file there.
   const log = pino(
-    { level: config.logLevel, base: { service: 'daaas' }, redact: ['*.token', '*.password', '*.secret'] },
+    { level: config.logLevel, base: { service: 'daaas' }, redact: ['*.token', '*.password', '*.secret', '*.clientSecret', '*.botToken', '*.appToken', '*.signingSecret', '*.authorization', '*["x-auth-token"]'] },
     shell ? pino.destination({ dest: join(dataDir, 'daaas.log'), mkdir: true, sync: true }) : pino.destination({ dest: 1, sync: true }),
   );
 
