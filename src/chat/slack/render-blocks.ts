@@ -1,6 +1,7 @@
 import type { types as slack } from '@slack/bolt';
 import { formatDuration } from '../../core/duration.ts';
-import type { Action, Block, Field, Reply, Tone, Value } from '../reply.ts';
+import { chunk, notificationLine, truncate, utcTime } from '../platform-text.ts';
+import type { Action, Block, Reply, Tone, Value } from '../reply.ts';
 
 /** Block Kit limits that a neutral reply can run into (Slack refuses the whole message otherwise). */
 export const LIMITS = {
@@ -88,11 +89,7 @@ export function fitBlocks(blocks: slack.KnownBlock[], max: number): slack.KnownB
  * UTC — notifications do not render Slack's date tokens for the reader's zone.
  */
 export function notificationText(reply: Reply): string {
-  const timed = reply.blocks
-    .flatMap((b) => (b.type === 'fields' ? b.fields : []))
-    .find((f): f is Field & { value: { time: number } } => typeof f.value === 'object' && 'time' in f.value);
-  const when = timed ? ` (${timed.label.toLowerCase()}: ${utcFallback(timed.value.time)})` : '';
-  return truncate(`${reply.title}${when}`, LIMITS.notificationText);
+  return notificationLine(reply, LIMITS.notificationText);
 }
 
 /** A time in Slack's date syntax: each reader sees it in their own zone; the fallback is UTC. */
@@ -100,10 +97,7 @@ export function slackDate(epochMs: number): string {
   return `<!date^${Math.floor(epochMs / 1000)}^{date_short_pretty} {time}|${utcFallback(epochMs)}>`;
 }
 
-export function utcFallback(epochMs: number): string {
-  const formatted = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZone: 'UTC' }).format(epochMs);
-  return `${formatted} UTC`;
-}
+export const utcFallback = utcTime;
 
 /** `&`, `<` and `>` are control characters in Slack's mrkdwn; everything else is shown as typed. */
 export function escape(text: string): string {
@@ -241,14 +235,4 @@ function splitText(text: string, max: number): string[] {
   }
   parts.push(current === '' ? ' ' : current);
   return parts;
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }

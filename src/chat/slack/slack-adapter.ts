@@ -7,6 +7,7 @@ import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Notifier, Recipient } from '../../ports/notifier.ts';
 import type { Invocation } from '../invocation.ts';
+import { notYoursRefusal } from '../platform-text.ts';
 import { reply, text, type Reply } from '../reply.ts';
 import { homeView, messageHomeView } from './home-view.ts';
 import { OutboundQueue, slackErrorCode, slackRetryAfterMs, type RateLimit } from './outbound-queue.ts';
@@ -331,12 +332,7 @@ function changed(answer: Reply): boolean {
 }
 
 function politeRefusal(owner: string, refusal: Reply): Reply {
-  return reply(
-    'info',
-    'Sorry, that button is not yours to press.',
-    text(`It acts on a VM held by ${owner}, and only its holder can extend or release it, so nothing was changed. (${refusal.title})`),
-    text('You can claim a VM of your own with /daaas claim <pool>; see the pools with /daaas pools.'),
-  );
+  return notYoursRefusal(owner, refusal, 'You can claim a VM of your own with /daaas claim <pool>; see the pools with /daaas pools.');
 }
 
 /** Bolt's logger interface over the bot's structured logger (levels are filtered there). */

@@ -1,5 +1,6 @@
 import { formatDuration } from '../../core/duration.ts';
-import type { Action, Block, Field, Reply, Tone, Value } from '../reply.ts';
+import type { Action, Block, Reply, Tone, Value } from '../reply.ts';
+import { chunk, notificationLine, truncate, utcTime } from '../platform-text.ts';
 import { renderText, renderValue } from '../shell/render-text.ts';
 
 export const ADAPTIVE_CARD = 'application/vnd.microsoft.card.adaptive';
@@ -72,11 +73,7 @@ export function renderCard(reply: Reply, options: CardRenderOptions): RenderedCa
 
 /** The notification line: the title and, when the reply has a time (an expiry), that time in UTC. */
 export function summaryText(reply: Reply): string {
-  const timed = reply.blocks
-    .flatMap((b) => (b.type === 'fields' ? b.fields : []))
-    .find((f): f is Field & { value: { time: number } } => typeof f.value === 'object' && 'time' in f.value);
-  const when = timed ? ` (${timed.label.toLowerCase()}: ${utcText(timed.value.time)})` : '';
-  return truncate(`${reply.title}${when}`, LIMITS.summary);
+  return notificationLine(reply, LIMITS.summary);
 }
 
 /**
@@ -88,10 +85,7 @@ export function cardDate(epochMs: number): string {
   return `{{DATE(${iso}, SHORT)}} {{TIME(${iso})}}`;
 }
 
-export function utcText(epochMs: number): string {
-  const formatted = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZone: 'UTC' }).format(epochMs);
-  return `${formatted} UTC`;
-}
+export const utcText = utcTime;
 
 /** The Action.Execute verb for a command: `daaas.extend`, `daaas.release`, … */
 export function verbFor(command: string): string {
@@ -256,12 +250,4 @@ function executeAction(label: string, command: string, style: Action['style'], o
   };
 }
 
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
 
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}

@@ -6,6 +6,7 @@ import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Notifier, Recipient } from '../../ports/notifier.ts';
 import type { Invocation } from '../invocation.ts';
+import { notYoursRefusal } from '../platform-text.ts';
 import { reply, text, type Reply } from '../reply.ts';
 import { TtlCache } from '../slack/ttl-cache.ts';
 import type { ConversationReferenceStore, StoredConversation, TeamsConversationReference } from './conversation-store.ts';
@@ -549,12 +550,7 @@ function plainText(answer: Reply): string {
 }
 
 function politeRefusal(owner: string, refusal: Reply): Reply {
-  return reply(
-    'info',
-    'Sorry, that button is not yours to press.',
-    text(`It acts on a VM held by ${owner}, and only its holder can extend or release it, so nothing was changed. (${refusal.title})`),
-    text('You can claim a VM of your own with: claim <pool> (see the pools with: pools).'),
-  );
+  return notYoursRefusal(owner, refusal, 'You can claim a VM of your own with: claim <pool> (see the pools with: pools).');
 }
 
 function isPersonal(reference: TeamsConversationReference): boolean {

@@ -1,0 +1,41 @@
+/**
+ * Text that every chat platform's renderer needs alike: the one-line notification of a reply,
+ * times in UTC where a platform cannot show the reader's zone, cutting to a platform's limits,
+ * and the answer to someone pressing a button on another person's VM.
+ */
+import { reply, text, type Field, type Reply } from './reply.ts';
+
+/** A time in UTC, for places (notifications, fallbacks) that cannot show the reader's zone. */
+export function utcTime(epochMs: number): string {
+  const formatted = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZone: 'UTC' }).format(epochMs);
+  return `${formatted} UTC`;
+}
+
+/** The title and, when the reply has a time (an expiry), that time in UTC: what a notification shows. */
+export function notificationLine(answer: Reply, maxLength: number): string {
+  const timed = answer.blocks
+    .flatMap((b) => (b.type === 'fields' ? b.fields : []))
+    .find((f): f is Field & { value: { time: number } } => typeof f.value === 'object' && 'time' in f.value);
+  const when = timed ? ` (${timed.label.toLowerCase()}: ${utcTime(timed.value.time)})` : '';
+  return truncate(`${answer.title}${when}`, maxLength);
+}
+
+export function truncate(value: string, max: number): string {
+  return value.length <= max ? value : `${value.slice(0, max - 1)}…`;
+}
+
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/** Someone pressed a button on a VM held by `owner`: nothing changed, said kindly. */
+export function notYoursRefusal(owner: string, refusal: Reply, howToClaim: string): Reply {
+  return reply(
+    'info',
+    'Sorry, that button is not yours to press.',
+    text(`It acts on a VM held by ${owner}, and only its holder can extend or release it, so nothing was changed. (${refusal.title})`),
+    text(howToClaim),
+  );
+}
