@@ -2,7 +2,8 @@ import { UserError } from '../core/errors.ts';
 
 /** Longest message the bot reads; anything longer is refused rather than cut. */
 export const MAX_INPUT_LENGTH = 500;
-const PREFIX = /^\/?daaas\b\s*/i;
+/** The command's name typed in front, as a word of its own. */
+const PREFIX = /^\/?daaas(?=\s|$)\s*/i;
 const WORD = /^[\p{L}\p{N}._:@-]{1,64}$/u;
 
 export interface ParsedInput {
@@ -29,7 +30,9 @@ export function parseInput(raw: string): ParsedInput {
     if (token.startsWith('--') && WORD.test(token.slice(2))) flags.add(token.slice(2).toLowerCase());
     else if (WORD.test(token) && !token.startsWith('-')) words.push(token);
     else {
-      const shown = token.length > 40 ? `${token.slice(0, 40)}…` : token;
+      // Cut by character, not UTF-16 unit, so an emoji is never split into half a character.
+      const chars = [...token];
+      const shown = chars.length > 40 ? `${chars.slice(0, 40).join('')}…` : token;
       throw new UserError('BAD_INPUT', `"${shown}" is not something the bot understands: names use letters, digits, dots, dashes and underscores.`, 'See: help');
     }
   }

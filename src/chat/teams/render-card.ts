@@ -87,6 +87,14 @@ export function cardDate(epochMs: number): string {
 
 export const utcText = utcTime;
 
+/**
+ * Reply text can hold what a user typed (a refused word is quoted back). TextBlocks render
+ * Markdown, so a typed [label](url) would become a live link in the bot's name: it is broken up.
+ */
+function inert(value: string): string {
+  return value.replace(/\]\(/g, '] (');
+}
+
 /** The Action.Execute verb for a command: `daaas.extend`, `daaas.release`, … */
 export function verbFor(command: string): string {
   return `${VERB_PREFIX}${(command.trim().split(/\s+/)[0] ?? 'run').toLowerCase()}`;
@@ -108,7 +116,7 @@ export function decodeActionData(raw: unknown): ActionData | undefined {
 
 function buildCard(reply: Reply, options: CardRenderOptions, text: string, maxRows: number): AdaptiveCard {
   const body: CardElement[] = [
-    { type: 'TextBlock', text: `${MARK[reply.tone]} ${reply.title}`, weight: 'Bolder', size: 'Medium', color: COLOR[reply.tone], wrap: true, style: 'heading' },
+    { type: 'TextBlock', text: `${MARK[reply.tone]} ${inert(reply.title)}`, weight: 'Bolder', size: 'Medium', color: COLOR[reply.tone], wrap: true, style: 'heading' },
   ];
   for (const block of reply.blocks) body.push(...renderBlock(block, options, maxRows));
   const card: AdaptiveCard = {
@@ -130,7 +138,7 @@ function tooLargeCard(reply: Reply, text: string): AdaptiveCard {
     version: CARD_VERSION,
     fallbackText: truncate(text, 4_000),
     body: [
-      { type: 'TextBlock', text: `${MARK[reply.tone]} ${reply.title}`, weight: 'Bolder', size: 'Medium', color: COLOR[reply.tone], wrap: true },
+      { type: 'TextBlock', text: `${MARK[reply.tone]} ${inert(reply.title)}`, weight: 'Bolder', size: 'Medium', color: COLOR[reply.tone], wrap: true },
       { type: 'TextBlock', text: 'This answer is too large for a Teams message. Ask for less, e.g. status or one VM by name.', wrap: true },
     ],
   };
@@ -156,7 +164,7 @@ function renderBlock(block: Block, options: CardRenderOptions, maxRows: number):
  */
 function textElements(text: string): CardElement[] {
   const lines = text.split('\n');
-  const out: CardElement[] = lines.map((line, i) => ({ type: 'TextBlock', text: line === '' ? ' ' : line, wrap: true, ...(i > 0 ? { spacing: 'None' } : {}) }));
+  const out: CardElement[] = lines.map((line, i) => ({ type: 'TextBlock', text: line === '' ? ' ' : inert(line), wrap: true, ...(i > 0 ? { spacing: 'None' } : {}) }));
   const url = /^Connect:/.test(text) ? /https?:\/\/[^\s<>|·]+/.exec(text)?.[0] : undefined;
   if (url) out.push({ type: 'ActionSet', actions: [{ type: 'Action.OpenUrl', title: 'Connect', url }] });
   return out;
@@ -176,7 +184,7 @@ function tableElement(columns: string[], rows: Value[][], maxRows: number, now: 
   const shown = rows.slice(0, maxRows);
   const cell = (text: string, header = false): CardElement => ({
     type: 'TableCell',
-    items: [{ type: 'TextBlock', text, wrap: true, ...(header ? { weight: 'Bolder' } : {}) }],
+    items: [{ type: 'TextBlock', text: inert(text), wrap: true, ...(header ? { weight: 'Bolder' } : {}) }],
   });
   const tableRows: CardElement[] = [
     { type: 'TableRow', cells: columns.map((c) => cell(c, true)) },
