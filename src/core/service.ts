@@ -249,6 +249,14 @@ export class DaaasService {
     } else {
       when = `A new VM takes about ${formatDuration(typical)} to get ready.`;
     }
+    if (status.lastError && coming.length === 0) {
+      // Nothing can be made ready until the cloud answers again: say so rather than promise a time.
+      return new UserError(
+        'CLOUD_UNAVAILABLE',
+        `No VM is ready in ${pool.name}, and the cloud is not answering at the moment, so no new one can be made ready until it is back.`,
+        `Your request was not queued: try again in a few minutes with: claim ${pool.name}. Admins see the cloud's state in: admin pools`,
+      );
+    }
     const cloud = status.lastError ? ' The cloud is not answering at the moment, so the refill may take longer.' : '';
     return new UserError('POOL_EMPTY', `No VM is ready in ${pool.name} right now: the pool is refilling. ${when}${cloud}`, `Try again then: claim ${pool.name}`);
   }

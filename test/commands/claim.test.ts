@@ -149,7 +149,7 @@ test('claim on an empty pool gives POOL_EMPTY: refilling, and when the next VM i
   t.is((await h.say('root', 'claim physics')).tone, 'success');
 });
 
-test('claim on an empty pool with nothing on its way says how long a new VM takes, and that the cloud is down', async (t) => {
+test('claim on an empty pool while the cloud is down, with nothing on its way: CLOUD_UNAVAILABLE, not queued, try again later', async (t) => {
   const h = await filledHarness(t);
   // The cloud goes away; dave takes imaging's one warm VM, and no replacement can be started.
   h.cloud.setOutage(true);
@@ -158,11 +158,9 @@ test('claim on an empty pool with nothing on its way says how long a new VM take
   t.is(h.store.listVms({ pool: 'imaging', states: ['booting', 'provisioning', 'ready'] }).length, 0);
   const r = await h.say('root', 'claim imaging');
   t.is(r.tone, 'error');
-  t.is(
-    r.title,
-    'No VM is ready in imaging right now: the pool is refilling. A new VM takes about 9s to get ready. The cloud is not answering at the moment, so the refill may take longer.',
-  );
-  t.is(texts(r), 'Try again then: claim imaging');
+  t.is(r.title, 'No VM is ready in imaging, and the cloud is not answering at the moment, so no new one can be made ready until it is back.');
+  t.is(texts(r), "Your request was not queued: try again in a few minutes with: claim imaging. Admins see the cloud's state in: admin pools");
+  t.is(h.store.auditLog().at(-1)?.result, 'CLOUD_UNAVAILABLE');
 });
 
 test('the audit trail records each claim with its result', async (t) => {
