@@ -71,13 +71,13 @@ test('the list is one paged walk filtered by tag on the server side, whatever th
 });
 
 test('the newest active image of a name is used, and the choice is refreshed after a while', async (t) => {
-  const { fake, cloud } = await openstack({}, { imageRefreshMs: 300 });
+  const { fake, cloud } = await openstack({}, { imageRefreshMs: 3_000 });
   t.teardown(() => fake.stop());
   const old = fake.images[0]!.id;
   t.is((await cloud.createServer(request('vm-a'))).image, old);
   const rebuilt = fake.publishImage('physics-base');
   t.is((await cloud.resolveImage('physics-base')).id, old, 'cached for a while: not one Glance call per boot');
-  await delay(350);
+  await delay(3_100);
   t.is((await cloud.createServer(request('vm-b'))).image, rebuilt);
   t.is((await cloud.resolveImage(rebuilt)).id, rebuilt, 'an id works too');
 });
