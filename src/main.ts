@@ -125,6 +125,20 @@ async function main(): Promise<number> {
   const http = new HttpServer(log.child({ component: 'http' }));
   // Chat adapters mount their endpoints before the server listens, and connect once it does.
   const chats: { name: string; adapter: { start(): Promise<void>; stop(): Promise<void> }; connected: boolean }[] = [];
+  // Signals are handled from here on, so one that comes during start-up still stops the bot in order.
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const chat of chats) await chat.adapter.stop();
+      await app.stop();
+      await http.close();
+      store.close();
+      unlock();
+      log.info({}, 'stopped');
+    })());
+  process.once('SIGINT', () => void stop().then(() => process.exit(0)));
+  process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
+
   http.mount('GET', '/metrics', async (_req, res) => {
     res.writeHead(200, { 'content-type': metrics.contentType });
     res.end(await metrics.render());
@@ -162,18 +176,6 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      for (const chat of chats) await chat.adapter.stop();
-      await app.stop();
-      await http.close();
-      store.close();
-      unlock();
-      log.info({}, 'stopped');
-    })());
-  process.once('SIGINT', () => void stop().then(() => process.exit(0)));
-  process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
 
   app.loop.start();
   if (!shell) {

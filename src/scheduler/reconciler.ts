@@ -47,6 +47,8 @@ export interface TickReport {
 
 const ACTOR = 'scheduler';
 const WARM: readonly VmState[] = ['booting', 'provisioning', 'ready'];
+/** Reminders and expiries handled at once in a tick. */
+const LEASE_CONCURRENCY = 16;
 /** States in which a missing server would cost a VM, so its absence is confirmed first. */
 const CONFIRM: readonly VmState[] = [...WARM, 'claimed'];
 
@@ -100,10 +102,11 @@ export class Reconciler {
     let count = 0;
     // Leases first: an expiry found now is torn down by the cloud half of this same tick.
     const leases = this.o.store.activeLeases();
-    for (const action of planLeases(leases, this.pools, this.o.store.activeReminders(), now)) {
-      await this.applyLease(action, now);
-      count++;
-    }
+    // Several at once: a chat platform's round trip must not hold up a fan-out of reminders.
+    // Each is recorded before it is sent, so none is ever sent twice.
+    const leaseActions = planLeases(leases, this.pools, this.o.store.activeReminders(), now);
+    await runLimited(leaseActions, LEASE_CONCURRENCY, (action) => this.applyLease(action, now));
+    count += leaseActions.length;
     // A claim hands over the VM at once; the user's account and home follow in the background.
     for (const lease of leases) {
       if (lease.homeReadyAt === null && !this.personalising.has(lease.id) && lease.expiresAt > now && !this.stopped) this.startPersonalising(lease);
@@ -228,14 +231,22 @@ export class Reconciler {
 
   /** The current image of each pool with ready VMs, to replace those built from an older one. */
   private async currentImages(vms: readonly Vm[]): Promise<Map<string, string>> {
+    // One look-up per image name, all at once: pools often share an image.
+    const lookups = new Map<string, Promise<string | null>>();
+    for (const pool of this.o.pools) {
+      if (!vms.some((vm) => vm.pool === pool.name && vm.state === 'ready') || lookups.has(pool.image)) continue;
+      lookups.set(
+        pool.image,
+        this.o.cloud.imageId(pool.image).catch((error: unknown) => {
+          this.o.log.warn({ err: error, image: pool.image }, 'could not tell which image is current; ready VMs are kept as they are');
+          return null;
+        }),
+      );
+    }
     const images = new Map<string, string>();
     for (const pool of this.o.pools) {
-      if (!vms.some((vm) => vm.pool === pool.name && vm.state === 'ready')) continue;
-      try {
-        images.set(pool.name, await this.o.cloud.imageId(pool.image));
-      } catch (error) {
-        this.o.log.warn({ err: error, pool: pool.name, image: pool.image }, 'could not tell which image is current; ready VMs are kept as they are');
-      }
+      const id = await lookups.get(pool.image);
+      if (id) images.set(pool.name, id);
     }
     return images;
   }

@@ -65,6 +65,8 @@ const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',
 export class SqliteStore implements Store {
   /** The connection, for sibling tables of other adapters (Teams conversations) in the same file. */
   readonly db: Database.Database;
+  /** Compiled statements by SQL text: compiling on every call was the largest cost of a claim. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   /** `path` is a file, or ':memory:' for a throw-away store. */
   constructor(path: string) {
@@ -117,8 +119,7 @@ export class SqliteStore implements Store {
       const id = randomUUID();
       const name = `${vm.pool}-${shortId()}`;
       try {
-        this.db
-          .prepare(
+        this.prepared(
             `INSERT INTO vms (id, name, pool, state, image, flavor, created_at, state_since)
              VALUES (?, ?, ?, 'booting', ?, ?, ?, ?)`,
           )
@@ -133,12 +134,12 @@ export class SqliteStore implements Store {
   }
 
   getVm(id: string): Vm | undefined {
-    const row = this.db.prepare(`SELECT ${VM_COLUMNS} FROM vms v WHERE v.id = ?`).get(id) as Row | undefined;
+    const row = this.prepared(`SELECT ${VM_COLUMNS} FROM vms v WHERE v.id = ?`).get(id) as Row | undefined;
     return row && toVm(row);
   }
 
   findVmByName(name: string): Vm | undefined {
-    const row = this.db.prepare(`SELECT ${VM_COLUMNS} FROM vms v WHERE v.name = ?`).get(name) as Row | undefined;
+    const row = this.prepared(`SELECT ${VM_COLUMNS} FROM vms v WHERE v.name = ?`).get(name) as Row | undefined;
     return row && toVm(row);
   }
 
@@ -150,7 +151,7 @@ export class SqliteStore implements Store {
       sql += ' AND v.pool = ?';
       params.push(filter.pool);
     }
-    return (this.db.prepare(`${sql} ORDER BY v.created_at, v.id`).all(...params) as Row[]).map(toVm);
+    return (this.prepared(`${sql} ORDER BY v.created_at, v.id`).all(...params) as Row[]).map(toVm);
   }
 
   updateVm(id: string, patch: VmPatch, now: number, expect?: VmState | readonly VmState[]): boolean {
@@ -175,26 +176,23 @@ export class SqliteStore implements Store {
       sql += ` AND state IN (${placeholders(states.length)})`;
       params.push(...states);
     }
-    return this.db.prepare(sql).run(...params).changes === 1;
+    return this.prepared(sql).run(...params).changes === 1;
   }
 
   claim(request: ClaimRequest): ClaimOutcome {
     return this.transaction(() => {
-      const { held } = this.db
-        .prepare('SELECT COUNT(*) AS held FROM leases WHERE user = ? AND pool = ? AND ended_at IS NULL')
+      const { held } = this.prepared('SELECT COUNT(*) AS held FROM leases WHERE user = ? AND pool = ? AND ended_at IS NULL')
         .get(request.user, request.pool) as { held: number };
       if (held >= request.maxLeasesPerUser) return { ok: false, reason: 'lease-limit', held };
 
       // Oldest ready first, so warm VMs do not sit for ever while newer ones are handed out.
-      const vm = this.db
-        .prepare("SELECT id FROM vms WHERE pool = ? AND state = 'ready' ORDER BY ready_at, id LIMIT 1")
+      const vm = this.prepared("SELECT id FROM vms WHERE pool = ? AND state = 'ready' ORDER BY ready_at, id LIMIT 1")
         .get(request.pool) as { id: string } | undefined;
       if (!vm || !this.updateVm(vm.id, { state: 'claimed' }, request.now, 'ready')) {
         return { ok: false, reason: 'pool-empty', held };
       }
       const leaseId = randomUUID();
-      this.db
-        .prepare(
+      this.prepared(
           `INSERT INTO leases (id, vm_id, pool, user, platform, conversation, claimed_at, expires_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         )
@@ -214,23 +212,31 @@ export class SqliteStore implements Store {
       sql += ' AND l.pool = ?';
       params.push(filter.pool);
     }
-    return (this.db.prepare(`${sql} ORDER BY l.expires_at, l.id`).all(...params) as Row[]).map(toLeaseView);
+    return (this.prepared(`${sql} ORDER BY l.expires_at, l.id`).all(...params) as Row[]).map(toLeaseView);
   }
 
   getLease(id: string): LeaseView | undefined {
-    const row = this.db.prepare(`${LEASE_SELECT} WHERE l.id = ?`).get(id) as Row | undefined;
+    const row = this.prepared(`${LEASE_SELECT} WHERE l.id = ?`).get(id) as Row | undefined;
     return row && toLeaseView(row);
   }
 
   extendLease(id: string, newExpiresAt: number, expectedExtensions: number): boolean {
     return (
-      this.db
-        .prepare(
+      this.prepared(
           `UPDATE leases SET expires_at = ?, extensions_used = extensions_used + 1
            WHERE id = ? AND ended_at IS NULL AND extensions_used = ?`,
         )
         .run(newExpiresAt, id, expectedExtensions).changes === 1
     );
+  }
+
+  private prepared(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
   }
 
   /** Throws unless a write transaction can start now (disk full, read-only, locked for long). */
@@ -239,14 +245,14 @@ export class SqliteStore implements Store {
   }
 
   markHomeReady(id: string, now: number): boolean {
-    return this.db.prepare('UPDATE leases SET home_ready_at = ? WHERE id = ? AND ended_at IS NULL AND home_ready_at IS NULL').run(now, id).changes === 1;
+    return this.prepared('UPDATE leases SET home_ready_at = ? WHERE id = ? AND ended_at IS NULL AND home_ready_at IS NULL').run(now, id).changes === 1;
   }
 
   endLease(id: string, reason: LeaseEndReason, now: number): boolean {
     return this.transaction(() => {
       const lease = this.getLease(id);
       if (!lease || lease.endedAt !== null) return false;
-      this.db.prepare('UPDATE leases SET ended_at = ?, end_reason = ? WHERE id = ?').run(now, reason, id);
+      this.prepared('UPDATE leases SET ended_at = ?, end_reason = ? WHERE id = ?').run(now, reason, id);
       // A VM that died under its user is already failed; anything else goes to teardown.
       this.updateVm(lease.vmId, { state: 'releasing' }, now, 'claimed');
       return true;
@@ -255,22 +261,19 @@ export class SqliteStore implements Store {
 
   recordReminder(leaseId: string, beforeMs: number, expiresAt: number, status: ReminderStatus, now: number): boolean {
     return (
-      this.db
-        .prepare('INSERT OR IGNORE INTO reminders (lease_id, before_ms, expires_at, status, at) VALUES (?, ?, ?, ?, ?)')
+      this.prepared('INSERT OR IGNORE INTO reminders (lease_id, before_ms, expires_at, status, at) VALUES (?, ?, ?, ?, ?)')
         .run(leaseId, beforeMs, expiresAt, status, now).changes === 1
     );
   }
 
   setReminderStatus(leaseId: string, beforeMs: number, expiresAt: number, status: ReminderStatus): void {
-    this.db
-      .prepare('UPDATE reminders SET status = ? WHERE lease_id = ? AND before_ms = ? AND expires_at = ?')
+    this.prepared('UPDATE reminders SET status = ? WHERE lease_id = ? AND before_ms = ? AND expires_at = ?')
       .run(status, leaseId, beforeMs, expiresAt);
   }
 
   activeReminders(): ReminderRecord[] {
     return (
-      this.db
-        .prepare(
+      this.prepared(
           `SELECT r.lease_id, r.before_ms, r.expires_at, r.status FROM reminders r
            JOIN leases l ON l.id = r.lease_id WHERE l.ended_at IS NULL`,
         )
@@ -284,7 +287,7 @@ export class SqliteStore implements Store {
   }
 
   poolHealth(pool: string): PoolHealth {
-    const row = this.db.prepare('SELECT * FROM pool_health WHERE pool = ?').get(pool) as Row | undefined;
+    const row = this.prepared('SELECT * FROM pool_health WHERE pool = ?').get(pool) as Row | undefined;
     return {
       pool,
       lastError: (row?.last_error as string | null) ?? null,
@@ -295,8 +298,7 @@ export class SqliteStore implements Store {
   }
 
   savePoolHealth(h: PoolHealth): void {
-    this.db
-      .prepare(
+    this.prepared(
         `INSERT INTO pool_health (pool, last_error, last_error_at, consecutive_failures, backoff_until)
          VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (pool) DO UPDATE SET last_error = excluded.last_error, last_error_at = excluded.last_error_at,
@@ -307,21 +309,18 @@ export class SqliteStore implements Store {
 
   recentReadyTimesMs(pool: string, limit: number): number[] {
     return (
-      this.db
-        .prepare('SELECT ready_at - created_at AS ms FROM vms WHERE pool = ? AND ready_at IS NOT NULL ORDER BY ready_at DESC LIMIT ?')
+      this.prepared('SELECT ready_at - created_at AS ms FROM vms WHERE pool = ? AND ready_at IS NOT NULL ORDER BY ready_at DESC LIMIT ?')
         .all(pool, limit) as { ms: number }[]
     ).map((r) => r.ms);
   }
 
   audit(entry: AuditEntry): void {
-    this.db
-      .prepare('INSERT INTO audit (at, actor, action, target, result, detail) VALUES (?, ?, ?, ?, ?, ?)')
+    this.prepared('INSERT INTO audit (at, actor, action, target, result, detail) VALUES (?, ?, ?, ?, ?, ?)')
       .run(entry.at, entry.actor, entry.action, entry.target, entry.result, entry.detail ? JSON.stringify(entry.detail) : null);
   }
 
   auditLog(filter: { since?: number; limit?: number } = {}): AuditEntry[] {
-    const rows = this.db
-      .prepare('SELECT * FROM (SELECT * FROM audit WHERE at >= ? ORDER BY id DESC LIMIT ?) ORDER BY id')
+    const rows = this.prepared('SELECT * FROM (SELECT * FROM audit WHERE at >= ? ORDER BY id DESC LIMIT ?) ORDER BY id')
       .all(filter.since ?? 0, filter.limit ?? 1000) as Row[];
     return rows.map((r) => ({
       at: r.at as number,
