@@ -177,14 +177,15 @@ async function main(): Promise<number> {
   }
 
 
-  app.loop.start();
   if (!shell) {
+    app.loop.start();
     log.info({ pools: config.pools.map((p) => p.name) }, 'running as a service; stop with SIGTERM');
     return new Promise<number>(() => {});
   }
 
   const interactive = Boolean(process.stdin.isTTY);
   const adapter = new ShellAdapter({ input: process.stdin, output: process.stdout, account, interactive, clock, dispatch: app.dispatch });
+  // Registered before the first tick: a teardown or reminder due at start-up must find its way.
   app.notifier.register(SHELL_PLATFORM, adapter);
   if (interactive) {
     process.stdout.write(
@@ -192,6 +193,7 @@ async function main(): Promise<number> {
         `Type "help" for the commands, "exit" or Ctrl-D to leave. Logs: ${join(dataDir, 'daaas.log')}\n\n`,
     );
   }
+  app.loop.start();
   await adapter.run();
   await stop();
   return 0;
