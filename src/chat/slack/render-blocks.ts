@@ -89,7 +89,8 @@ export function fitBlocks(blocks: slack.KnownBlock[], max: number): slack.KnownB
  * UTC — notifications do not render Slack's date tokens for the reader's zone.
  */
 export function notificationText(reply: Reply): string {
-  return notificationLine(reply, LIMITS.notificationText);
+  // The notification text is mrkdwn too: a quoted word such as <!channel> must not ping anyone.
+  return escape(notificationLine(reply, LIMITS.notificationText));
 }
 
 /** A time in Slack's date syntax: each reader sees it in their own zone; the fallback is UTC. */

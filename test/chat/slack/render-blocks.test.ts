@@ -1,6 +1,6 @@
 import test from 'ava';
 import { actions, fields, reply, table, text, type Reply } from '../../../src/chat/reply.ts';
-import { decodeButtonValue, encodeButtonValue, LIMITS, renderBlocks, slackDate } from '../../../src/chat/slack/render-blocks.ts';
+import { decodeButtonValue, encodeButtonValue, LIMITS, notificationText, renderBlocks, slackDate } from '../../../src/chat/slack/render-blocks.ts';
 import { filledHarness } from '../../helpers/replies.ts';
 
 const NOW = Date.UTC(2026, 0, 5, 9, 0, 0);
@@ -99,4 +99,9 @@ test('button values round-trip, and anything else is not taken for a command', (
   t.deepEqual(decodeButtonValue(encodeButtonValue({ command: 'extend vm-1', owner: 'alice' })), { command: 'extend vm-1', owner: 'alice' });
   t.deepEqual(decodeButtonValue(encodeButtonValue({ command: 'pools' })), { command: 'pools' });
   for (const raw of [undefined, '', 'extend vm-1', '{"command": 3}', '[]', 'null', '{"command": "  "}']) t.is(decodeButtonValue(raw), undefined, String(raw));
+});
+
+test('the notification text is escaped like the blocks: a quoted <!channel> pings nobody', (t) => {
+  const text = notificationText(reply('error', '"<!channel>" is not something the bot understands'));
+  t.is(text, '"&lt;!channel&gt;" is not something the bot understands');
 });
