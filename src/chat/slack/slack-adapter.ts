@@ -13,7 +13,7 @@ import { homeView, messageHomeView } from './home-view.ts';
 import { OutboundQueue, slackErrorCode, slackRetryAfterMs, type RateLimit } from './outbound-queue.ts';
 import { COMMAND_ACTION, decodeButtonValue, LINK_ACTION, renderBlocks } from './render-blocks.ts';
 import { SlackHttpReceiver } from './slack-receiver.ts';
-import { TtlCache } from './ttl-cache.ts';
+import { TtlCache } from '../ttl-cache.ts';
 import { UserMapper, type Identity, type IdentityRules, type SlackProfile } from './user-mapper.ts';
 
 export const SLACK_PLATFORM = 'slack';

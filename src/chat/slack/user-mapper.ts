@@ -1,7 +1,7 @@
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import { reply, text, type Reply } from '../reply.ts';
-import { TtlCache } from './ttl-cache.ts';
+import { accountFromAddress, IdentityCache, type Identity } from '../identity.ts';
 
 /**
  * How Slack users become facility accounts. The explicit map is checked first (by Slack user
@@ -32,7 +32,7 @@ export interface SlackProfile {
   isBot?: boolean;
 }
 
-export type Identity = { ok: true; account: string } | { ok: false; reason: string };
+export type { Identity };
 
 export interface UserMapperOptions {
   rules: IdentityRules;
@@ -43,37 +43,25 @@ export interface UserMapperOptions {
   maxEntries?: number;
 }
 
-/** Facility account names the bot accepts from an e-mail address (also safe in connection templates). */
-const ACCOUNT = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const EMAIL_ACCOUNT = /^[a-z0-9][a-z0-9._+-]{0,63}@[a-z0-9.-]{1,190}$/;
-
 /** Maps Slack users to facility accounts, caching the answers, and remembers the way back. */
 export class UserMapper {
-  private readonly cache: TtlCache<Identity>;
-  private readonly inFlight = new Map<string, Promise<Identity>>();
-  /** account → Slack users seen with it: who to tell when that account's leases change. */
-  private readonly slackUsers = new Map<string, Set<string>>();
+  /** Answers by Slack user, and the Slack users of each account: whose Home to refresh. */
+  private readonly identities: IdentityCache;
   private readonly map: Map<string, string>;
 
   constructor(private readonly o: UserMapperOptions) {
-    this.cache = new TtlCache({ clock: o.clock, maxEntries: o.maxEntries ?? 10_000 });
+    this.identities = new IdentityCache({ clock: o.clock, maxEntries: o.maxEntries ?? 10_000, ttlMs: o.rules.cacheTtlMs, negativeTtlMs: o.rules.negativeTtlMs });
     this.map = new Map(Object.entries(o.rules.map ?? {}).map(([k, v]) => [k.startsWith('U') || k.startsWith('W') ? k : k.toLowerCase(), v.toLowerCase()]));
   }
 
   /** The facility account of a Slack user, or why there is none. */
-  async resolve(slackUserId: string): Promise<Identity> {
-    const cached = this.cache.get(slackUserId);
-    if (cached) return cached;
-    const running = this.inFlight.get(slackUserId);
-    if (running) return running;
-    const lookup = this.lookUp(slackUserId).finally(() => this.inFlight.delete(slackUserId));
-    this.inFlight.set(slackUserId, lookup);
-    return lookup;
+  resolve(slackUserId: string): Promise<Identity> {
+    return this.identities.resolve(slackUserId, () => this.lookUp(slackUserId));
   }
 
   /** Slack users known to hold this account (most recent last). */
   slackUsersOf(account: string): string[] {
-    return [...(this.slackUsers.get(account) ?? [])];
+    return this.identities.usersOf(account);
   }
 
   /** The answer for someone who cannot be mapped: what went wrong and whom to ask. */
@@ -87,12 +75,11 @@ export class UserMapper {
 
   private async lookUp(slackUserId: string): Promise<Identity> {
     const explicit = this.map.get(slackUserId);
-    if (explicit) return this.remember(slackUserId, { ok: true, account: explicit });
-    // Transient failures (network, Slack down) are not cached: the next command asks again.
+    if (explicit) return { ok: true, account: explicit };
     const profile = await this.o.lookup(slackUserId);
     const identity = this.fromProfile(profile);
     if (!identity.ok) this.o.log.info({ slackUser: slackUserId, reason: identity.reason }, 'Slack user not mapped to an account');
-    return this.remember(slackUserId, identity);
+    return identity;
   }
 
   private fromProfile(profile: SlackProfile | undefined): Identity {
@@ -107,37 +94,6 @@ export class UserMapper {
     const { rules } = this.o;
     if (rules.rule === 'map-only') return { ok: false, reason: 'Your Slack account is not in the bot’s list of users.' };
     if (!email) return { ok: false, reason: 'Slack did not share an e-mail address for you with the bot.' };
-    const at = email.lastIndexOf('@');
-    const local = email.slice(0, at);
-    const domain = email.slice(at + 1);
-    const domains = (rules.domains ?? []).map((d) => d.toLowerCase());
-    if (at <= 0) return { ok: false, reason: `Your Slack e-mail address (${email}) is not one the bot can read.` };
-    if (domains.length > 0 && !domains.some((d) => domain === d || domain.endsWith(`.${d}`))) {
-      return { ok: false, reason: `Your Slack e-mail address (${email}) is not at ${domains.length === 1 ? 'the facility’s domain' : 'one of the facility’s domains'} (${domains.join(', ')}).` };
-    }
-    const account = rules.rule === 'email' ? email : local;
-    if (!(rules.rule === 'email' ? EMAIL_ACCOUNT : ACCOUNT).test(account)) {
-      return { ok: false, reason: `Your Slack e-mail address (${email}) does not give a facility account name the bot can use.` };
-    }
-    return { ok: true, account };
-  }
-
-  private remember(slackUserId: string, identity: Identity): Identity {
-    const ttl = identity.ok ? (this.o.rules.cacheTtlMs ?? 3_600_000) : (this.o.rules.negativeTtlMs ?? 60_000);
-    this.cache.set(slackUserId, identity, ttl);
-    if (identity.ok) {
-      const users = this.slackUsers.get(identity.account) ?? new Set<string>();
-      users.delete(slackUserId);
-      users.add(slackUserId);
-      this.slackUsers.delete(identity.account);
-      this.slackUsers.set(identity.account, users);
-      // Bounded like the cache: forget the accounts seen longest ago.
-      while (this.slackUsers.size > (this.o.maxEntries ?? 10_000)) {
-        const oldest = this.slackUsers.keys().next();
-        if (oldest.done) break;
-        this.slackUsers.delete(oldest.value);
-      }
-    }
-    return identity;
+    return accountFromAddress(email, { whole: rules.rule === 'email', domains: rules.domains ?? [], what: 'Your Slack e-mail address' });
   }
 }

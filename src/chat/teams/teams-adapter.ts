@@ -8,7 +8,7 @@ import type { Notifier, Recipient } from '../../ports/notifier.ts';
 import type { Invocation } from '../invocation.ts';
 import { notYoursRefusal } from '../platform-text.ts';
 import { reply, text, type Reply } from '../reply.ts';
-import { TtlCache } from '../slack/ttl-cache.ts';
+import { TtlCache } from '../ttl-cache.ts';
 import type { ConversationReferenceStore, StoredConversation, TeamsConversationReference } from './conversation-store.ts';
 import { connectorErrorCode, connectorStatus, TeamsOutboundQueue, type TeamsLimits } from './outbound-queue.ts';
 import { ADAPTIVE_CARD, decodeActionData, renderCard, type RenderedCard } from './render-card.ts';

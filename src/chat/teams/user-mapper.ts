@@ -1,7 +1,7 @@
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import { reply, text, type Reply } from '../reply.ts';
-import { TtlCache } from '../slack/ttl-cache.ts';
+import { accountFromAddress, IdentityCache, type Identity } from '../identity.ts';
 
 /**
  * How Teams users become facility accounts. The explicit map is checked first (by Entra object
@@ -50,7 +50,7 @@ export interface TeamsMember {
   tenantId?: string;
 }
 
-export type Identity = { ok: true; account: string } | { ok: false; reason: string };
+export type { Identity };
 
 export interface UserMapperOptions {
   rules: TeamsIdentityRules;
@@ -59,10 +59,6 @@ export interface UserMapperOptions {
   maxEntries?: number;
 }
 
-/** Facility account names the bot accepts from an address (also safe in connection templates). */
-const ACCOUNT = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const EMAIL_ACCOUNT = /^[a-z0-9][a-z0-9._+-]{0,63}@[a-z0-9.-]{1,190}$/;
-
 /** The key a Teams user is known by: the Entra object id, stable across conversations. */
 export function userKeyOf(user: TeamsUser): string {
   return user.aadObjectId ? user.aadObjectId.toLowerCase() : user.id;
@@ -70,14 +66,12 @@ export function userKeyOf(user: TeamsUser): string {
 
 /** Maps Teams users to facility accounts, caching the answers, and remembers the way back. */
 export class TeamsUserMapper {
-  private readonly cache: TtlCache<Identity>;
-  private readonly inFlight = new Map<string, Promise<Identity>>();
-  /** account → user keys seen with it, most recent last. */
-  private readonly users = new Map<string, Set<string>>();
+  /** Answers by user key, and the user keys of each account. */
+  private readonly identities: IdentityCache;
   private readonly map: Map<string, string>;
 
   constructor(private readonly o: UserMapperOptions) {
-    this.cache = new TtlCache({ clock: o.clock, maxEntries: o.maxEntries ?? 10_000 });
+    this.identities = new IdentityCache({ clock: o.clock, maxEntries: o.maxEntries ?? 10_000, ttlMs: o.rules.cacheTtlMs, negativeTtlMs: o.rules.negativeTtlMs });
     this.map = new Map(Object.entries(o.rules.map ?? {}).map(([k, v]) => [normalKey(k), v.toLowerCase()]));
   }
 
@@ -86,20 +80,13 @@ export class TeamsUserMapper {
    * the member's UPN and e-mail; it resolves undefined when the connector does not know the user
    * and throws on transient failures (which are not cached).
    */
-  async resolve(user: TeamsUser, lookup: () => Promise<TeamsMember | undefined>): Promise<Identity> {
-    const key = userKeyOf(user);
-    const cached = this.cache.get(key);
-    if (cached) return cached;
-    const running = this.inFlight.get(key);
-    if (running) return running;
-    const pending = this.lookUp(user, lookup).finally(() => this.inFlight.delete(key));
-    this.inFlight.set(key, pending);
-    return pending;
+  resolve(user: TeamsUser, lookup: () => Promise<TeamsMember | undefined>): Promise<Identity> {
+    return this.identities.resolve(userKeyOf(user), () => this.lookUp(user, lookup));
   }
 
   /** User keys known to hold this account (most recent last). */
   userKeysOf(account: string): string[] {
-    return [...(this.users.get(account) ?? [])];
+    return this.identities.usersOf(account);
   }
 
   /** The answer for someone who cannot be mapped: what went wrong and whom to ask. */
@@ -113,13 +100,12 @@ export class TeamsUserMapper {
   }
 
   private async lookUp(user: TeamsUser, lookup: () => Promise<TeamsMember | undefined>): Promise<Identity> {
-    const key = userKeyOf(user);
     const explicit = (user.aadObjectId && this.map.get(normalKey(user.aadObjectId))) || this.map.get(normalKey(user.id));
-    if (explicit) return this.remember(key, { ok: true, account: explicit });
+    if (explicit) return { ok: true, account: explicit };
     const member = await lookup();
     const identity = this.fromMember(member);
     if (!identity.ok) this.o.log.info({ teamsUser: user.id, aadObjectId: user.aadObjectId, reason: identity.reason }, 'Teams user not mapped to an account');
-    return this.remember(key, identity);
+    return identity;
   }
 
   private fromMember(member: TeamsMember | undefined): Identity {
@@ -141,39 +127,9 @@ export class TeamsUserMapper {
     if (guest && !rules.allowGuests) return { ok: false, reason: 'You are a guest in this organisation’s Teams; guests are linked to facility accounts only by hand.' };
     const address = rule.startsWith('email') ? (email ?? upn) : (upn ?? email);
     if (!address) return { ok: false, reason: 'Teams did not share your user principal name or e-mail address with the bot.' };
-    const at = address.lastIndexOf('@');
-    if (at <= 0) return { ok: false, reason: `Your Teams address (${address}) is not one the bot can read.` };
-    const local = address.slice(0, at);
-    const domain = address.slice(at + 1);
-    const domains = (rules.domains ?? []).map((d) => d.toLowerCase());
-    if (domains.length > 0 && !domains.some((d) => domain === d || domain.endsWith(`.${d}`))) {
-      return { ok: false, reason: `Your Teams address (${address}) is not at ${domains.length === 1 ? 'the facility’s domain' : 'one of the facility’s domains'} (${domains.join(', ')}).` };
-    }
-    const whole = rule === 'upn' || rule === 'email';
-    const account = whole ? address : local;
-    if (!(whole ? EMAIL_ACCOUNT : ACCOUNT).test(account)) {
-      return { ok: false, reason: `Your Teams address (${address}) does not give a facility account name the bot can use.` };
-    }
-    return { ok: true, account };
+    return accountFromAddress(address, { whole: rule === 'upn' || rule === 'email', domains: rules.domains ?? [], what: 'Your Teams address' });
   }
 
-  private remember(key: string, identity: Identity): Identity {
-    const ttl = identity.ok ? (this.o.rules.cacheTtlMs ?? 3_600_000) : (this.o.rules.negativeTtlMs ?? 60_000);
-    this.cache.set(key, identity, ttl);
-    if (identity.ok) {
-      const users = this.users.get(identity.account) ?? new Set<string>();
-      users.delete(key);
-      users.add(key);
-      this.users.delete(identity.account);
-      this.users.set(identity.account, users);
-      while (this.users.size > (this.o.maxEntries ?? 10_000)) {
-        const oldest = this.users.keys().next();
-        if (oldest.done) break;
-        this.users.delete(oldest.value);
-      }
-    }
-    return identity;
-  }
 }
 
 /** Teams user ids (29:…) are case-sensitive; object ids and addresses are not. */

@@ -1,0 +1,81 @@
+/**
+ * What every chat platform does to turn its users into facility accounts: an address read by the
+ * configured rule, and the answers cached per platform user with the way back from an account to
+ * its users (whose views to refresh when that account's leases change).
+ */
+import type { Clock } from '../ports/clock.ts';
+import { TtlCache } from './ttl-cache.ts';
+
+export type Identity = { ok: true; account: string } | { ok: false; reason: string };
+
+/** Facility account names the bot accepts from an address (also safe in connection templates). */
+const ACCOUNT = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const EMAIL_ACCOUNT = /^[a-z0-9][a-z0-9._+-]{0,63}@[a-z0-9.-]{1,190}$/;
+
+/**
+ * The account an address gives: its local part, or the `whole` address, if it is at one of the
+ * `domains` (or a subdomain; any when empty). `what` names the address in refusals.
+ */
+export function accountFromAddress(address: string, o: { whole: boolean; domains: readonly string[]; what: string }): Identity {
+  const at = address.lastIndexOf('@');
+  if (at <= 0) return { ok: false, reason: `${o.what} (${address}) is not one the bot can read.` };
+  const domain = address.slice(at + 1);
+  const domains = o.domains.map((d) => d.toLowerCase());
+  if (domains.length > 0 && !domains.some((d) => domain === d || domain.endsWith(`.${d}`))) {
+    return { ok: false, reason: `${o.what} (${address}) is not at ${domains.length === 1 ? 'the facility’s domain' : 'one of the facility’s domains'} (${domains.join(', ')}).` };
+  }
+  const account = o.whole ? address : address.slice(0, at);
+  if (!(o.whole ? EMAIL_ACCOUNT : ACCOUNT).test(account)) return { ok: false, reason: `${o.what} (${address}) does not give a facility account name the bot can use.` };
+  return { ok: true, account };
+}
+
+/**
+ * Identities by platform user key: answers cached (failures briefly), one look-up at a time per
+ * user, and the users seen with each account, most recent last, bounded like the cache.
+ */
+export class IdentityCache {
+  private readonly cache: TtlCache<Identity>;
+  private readonly inFlight = new Map<string, Promise<Identity>>();
+  private readonly users = new Map<string, Set<string>>();
+
+  constructor(private readonly o: { clock: Clock; maxEntries?: number; ttlMs?: number; negativeTtlMs?: number }) {
+    this.cache = new TtlCache({ clock: o.clock, maxEntries: o.maxEntries ?? 10_000 });
+  }
+
+  /** The cached identity of `key`, the look-up already running for it, or `lookUp()` (whose answer is remembered). */
+  resolve(key: string, lookUp: () => Promise<Identity>): Promise<Identity> {
+    const cached = this.cache.get(key);
+    if (cached) return Promise.resolve(cached);
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    // Transient failures (lookUp throws) are not remembered: the next command asks again.
+    const pending = lookUp()
+      .then((identity) => this.remember(key, identity))
+      .finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, pending);
+    return pending;
+  }
+
+  /** Platform users known to hold this account (most recent last). */
+  usersOf(account: string): string[] {
+    return [...(this.users.get(account) ?? [])];
+  }
+
+  private remember(key: string, identity: Identity): Identity {
+    this.cache.set(key, identity, identity.ok ? (this.o.ttlMs ?? 3_600_000) : (this.o.negativeTtlMs ?? 60_000));
+    if (identity.ok) {
+      const users = this.users.get(identity.account) ?? new Set<string>();
+      users.delete(key);
+      users.add(key);
+      this.users.delete(identity.account);
+      this.users.set(identity.account, users);
+      // Bounded like the cache: forget the accounts seen longest ago.
+      while (this.users.size > (this.o.maxEntries ?? 10_000)) {
+        const oldest = this.users.keys().next();
+        if (oldest.done) break;
+        this.users.delete(oldest.value);
+      }
+    }
+    return identity;
+  }
+}
