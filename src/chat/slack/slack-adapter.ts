@@ -116,7 +116,9 @@ export class SlackAdapter implements Notifier {
     try {
       await this.bolt.init();
     } catch (error) {
-      throw new Error(`Slack did not accept the bot token (SLACK_BOT_TOKEN): ${slackErrorCode(error) ?? (error instanceof Error ? error.message : String(error))}`, { cause: error });
+      const code = slackErrorCode(error);
+      if (code === undefined) throw new Error(slackNotAnswering(error), { cause: error });
+      throw new Error(`Slack did not accept the bot token (SLACK_BOT_TOKEN): ${code}`, { cause: error });
     }
     await this.bolt.start();
     this.started = true;
@@ -364,4 +366,22 @@ function safeJson(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/**
+ * Why auth.test got no verdict on the token: no answer at all (refused, reset, timed out, DNS),
+ * which is the network's doing, or an HTTP error from Slack itself.
+ */
+function slackNotAnswering(error: unknown): string {
+  const e = error as { code?: unknown; statusCode?: unknown; original?: { code?: unknown; message?: unknown }; message?: unknown };
+  if (e.code === 'slack_webapi_http_error') return `Slack answered the token check with HTTP ${String(e.statusCode)}; try again later`;
+  return `cannot reach Slack (${networkCause(e.original ?? error)}); check the network, the proxy settings, or SLACK_API_URL`;
+}
+
+/** The first error code down the cause chain (ECONNREFUSED, ENOTFOUND, …), else the first message. */
+function networkCause(error: unknown): string {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && /^E[A-Z_]+$|^UND_ERR/.test(e.code)) return e.code;
+  }
+  return error instanceof Error ? error.message : String(error);
 }

@@ -3,6 +3,8 @@
  * fake Slack Web API on 127.0.0.1; requests are built and signed the way Slack does.
  */
 import test, { type ExecutionContext } from 'ava';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SystemClock } from '../../../src/adapters/system-clock.ts';
 import type { Invocation } from '../../../src/chat/invocation.ts';
 import { reminderMessage } from '../../../src/chat/lease-card.ts';
@@ -419,5 +421,28 @@ test('configuration mistakes are reported plainly', async (t) => {
   const http = new HttpServer(recordingLogger([]));
   const slack = new SlackAdapter({ ...base, signingSecret: SECRET, http, slackApiUrl: fake.apiUrl });
   await t.throwsAsync(slack.start(), { message: 'Slack did not accept the bot token (SLACK_BOT_TOKEN): invalid_auth' });
+  await slack.stop();
+});
+
+test('a Slack that does not answer at start is reported as unreachable, not as a refused token', async (t) => {
+  const h = await filledHarness(t);
+  // A port that was just free: nothing listens there, so the connection is refused.
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  const slack = new SlackAdapter({
+    botToken: 'xoxb-x',
+    signingSecret: SECRET,
+    http: new HttpServer(recordingLogger([])),
+    slackApiUrl: `http://127.0.0.1:${port}/api/`,
+    dispatch: (inv: Invocation) => h.app.dispatch(inv),
+    identity: { rule: 'map-only' as const, contact: CONTACT },
+    clock: h.clock,
+    log: recordingLogger([]),
+  });
+  const error = await t.throwsAsync(slack.start());
+  t.regex(error!.message, /^cannot reach Slack \(ECONNREFUSED\)/);
+  t.notRegex(error!.message, /did not accept the bot token/);
   await slack.stop();
 });
