@@ -25,7 +25,7 @@ import type { Clock } from '../src/ports/clock.ts';
 import type { Cloud, CloudLimits, CloudServer, CreateServerRequest } from '../src/ports/cloud.ts';
 import { silentLogger } from '../src/ports/logger.ts';
 import type { Notifier, Recipient } from '../src/ports/notifier.ts';
-import type { Personalisation, Provisioner, RunLog } from '../src/ports/provisioner.ts';
+import type { ClaimAccount, Personalisation, Provisioner, RunLog } from '../src/ports/provisioner.ts';
 
 /** The platform every benchmark invocation comes from; its notifier receives the direct messages. */
 export const PLATFORM = 'bench';
@@ -219,7 +219,7 @@ export class ObservedProvisioner implements Provisioner {
       this.finished++;
     }
   }
-  async personalise(vm: Vm, pool: PoolSpec, account: string, signal: AbortSignal): Promise<Personalisation> {
+  async personalise(vm: Vm, pool: PoolSpec, account: string | ClaimAccount, signal: AbortSignal): Promise<Personalisation> {
     try {
       return await this.inner.personalise(vm, pool, account, signal);
     } finally {

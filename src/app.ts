@@ -3,11 +3,12 @@ import { Dispatcher } from './chat/dispatcher.ts';
 import type { Invocation } from './chat/invocation.ts';
 import { NotifierRouter } from './chat/notifier-router.ts';
 import type { AppConfig } from './config/load-config.ts';
-import { principalFor } from './core/access.ts';
+import { AccessPolicy } from './core/access.ts';
 import type { Principal } from './core/model.ts';
 import { DaaasService } from './core/service.ts';
 import type { Clock } from './ports/clock.ts';
 import type { Cloud } from './ports/cloud.ts';
+import type { Directory } from './ports/directory.ts';
 import type { Logger } from './ports/logger.ts';
 import type { Metrics } from './ports/metrics.ts';
 import type { Provisioner } from './ports/provisioner.ts';
@@ -25,6 +26,8 @@ export interface AppPorts {
   /** Accounts treated as the local operator (the shell user without --user). */
   localAccounts?: ReadonlySet<string>;
   metrics?: Metrics;
+  /** The facility directory (cached), when `access.directory` is configured. */
+  directory?: Directory;
 }
 
 export interface App {
@@ -35,7 +38,8 @@ export interface App {
   loop: TickLoop;
   dispatch(invocation: Invocation): ReturnType<Dispatcher['dispatch']>;
   /** Who an account is on a platform: what chat adapters show (App Home) must match what commands allow. */
-  principalOf(account: string, platform: string): Principal;
+  principalOf(account: string, platform: string): Promise<Principal>;
+  access: AccessPolicy;
   /** Called with the account whenever one of its leases is claimed, extended or released. */
   onLeaseChange(listener: (account: string) => void): void;
   stop(): Promise<void>;
@@ -47,6 +51,12 @@ export interface App {
  */
 export function createApp(ports: AppPorts): App {
   const { config, store, clock, log } = ports;
+  const access = new AccessPolicy({
+    rules: config.access,
+    pools: config.pools,
+    ...(ports.directory ? { directory: ports.directory } : {}),
+    ...(config.access.directory ? { contact: config.access.directory.contact } : {}),
+  });
   const notifier = new NotifierRouter();
   let loop: TickLoop | undefined;
   const kick = () => loop?.kick();
@@ -63,6 +73,8 @@ export function createApp(ports: AppPorts): App {
     settings: { ...config.scheduler, applyConcurrency: 8 },
     onProgress: kick,
     ...(ports.metrics ? { metrics: ports.metrics } : {}),
+    // With a directory, claim.yml gets the account's uid, gid, name, e-mail and home from it.
+    ...(ports.directory ? { claimAccount: (user: string) => access.claimAccount(user) } : {}),
   });
   const service = new DaaasService({
     store,
@@ -79,8 +91,9 @@ export function createApp(ports: AppPorts): App {
   });
   const leaseListeners: ((account: string) => void)[] = [];
   const localAccounts = ports.localAccounts ?? new Set<string>();
+  // The operator at the bot's own terminal is trusted (admin when so configured, not looked up).
   const principalOf = (account: string, platform: string) =>
-    principalFor(account, config.access, config.access.localUserIsAdmin && platform === 'shell' && localAccounts.has(account));
+    access.principal(account, config.access.localUserIsAdmin && platform === 'shell' && localAccounts.has(account));
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
     service,
@@ -99,6 +112,7 @@ export function createApp(ports: AppPorts): App {
     loop,
     dispatch: (invocation) => dispatcher.dispatch(invocation),
     principalOf,
+    access,
     onLeaseChange: (listener) => void leaseListeners.push(listener),
     async stop() {
       await loop?.stop();

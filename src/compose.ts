@@ -3,15 +3,18 @@
  * (main.ts) and the operator's command line, the two composition roots.
  */
 import type { Logger } from './ports/logger.ts';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AnsibleProvisioner, sandboxVars } from './adapters/ansible/ansible-provisioner.ts';
 import { AnsibleRunner } from './adapters/ansible/ansible-runner.ts';
 import { connectOpenStack } from './adapters/openstack/connect.ts';
+import { CachedDirectory } from './adapters/cached-directory.ts';
+import { LdapDirectory, PRESETS } from './adapters/ldap/ldap-directory.ts';
 import { SimCloud } from './adapters/sim-cloud/sim-cloud.ts';
 import { SimProvisioner } from './adapters/sim-provisioner.ts';
 import type { SystemClock } from './adapters/system-clock.ts';
-import type { AppConfig } from './config/load-config.ts';
+import type { AppConfig, DirectoryConfig, Env } from './config/load-config.ts';
 import type { Cloud } from './ports/cloud.ts';
 import type { Provisioner } from './ports/provisioner.ts';
 
@@ -77,3 +80,59 @@ export async function buildProvisioner(config: AppConfig, dataDir: string, clock
   return ansible;
 }
 
+
+/** The facility directory: the LDAP client, and the cached view of it the bot asks. */
+export interface BuiltDirectory {
+  ldap: LdapDirectory;
+  directory: CachedDirectory;
+  settings: DirectoryConfig;
+}
+
+/**
+ * The facility directory `access.directory` names, or undefined when none is configured. The
+ * bind password comes from DAAAS_LDAP_BIND_PASSWORD; the CA file is read now, so a missing one
+ * stops start-up rather than the first claim.
+ */
+export function buildDirectory(config: AppConfig, env: Env, clock: SystemClock, log: Logger): BuiltDirectory | undefined {
+  const d = config.access.directory;
+  if (!d) return undefined;
+  let ca: string | undefined;
+  if (d.caFile) {
+    try {
+      ca = readFileSync(resolve(ROOT, d.caFile), 'utf8');
+    } catch (error) {
+      throw new StartupError(`access.directory.caFile: cannot read ${d.caFile} (${(error as Error).message})`);
+    }
+  }
+  const a = d.attributes;
+  const mapping = {
+    ...Object.fromEntries(Object.entries(a).filter(([k, v]) => k !== 'displayName' && v !== undefined)),
+    ...(a.displayName ? { displayName: [a.displayName, ...PRESETS[d.preset].displayName.filter((n) => n !== a.displayName)] } : {}),
+    ...(d.userFilter ? { userFilter: d.userFilter } : {}),
+    ...(d.groupFilter ? { groupFilter: d.groupFilter } : {}),
+  };
+  const directoryLog = log.child({ component: 'directory' });
+  let ldap: LdapDirectory;
+  try {
+    ldap = new LdapDirectory({
+      url: d.url,
+      ...(ca ? { ca } : {}),
+      ...(d.bindDn ? { bindDn: d.bindDn, bindPassword: env.DAAAS_LDAP_BIND_PASSWORD ?? '' } : {}),
+      userBase: d.userBase,
+      groupBase: d.groupBase,
+      preset: d.preset,
+      mapping,
+      ...(d.disabledFilter ? { disabledFilter: d.disabledFilter } : {}),
+      nestedDepth: d.nestedDepth,
+      timeoutMs: d.timeout,
+      poolSize: d.poolSize,
+      clock,
+      log: directoryLog,
+    });
+  } catch (error) {
+    throw new StartupError(`access.directory: ${(error as Error).message}`);
+  }
+  const directory = new CachedDirectory(ldap, { clock, ttlMs: d.ttl, staleForMs: d.staleFor, log: directoryLog });
+  log.info({ url: d.url, preset: d.preset, bound: Boolean(d.bindDn) }, 'using the facility directory');
+  return { ldap, directory, settings: d };
+}

@@ -1,6 +1,6 @@
 import type { PoolSpec, Vm } from '../core/model.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { Personalisation, Provisioner, RunLog } from '../ports/provisioner.ts';
+import type { ClaimAccount, Personalisation, Provisioner, RunLog } from '../ports/provisioner.ts';
 
 export interface SimProvisionerOptions {
   clock: Clock;
@@ -40,7 +40,8 @@ export class SimProvisioner implements Provisioner {
     this.note(vm, 'provision: ok');
   }
 
-  async personalise(vm: Vm, _pool: PoolSpec, account: string, signal: AbortSignal): Promise<Personalisation> {
+  async personalise(vm: Vm, _pool: PoolSpec, who: string | ClaimAccount, signal: AbortSignal): Promise<Personalisation> {
+    const account = typeof who === 'string' ? who : who.name;
     this.note(vm, `claim for ${account}: start`);
     await this.options.clock.sleep(this.options.personaliseMs ?? 0, signal);
     if (this.failPersonalise !== null) {
@@ -50,7 +51,7 @@ export class SimProvisioner implements Provisioner {
     const homeCreated = !this.homes.has(account);
     this.homes.add(account);
     this.note(vm, `claim for ${account}: ok${homeCreated ? ', home directory created' : ''}`);
-    return { homeCreated, legacyLinked: false, home: `/home/${account}` };
+    return { homeCreated, legacyLinked: false, home: typeof who === 'string' ? `/home/${account}` : (who.home ?? `/home/${account}`) };
   }
 
   async release(vm: Vm): Promise<void> {

@@ -16,8 +16,11 @@ export interface DispatcherOptions {
   service: DaaasService;
   clock: Clock;
   log: Logger;
-  /** Who an invocation's account is: admin or not, groups. */
-  principal: (invocation: Invocation) => Principal;
+  /**
+   * Who an invocation's account is: admin or not, groups. May ask the facility directory, and
+   * may refuse with a UserError (an account it does not have, or one disabled there).
+   */
+  principal: (invocation: Invocation) => Principal | Promise<Principal>;
   metrics?: Metrics;
 }
 
@@ -47,7 +50,7 @@ export class Dispatcher {
       const { spec, rest } = this.find(words);
       command = spec.name;
       log.info({ command }, 'command');
-      const who = this.o.principal(invocation);
+      const who = await this.o.principal(invocation);
       if (spec.permission === 'admin') return await this.runAdmin(spec, who, invocation, rest, flags);
       return await spec.handler(this.context(spec, who, invocation, rest, flags));
     } catch (error) {

@@ -8,7 +8,7 @@ export interface AppConfig {
   source: string;
   /** Marks this deployment's servers in the cloud. */
   instance: string;
-  access: AccessRules & { localUserIsAdmin: boolean };
+  access: AccessRules & { localUserIsAdmin: boolean; directory?: DirectoryConfig };
   pools: PoolSpec[];
   scheduler: {
     schedule: string;
@@ -27,6 +27,9 @@ export interface AppConfig {
   dataDir: string;
   logLevel: string;
 }
+
+/** `access.directory`: the facility directory (its bind password comes from DAAAS_LDAP_BIND_PASSWORD). */
+export type DirectoryConfig = NonNullable<RawConfig['access']['directory']>;
 
 /** Start-up refuses a bad configuration, listing every problem at once. */
 export class ConfigError extends Error {
@@ -72,6 +75,7 @@ export function parseConfig(text: string, source: string, env: Env): AppConfig {
   const server = serverFromEnv(env, problems);
   const logLevel = env.DAAAS_LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`DAAAS_LOG_LEVEL: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  directoryFromEnv(data as Record<string, unknown>, env, problems);
   const extraAdmins = (env.DAAAS_ADMINS ?? '').split(',').map((a) => a.trim()).filter(Boolean);
   for (const admin of extraAdmins) if (admin === '*' || !ACCOUNT.test(admin)) problems.push(`DAAAS_ADMINS: "${admin}" is not a valid account name`);
   if (!parsed.success || problems.length > 0) throw new ConfigError(source, problems);
@@ -99,6 +103,19 @@ export function parseConfig(text: string, source: string, env: Env): AppConfig {
     dataDir: env.DAAAS_DATA_DIR || './var',
     logLevel,
   };
+}
+
+/** The directory's bind password is a secret: it comes from the environment, never the YAML. */
+function directoryFromEnv(data: Record<string, unknown>, env: Env, problems: string[]): void {
+  const access = data.access as Record<string, unknown> | undefined;
+  const directory = access && typeof access === 'object' ? (access.directory as Record<string, unknown> | undefined) : undefined;
+  const bindDn = directory && typeof directory === 'object' ? directory.bindDn : undefined;
+  if (typeof bindDn === 'string' && !env.DAAAS_LDAP_BIND_PASSWORD) {
+    problems.push('access.directory.bindDn: the bind password comes from the environment variable DAAAS_LDAP_BIND_PASSWORD, which is not set');
+  }
+  if (directory && typeof directory === 'object' && 'password' in directory) {
+    problems.push('access.directory.password: never put the password in the file: set DAAAS_LDAP_BIND_PASSWORD');
+  }
 }
 
 function serverFromEnv(env: Env, problems: string[]): AppConfig['server'] {

@@ -17,6 +17,14 @@ const duration = z
 const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 const NAME_RULE = 'use 2–32 lower-case letters, digits and dashes, starting with a letter';
 const name = z.string().regex(NAME, NAME_RULE);
+/** How pool groups and admins name a group of the facility directory (see core/access.ts). */
+const DIRECTORY_PREFIX = 'ldap:';
+const DIRECTORY_GROUP = /^ldap:[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
+/** A group of access.groups, or of the facility directory: `ldap:<group>`. */
+const groupRef = z.string().refine((g) => (g.startsWith(DIRECTORY_PREFIX) ? DIRECTORY_GROUP.test(g) : NAME.test(g)), {
+  error: (issue) =>
+    String(issue.input).startsWith(DIRECTORY_PREFIX) ? 'a directory group is written ldap:<group name> (letters, digits, space, ".", "_", "-")' : NAME_RULE,
+});
 export const ACCOUNT = /^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$/;
 const DEFAULT_LEASE_MS = 48 * 3_600_000;
 const DEFAULT_REMINDERS_MS = [24 * 3_600_000, 3_600_000, 600_000];
@@ -37,7 +45,7 @@ const poolFields = {
   extensionStep: duration,
   maxExtensions: count(0),
   maxLeasesPerUser: count(1),
-  groups: z.array(name).min(1),
+  groups: z.array(groupRef).min(1),
   connect: z.string().min(1).max(500),
   owner: z.strictObject({ name: z.string().min(1), contact: z.string().min(1) }),
 };
@@ -108,6 +116,60 @@ const ansibleProvisioner = z.strictObject({
   extraVars: z.record(z.string(), varValue).default({}),
 });
 
+const ldapAttribute = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'an LDAP attribute name');
+/** One parenthesised LDAP filter (checked for balanced parentheses when the directory is built). */
+const ldapFilter = z.string().regex(/^\(.*\)$/, 'an LDAP filter in parentheses, e.g. (objectClass=posixAccount)').max(2_000);
+
+/** The facility directory: who may use the bot, their groups, and the ids their files have. */
+const directory = z
+  .strictObject({
+    driver: z.literal('ldap'),
+    /** ldap:// (upgraded with StartTLS before anything is sent) or ldaps://. */
+    url: z.string().regex(/^ldaps?:\/\/[A-Za-z0-9.:[\]-]+\/?$/, 'an ldap:// (StartTLS is used) or ldaps:// address, e.g. ldaps://ldap.facility.example'),
+    /** PEM file of the CA that signed the directory's certificate; the system's CAs otherwise. */
+    caFile: z.string().min(1).optional(),
+    /** The bot's own entry; its password comes from DAAAS_LDAP_BIND_PASSWORD. Anonymous without it. */
+    bindDn: z.string().min(1).max(1_024).optional(),
+    userBase: z.string().min(1).max(1_024),
+    groupBase: z.string().min(1).max(1_024),
+    preset: z.enum(['openldap', 'active-directory']).default('openldap'),
+    /** Changes to the preset's attribute names; '' turns a membership attribute off. */
+    attributes: z
+      .strictObject({
+        account: ldapAttribute,
+        uidNumber: ldapAttribute,
+        gidNumber: ldapAttribute,
+        displayName: ldapAttribute,
+        mail: ldapAttribute,
+        homeDirectory: ldapAttribute,
+        groupName: ldapAttribute,
+        memberUid: z.union([z.literal(''), ldapAttribute]),
+        member: z.union([z.literal(''), ldapAttribute]),
+        memberOf: z.union([z.literal(''), ldapAttribute]),
+      })
+      .partial()
+      .default({}),
+    userFilter: ldapFilter.optional(),
+    groupFilter: ldapFilter.optional(),
+    /** Accounts matching it are refused as disabled, e.g. (pwdAccountLockedTime=*). */
+    disabledFilter: ldapFilter.optional(),
+    /** Levels of groups within groupOfNames groups followed (OpenLDAP). */
+    nestedDepth: z.number().int('must be a whole number').min(0).max(20).default(5),
+    /** Whom someone the directory refuses should ask. */
+    contact: z.string().min(1).max(200).default('the administrators of this bot'),
+    ttl: duration.default(300_000),
+    staleFor: duration.default(3_600_000),
+    timeout: duration.default(5_000),
+    poolSize: z.number().int('must be a whole number').min(1).max(64).default(4),
+  })
+  .refine((d) => d.staleFor >= d.ttl, { message: 'staleFor must be at least ttl (answers are used stale only after they are due again)', path: ['staleFor'] });
+
+/** An admin: an account, or a directory group (`ldap:<group>`) whose members are admins. */
+const accountOrDirectoryGroup = z.string().superRefine((value, ctx) => {
+  const parsed = (value.startsWith(DIRECTORY_PREFIX) ? groupRef : account).safeParse(value);
+  if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
+});
+
 const slack = z.strictObject({
   /** The slash command, as created in the Slack app (see slack/manifest.yml). */
   command: z.string().regex(/^\/[a-z0-9_-]{1,31}$/, 'a slash command such as /daaas').default('/daaas'),
@@ -153,8 +215,9 @@ export const configSchema = z
     instance: name.default('daaas'),
     access: z
       .strictObject({
-        admins: z.array(account).default([]),
+        admins: z.array(accountOrDirectoryGroup).default([]),
         localUserIsAdmin: z.boolean().default(false),
+        directory: directory.optional(),
         groups: z.record(z.string(), z.array(account)).default({}),
       })
       .prefault({}),
@@ -218,6 +281,11 @@ function durationOr(value: unknown, fallback: number | undefined): number | unde
 export function crossCheck(data: Loose): string[] {
   const problems: string[] = [];
   const groups = mapping(mapping(data.access)?.groups) ?? {};
+  const hasDirectory = mapping(mapping(data.access)?.directory) !== undefined;
+  const admins = mapping(data.access)?.admins;
+  for (const admin of Array.isArray(admins) ? admins : []) {
+    if (typeof admin === 'string' && admin.startsWith(DIRECTORY_PREFIX) && !hasDirectory) problems.push(`access.admins: "${admin}" is a directory group, but access.directory is not configured`);
+  }
   for (const group of Object.keys(groups)) if (!NAME.test(group)) problems.push(`access.groups.${group}: not a valid group name: ${NAME_RULE}`);
   const defaults = mapping(data.defaults) ?? {};
   const sim = mapping(mapping(data.cloud)?.simulated);
@@ -236,6 +304,10 @@ export function crossCheck(data: Loose): string[] {
       problems.push(`${at}.remindBefore: every reminder must come before the lease ends (shorter than the lease)`);
     }
     for (const group of Array.isArray(p.groups) ? p.groups : []) {
+      if (typeof group === 'string' && group.startsWith(DIRECTORY_PREFIX)) {
+        if (!hasDirectory) problems.push(`${at}.groups: "${group}" is a directory group, but access.directory is not configured`);
+        continue;
+      }
       if (typeof group === 'string' && !(group in groups)) problems.push(`${at}.groups: group "${group}" is not defined under access.groups`);
     }
     if (typeof p.flavor === 'string' && flavors && !(p.flavor in flavors)) problems.push(`${at}.flavor: flavor "${p.flavor}" is not one of the simulated cloud's flavors`);

@@ -15,7 +15,10 @@ export type UserErrorCode =
   | 'UNKNOWN_VM'
   | 'NOT_OWNER'
   | 'EXTENSION_LIMIT'
-  | 'CLOUD_UNAVAILABLE';
+  | 'CLOUD_UNAVAILABLE'
+  | 'NOT_IN_DIRECTORY'
+  | 'ACCOUNT_DISABLED'
+  | 'DIRECTORY_UNAVAILABLE';
 
 export class UserError extends Error {
   override readonly name = 'UserError';

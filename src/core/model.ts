@@ -103,6 +103,11 @@ export interface Principal {
   account: string;
   isAdmin: boolean;
   groups: readonly string[];
+  /**
+   * A facility directory is configured but could not be asked: only the configuration's own
+   * lists count, and claims and extensions are refused until it answers again.
+   */
+  directoryUnavailable?: boolean;
 }
 
 /** Where a user can be reached: the platform and conversation a command came from. */

@@ -2,7 +2,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { MetricsSummary } from '../ports/metrics.ts';
 import type { RunLog } from '../ports/provisioner.ts';
 import type { Store } from '../ports/store.ts';
-import { mayClaim } from './access.ts';
+import { describeGroup, directoryUnavailableError, mayClaim } from './access.ts';
 import { formatDuration } from './duration.ts';
 import { UserError } from './errors.ts';
 import type { LeaseView, Origin, PoolHealth, PoolSpec, Principal, Vm, VmState } from './model.ts';
@@ -85,10 +85,11 @@ export class DaaasService {
     const pool = this.refusalAudited(who, 'claim', poolName, () => this.pool(poolName));
     const now = this.o.clock.now();
     return this.audited(who, 'claim', pool.name, () => {
+      if (who.directoryUnavailable) throw directoryUnavailableError();
       if (!mayClaim(who, pool)) {
         throw new UserError(
           'NOT_ALLOWED',
-          `Pool ${pool.name} is for members of ${pool.groups.join(' or ')}, and you are not one.`,
+          `Pool ${pool.name} is for members of ${pool.groups.map(describeGroup).join(' or ')}, and you are not one.`,
           `Ask ${pool.owner.name} (${pool.owner.contact}) for access.`,
         );
       }
@@ -144,6 +145,7 @@ export class DaaasService {
     const lease = this.refusalAudited(who, 'extend', vmName ?? '-', () => this.target(who, vmName, 'extend'));
     const pool = this.pool(lease.pool);
     return this.audited(who, 'extend', lease.vm.name, () => {
+      if (who.directoryUnavailable) throw directoryUnavailableError();
       if (lease.extensionsUsed >= pool.maxExtensions) {
         throw new UserError(
           'EXTENSION_LIMIT',

@@ -12,6 +12,20 @@ export interface Personalisation {
   connection?: Record<string, string>;
 }
 
+/**
+ * The account a claim is for. With a facility directory it carries the directory's ids, name,
+ * e-mail and home, so the account made on the VM owns its files on the shared home store.
+ */
+export interface ClaimAccount {
+  name: string;
+  uid?: number;
+  gid?: number;
+  displayName?: string;
+  mail?: string;
+  /** The home directory's path as the directory gives it. */
+  home?: string;
+}
+
 /** The end of a provisioning run's log, for admins. */
 export interface RunLog {
   file: string;
@@ -27,7 +41,7 @@ export interface Provisioner {
   /** Resolves when the VM is ready for users; rejects with the reason it is not. */
   provision(vm: Vm, pool: PoolSpec, signal: AbortSignal): Promise<void>;
   /** The user's account and persistent home directory (made only if missing) on a claimed VM. */
-  personalise(vm: Vm, pool: PoolSpec, account: string, signal: AbortSignal): Promise<Personalisation>;
+  personalise(vm: Vm, pool: PoolSpec, account: string | ClaimAccount, signal: AbortSignal): Promise<Personalisation>;
   /** Before teardown (flush, unmount); may do nothing. */
   release(vm: Vm, pool: PoolSpec, signal: AbortSignal): Promise<void>;
   /** The end of the last run's log for a VM, if there is one. */

@@ -10,7 +10,7 @@ import type { Cloud, CloudServer } from '../ports/cloud.ts';
 import type { Logger } from '../ports/logger.ts';
 import { noMetrics, type Metrics } from '../ports/metrics.ts';
 import type { Notifier } from '../ports/notifier.ts';
-import type { Provisioner } from '../ports/provisioner.ts';
+import type { ClaimAccount, Provisioner } from '../ports/provisioner.ts';
 import type { Store } from '../ports/store.ts';
 
 export interface ReconcilerSettings extends PlanSettings {
@@ -36,6 +36,8 @@ export interface ReconcilerOptions {
   /** Called when background work (a provisioning run) finished and another tick is due. */
   onProgress?: () => void;
   metrics?: Metrics;
+  /** The account a claimed VM is set up for (from the facility directory); the lease's user name when absent. */
+  claimAccount?: (user: string) => Promise<string | ClaimAccount>;
 }
 
 export interface TickReport {
@@ -356,7 +358,7 @@ export class Reconciler {
     const controller = new AbortController();
     this.personalising.set(lease.id, controller);
     this.background(
-      this.o.provisioner.personalise(lease.vm, pool, lease.user, controller.signal).then(
+      (this.o.claimAccount ? this.o.claimAccount(lease.user) : Promise.resolve(lease.user)).then((account) => this.o.provisioner.personalise(lease.vm, pool, account, controller.signal)).then(
         async (done) => {
           const at = this.o.clock.now();
           if (!this.o.store.markHomeReady(lease.id, at)) return; // released meanwhile

@@ -12,6 +12,7 @@ import { renderText } from '../../src/chat/shell/render-text.ts';
 import { parseConfig, type AppConfig } from '../../src/config/load-config.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
 import type { Clock } from '../../src/ports/clock.ts';
+import type { Directory } from '../../src/ports/directory.ts';
 import type { Notifier, Recipient } from '../../src/ports/notifier.ts';
 
 /** A small configuration for tests: two pools, fast simulated boots, quick back-off. */
@@ -96,6 +97,8 @@ export interface HarnessOptions {
   /** How long personalising a claimed VM takes (0: at once). */
   personaliseMs?: number;
   random?: () => number;
+  /** The facility directory the bot asks (the configuration's access.directory names it). */
+  directory?: Directory;
 }
 
 export interface Harness {
@@ -152,7 +155,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   const store = new SqliteStore(options.storePath ?? ':memory:');
   const provisioner = new SimProvisioner({ clock, provisionMs: config.provisioner.simulated.provisionTime, personaliseMs: options.personaliseMs ?? 0, failureRate: options.provisionFailureRate ?? 0, random });
   const metrics = new PromMetrics(() => []);
-  const app = createApp({ config, store, cloud, provisioner, clock, log: silentLogger, metrics });
+  const app = createApp({ config, store, cloud, provisioner, clock, log: silentLogger, metrics, ...(options.directory ? { directory: options.directory } : {}) });
   const dms = new RecordingNotifier(clock);
   app.notifier.register('test', dms);
 

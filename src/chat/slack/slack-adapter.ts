@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { App, LogLevel, type AnyMiddlewareArgs, type Logger as BoltLogger, type RespondArguments, type RespondFn, type types } from '@slack/bolt';
+import { isUserError } from '../../core/errors.ts';
 import type { Principal } from '../../core/model.ts';
 import type { DaaasService } from '../../core/service.ts';
 import type { HttpServer } from '../../http/http-server.ts';
@@ -37,7 +38,7 @@ export interface SlackAdapterOptions {
   /** How Slack users map to facility accounts. */
   identity: IdentityRules;
   /** What App Home shows: the core service and who an account is. Without it, Home shows only help. */
-  home?: { service: DaaasService; principal: (account: string) => Principal };
+  home?: { service: DaaasService; principal: (account: string) => Principal | Promise<Principal> };
   clock: Clock;
   log: Logger;
   /** Outbound rate limiting: overrides of Slack's limits per method, and the clock it runs on. */
@@ -169,10 +170,12 @@ export class SlackAdapter implements Notifier {
     if (!this.o.home) return messageHomeView(notice ?? reply('info', 'DAaaS: analysis VMs on demand', text('Type /daaas help for every command.')), now);
     try {
       const { service, principal } = this.o.home;
-      const who = principal(identity.account);
+      const who = await principal(identity.account);
       const leases = service.leasesOf(who).map((lease) => ({ lease, pool: service.pool(lease.pool) }));
       return homeView({ now, account: identity.account, leases, pools: service.overview(who), ...(notice ? { notice } : {}) });
     } catch (error) {
+      // Refused by the facility directory (an account it lacks or has disabled): say so, as a command would.
+      if (isUserError(error)) return messageHomeView(reply('error', error.message, error.hint ? text(error.hint) : undefined), now);
       const reference = randomUUID().slice(0, 8);
       this.log.error({ err: error, requestId: reference, slackUser: slackUserId }, 'could not build the Home tab');
       return messageHomeView(reply('error', 'Sorry, your VMs cannot be shown right now.', text(`Try /daaas status. If it happens again, tell the admins and quote reference ${reference}.`)), now);
