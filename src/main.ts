@@ -229,6 +229,8 @@ function buildTeams(config: AppConfig, app: App, http: HttpServer, store: Sqlite
     },
     references: new SqliteTeamsConversations(store),
     ...(config.teams.tenants.length ? { tenants: config.teams.tenants } : {}),
+    cloud: config.teams.cloud,
+    ...(config.teams.serviceUrls.length ? { serviceUrls: config.teams.serviceUrls } : {}),
     clock,
     log: log.child({ component: 'teams' }),
   });

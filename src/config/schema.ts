@@ -189,6 +189,9 @@ const slack = z.strictObject({
     .prefault({}),
 });
 
+/** A service host pattern: host.example, or *.example for any subdomain. */
+const SERVICE_HOST = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+
 const teams = z.strictObject({
   /** Start Teams even without credentials in the environment (they are then required). */
   enabled: z.boolean().default(false),
@@ -208,6 +211,13 @@ const teams = z.strictObject({
     .prefault({}),
   /** Tenants whose users may use the bot; empty: the app registration's own. */
   tenants: z.array(z.string().min(1)).default([]),
+  /** The Bot Framework cloud of the bot's registration: `public`, or `gov` (tokens from api.botframework.us). */
+  cloud: z.enum(['public', 'gov']).default('public'),
+  /**
+   * Hosts of the Bot Connector service URLs the bot accepts activities from and sends to, e.g.
+   * smba.trafficmanager.net or *.botframework.com (any subdomain); empty: the cloud's own.
+   */
+  serviceUrls: z.array(z.string().regex(SERVICE_HOST, 'a host such as smba.trafficmanager.net, or *.botframework.com for every subdomain (no scheme or path)')).default([]),
 });
 
 export const configSchema = z

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { ACCOUNT_NAME_SHAPE, isAccountName } from '../../core/account-name.ts';
 
 /**
  * Everything that reaches ansible-playbook from the bot is checked here first, against what the
@@ -35,7 +36,6 @@ function show(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-const ACCOUNT = /^[a-z_][a-z0-9_-]{0,31}$/;
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const ROLE = /^[a-z][a-z0-9_]{0,62}$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -47,9 +47,13 @@ function check(ok: boolean, field: string, allowed: string, value: unknown): voi
   if (!ok) throw new UnsafeInputError(field, allowed, value);
 }
 
-/** A POSIX account name as useradd accepts it without forcing. */
+/**
+ * A POSIX account name by the bot's one rule (core/account-name.ts), the same set chat
+ * identities, the terminal and the configuration accept: a name the bot took from a user is
+ * never refused here, after a VM was spent on them.
+ */
 export function safeAccount(value: unknown, field = 'account'): string {
-  check(typeof value === 'string' && ACCOUNT.test(value), field, 'a POSIX account name: a lowercase letter or _, then up to 31 of a-z 0-9 _ -', value);
+  check(isAccountName(value), field, `a POSIX account name: ${ACCOUNT_NAME_SHAPE}`, value);
   return value as string;
 }
 

@@ -17,6 +17,11 @@ export interface AgentRequestHandlerOptions {
   refuse?: (activity: Record<string, unknown>) => string | undefined;
   /** False while the bot is stopping: requests get 503 and Teams delivers them again later. */
   accepting?: () => boolean;
+  /**
+   * Authenticates the request in place of the SDK's JWT middleware: the verified claims become
+   * `request.user`; a refusal is answered with its status and nothing else happens.
+   */
+  authenticate?: (request: Request) => Promise<{ ok: true; claims: NonNullable<Request['user']> } | { ok: false; status: number; reason: string }>;
 }
 
 /**
@@ -42,9 +47,19 @@ export function agentRequestHandler(o: AgentRequestHandlerOptions): Handler {
     const request: Request = { body: body as Record<string, unknown>, headers: req.headers, method: req.method ?? 'POST' };
     const response = new NodeWebResponse(res);
     let authorised = false;
-    await o.adapter.authorizeRequest(request, response, () => {
+    if (o.authenticate) {
+      const outcome = await o.authenticate(request);
+      if (!outcome.ok) {
+        o.log.warn({ status: outcome.status, reason: outcome.reason, remote: req.socket.remoteAddress }, 'Teams request refused: not authenticated');
+        return plain(res, outcome.status, { error: outcome.status === 401 ? 'unauthorized' : 'try again later' }, outcome.status === 503 ? { 'retry-after': '60' } : {});
+      }
+      request.user = outcome.claims;
       authorised = true;
-    });
+    } else {
+      await o.adapter.authorizeRequest(request, response, () => {
+        authorised = true;
+      });
+    }
     if (!authorised) {
       o.log.warn({ status: res.statusCode, remote: req.socket.remoteAddress }, 'Teams request refused: not authenticated');
       return;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Activity, type ConversationParameters } from '@microsoft/agents-activity';
+import { Activity } from '@microsoft/agents-activity';
 import { CloudAdapter, type AuthConfiguration, type ConnectorClient, type TurnContext } from '@microsoft/agents-hosting';
 import type { HttpServer } from '../../http/http-server.ts';
 import type { Clock } from '../../ports/clock.ts';
@@ -9,17 +9,19 @@ import type { Invocation } from '../invocation.ts';
 import { notYoursRefusal } from '../platform-text.ts';
 import { reply, text, type Reply } from '../reply.ts';
 import { TtlCache } from '../ttl-cache.ts';
-import type { ConversationReferenceStore, StoredConversation, TeamsConversationReference } from './conversation-store.ts';
+import { BotConnectorAuth, BotConnectorKeys } from './bot-connector-auth.ts';
+import type { ConversationReferenceStore, TeamsConversationReference } from './conversation-store.ts';
 import { connectorErrorCode, connectorStatus, TeamsOutboundQueue, type TeamsLimits } from './outbound-queue.ts';
-import { ADAPTIVE_CARD, decodeActionData, renderCard, type RenderedCard } from './render-card.ts';
+import { isPersonal, messageTo, TeamsPersonalChat } from './personal-chat.ts';
+import { ADAPTIVE_CARD, decodeActionData, renderCard } from './render-card.ts';
 import { agentRequestHandler } from './request-handler.ts';
-import { isLoopbackHost, isLoopbackUrl, teamsAuthFromEnv, type TeamsAuth } from './teams-auth.ts';
+import { CLOUDS, ServiceUrlPolicy, type TeamsCloud } from './service-urls.ts';
+import { isLoopbackHost, teamsAuthFromEnv, type TeamsAuth } from './teams-auth.ts';
 import { TeamsUserMapper, userKeyOf, type TeamsIdentityRules, type TeamsMember, type TeamsUser } from './user-mapper.ts';
 
 export const TEAMS_PLATFORM = 'teams';
 export const TEAMS_MESSAGES_PATH = '/api/messages';
 const CONNECTION = 'ServiceConnection';
-const BOT_FRAMEWORK_SCOPE = 'https://api.botframework.com';
 
 export interface TeamsAdapterOptions {
   /** From `TeamsAdapter.authFromEnv(env, host)`: app credentials, or anonymous local mode. */
@@ -38,6 +40,12 @@ export interface TeamsAdapterOptions {
   log: Logger;
   /** Tenants whose users may use the bot. Default: the app registration's tenant; any in anonymous mode. */
   tenants?: readonly string[];
+  /** The Bot Framework cloud (token issuer, signing keys, service hosts). Default public. */
+  cloud?: TeamsCloud;
+  /** Host patterns of the service URLs the bot accepts and sends to in production. Default: the cloud's Bot Connector hosts. */
+  serviceUrls?: readonly string[];
+  /** Where the Bot Connector's signing keys are published (OpenID metadata). Default: the cloud's. */
+  openIdMetadataUrl?: string;
   /** Outbound calls: rate limits, retries, and the clock their pauses run on. */
   outbound?: { clock?: Clock; limits?: TeamsLimits; concurrency?: number; maxAttempts?: number; backoff?: { initialMs?: number; maxMs?: number }; random?: () => number };
   /** How long a delivery is remembered to recognise Teams sending it again. Default 1 h, 10 000 deliveries. */
@@ -81,6 +89,10 @@ export class TeamsAdapter implements Notifier {
   private readonly deliveries: TtlCache<true>;
   private readonly invokes: TtlCache<Promise<InvokeBody>>;
   private readonly tenants: ReadonlySet<string> | undefined;
+  private readonly cloud: TeamsCloud;
+  /** Where replies, look-ups and reminders may go; a request naming anything else is refused. */
+  private readonly serviceUrls: ServiceUrlPolicy;
+  private readonly personalChat: TeamsPersonalChat;
   /** Work after a message was acknowledged, chained per conversation so answers keep their order. */
   private readonly chains = new Map<string, Promise<void>>();
   private readonly background = new Set<Promise<void>>();
@@ -96,6 +108,10 @@ export class TeamsAdapter implements Notifier {
     }
     const tenants = o.tenants ?? (o.auth.mode === 'production' ? [o.auth.tenantId] : undefined);
     this.tenants = tenants && new Set(tenants.map((t) => t.toLowerCase()));
+    this.cloud = o.cloud ?? 'public';
+    const endpoints = CLOUDS[this.cloud];
+    // Anonymous mode talks to loopback service URLs only; production to the Bot Connector's hosts.
+    this.serviceUrls = new ServiceUrlPolicy(o.auth.mode === 'production' ? (o.serviceUrls?.length ? o.serviceUrls : endpoints.serviceHosts) : undefined);
 
     const outbound = o.outbound ?? {};
     this.queue = new TeamsOutboundQueue({
@@ -113,11 +129,32 @@ export class TeamsAdapter implements Notifier {
     this.invokes = new TtlCache({ clock: o.clock, maxEntries: 1_000 });
 
     // Production checks the serviceUrl of each activity against its signed token's claim.
-    this.adapter = new CloudAdapter(authConfiguration(o.auth), undefined, undefined, { validateServiceUrl: o.auth.mode === 'production' });
+    this.adapter = new CloudAdapter(authConfiguration(o.auth, this.cloud), undefined, undefined, { validateServiceUrl: o.auth.mode === 'production' });
     // The SDK's default answers a failed turn with "please fix the source code" messages to the user.
     this.adapter.onTurnError = async (_context, error) => {
       this.log.error({ err: error }, 'Teams turn failed');
     };
+    this.personalChat = new TeamsPersonalChat({
+      adapter: this.adapter,
+      auth: o.auth,
+      references: o.references,
+      queue: this.queue,
+      serviceUrls: this.serviceUrls,
+      userKeysOf: (account) => this.mapper.userKeysOf(account),
+      clock: o.clock,
+      log: this.log,
+    });
+    // The SDK's own JWT check accepts Entra tokens without a serviceurl claim: production checks tokens itself.
+    const auth =
+      o.auth.mode === 'production'
+        ? new BotConnectorAuth({
+            appId: o.auth.clientId,
+            issuer: endpoints.issuer,
+            serviceUrls: this.serviceUrls,
+            keys: new BotConnectorKeys({ openIdMetadataUrl: o.openIdMetadataUrl ?? endpoints.openIdMetadataUrl, clock: o.clock, log: this.log }),
+            clock: o.clock,
+          })
+        : undefined;
     o.http.mount(
       'POST',
       TEAMS_MESSAGES_PATH,
@@ -126,8 +163,12 @@ export class TeamsAdapter implements Notifier {
         logic: (context) => this.onTurn(context),
         log: this.log,
         accepting: () => !this.stopped,
-        // Anonymous mode would otherwise post replies (and member look-ups) wherever a request says.
-        refuse: (activity) => (o.auth.mode === 'anonymous' && !isLoopbackUrl(typeof activity.serviceUrl === 'string' ? activity.serviceUrl : undefined) ? 'in anonymous mode the serviceUrl must be a loopback address' : undefined),
+        ...(auth ? { authenticate: (request) => auth.authenticate(request.headers.authorization, request.body ?? {}) } : {}),
+        // Replies and member look-ups go to the activity's serviceUrl: only to the allowed ones.
+        refuse: (activity) => {
+          const refusal = this.serviceUrls.refusal(typeof activity.serviceUrl === 'string' ? activity.serviceUrl : undefined);
+          return refusal && (o.auth.mode === 'anonymous' ? 'in anonymous mode the serviceUrl must be a loopback address' : refusal);
+        },
       }),
     );
   }
@@ -141,7 +182,7 @@ export class TeamsAdapter implements Notifier {
     const { auth } = this.o;
     if (auth.mode === 'production' && this.o.verifyCredentials !== false) {
       try {
-        await this.adapter.connectionManager.getDefaultConnection().getAccessToken(BOT_FRAMEWORK_SCOPE);
+        await this.adapter.connectionManager.getDefaultConnection().getAccessToken(CLOUDS[this.cloud].scope);
       } catch (error) {
         throw new Error(`Teams: could not get a token from Entra for app ${auth.clientId} in tenant ${auth.tenantId} (from ${auth.source}). Check clientId, clientSecret and tenantId, and that the bot can reach Entra: ${message(error)}`, { cause: error });
       }
@@ -165,46 +206,9 @@ export class TeamsAdapter implements Notifier {
     await this.queue.idle();
   }
 
-  /**
-   * Reminders and teardown notices: a card in the user's personal chat, through the reference
-   * stored when they last talked to the bot (opening the personal chat first if they only ever
-   * talked in a channel). A user who removed or blocked the app is marked unreachable and not
-   * tried again until they talk to the bot again.
-   */
-  async notify(to: Recipient, messageToSend: Reply): Promise<void> {
-    const found = await this.referenceFor(to);
-    if (!found) throw new Error(`no Teams conversation is known for ${to.user}: they have to message the bot in Teams once before it can reach them (not sent: ${messageToSend.title})`);
-    const { key, entry } = found;
-    if (entry.unreachable) {
-      throw new Error(`${to.user} removed or blocked the bot in Teams (${entry.unreachable.reason}); nothing is sent until they message it again (not sent: ${messageToSend.title})`);
-    }
-    const rendered = renderCard(messageToSend, { now: this.o.clock.now(), owner: to.user });
-    try {
-      await this.continueConversation(entry.reference, async (client) => {
-        const reference = isPersonal(entry.reference) ? entry.reference : await this.openPersonalChat(client, key, entry);
-        const activity = cardMessage(rendered, reference);
-        await this.queue.push({
-          kind: 'proactive',
-          conversation: reference.conversation.id,
-          tenant: tenantOfReference(reference),
-          run: () => client.sendToConversation(encodeURIComponent(reference.conversation.id), activity),
-        });
-      });
-    } catch (error) {
-      const status = connectorStatus(error);
-      const code = connectorErrorCode(error);
-      if (isGone(status, code)) {
-        const reason = code ?? `HTTP ${status}`;
-        await (async () => this.o.references.markUnreachable(key, reason, this.o.clock.now()))().catch((e: unknown) => this.log.error({ err: e }, 'could not record an unreachable Teams user'));
-        this.log.warn(
-          { account: to.user, teamsUser: entry.reference.user.id, aadObjectId: entry.reference.user.aadObjectId, status, code, forAdmins: true },
-          'Teams user removed or blocked the bot: marked unreachable; their reminders stop until they message the bot again',
-        );
-        throw new Error(`${to.user} cannot be reached in Teams (${reason}): they removed or blocked the bot`, { cause: error });
-      }
-      this.log.warn({ err: error, account: to.user, status, code }, 'Teams did not deliver a direct message');
-      throw new Error(`Teams did not deliver the message to ${to.user}${status ? ` (HTTP ${status}${code ? ` ${code}` : ''})` : ''}`, { cause: error });
-    }
+  /** Reminders and teardown notices: a card in the user's personal chat (see personal-chat.ts). */
+  notify(to: Recipient, messageToSend: Reply): Promise<void> {
+    return this.personalChat.send(to, messageToSend);
   }
 
   // ---- incoming ----------------------------------------------------------------------------
@@ -306,6 +310,7 @@ export class TeamsAdapter implements Notifier {
     const recipient = activity.recipient;
     const conversation = activity.conversation;
     if (!from?.id || !recipient?.id || !conversation?.id || !activity.serviceUrl) return undefined;
+    if (!this.serviceUrls.allows(activity.serviceUrl)) return undefined;
     const client = context.turnState.get<ConnectorClient>(this.adapter.ConnectorClientKey);
     const channelData = (activity.channelData ?? {}) as { tenant?: { id?: unknown }; team?: { id?: unknown } };
     const tenant = String(conversation.tenantId ?? channelData.tenant?.id ?? '');
@@ -382,7 +387,7 @@ export class TeamsAdapter implements Notifier {
   private async remember(turn: Turn, account: string): Promise<void> {
     try {
       const existing = await this.o.references.get(turn.userKey);
-      const keepPersonal = !turn.personal && existing && isPersonal(existing.reference) && !existing.unreachable;
+      const keepPersonal = !turn.personal && existing && isPersonal(existing.reference) && !existing.unreachable && this.serviceUrls.allows(existing.reference.serviceUrl);
       const reference = keepPersonal ? existing.reference : turn.reference;
       await this.o.references.put(turn.userKey, { reference, account, updatedAt: this.o.clock.now() });
     } catch (error) {
@@ -401,9 +406,13 @@ export class TeamsAdapter implements Notifier {
     }
   }
 
-  /** Answers in the conversation (in the thread, in channels); failures are logged, not thrown. */
-  private async replyTo(turn: Turn, answer: Reply, owner?: string): Promise<void> {
-    const activity = cardMessage(renderCard(answer, { now: this.o.clock.now(), ...(owner ? { owner } : {}) }), turn.reference, turn.activity.id);
+  /** Answers with a card in the conversation (in the thread, in channels). */
+  private replyTo(turn: Turn, answer: Reply, owner?: string): Promise<void> {
+    return this.post(turn, messageTo(turn.reference, renderCard(answer, { now: this.o.clock.now(), ...(owner ? { owner } : {}) }), turn.activity.id));
+  }
+
+  /** Posts in the turn's conversation, as a reply to its activity; failures are logged, not thrown. */
+  private async post(turn: Turn, activity: Activity): Promise<void> {
     const conversationId = turn.reference.conversation.id;
     try {
       await this.queue.push({
@@ -431,71 +440,12 @@ export class TeamsAdapter implements Notifier {
       if (this.chains.get(key) === next) this.chains.delete(key);
     });
   }
-
-  // ---- proactive ---------------------------------------------------------------------------
-
-  private async referenceFor(to: Recipient): Promise<{ key: string; entry: StoredConversation } | undefined> {
-    // The lease's conversation is the user key it was claimed with; the user's other Teams identities are tried after.
-    const keys = [to.conversation, ...this.mapper.userKeysOf(to.user).reverse()];
-    for (const key of new Set(keys)) {
-      const entry = await this.o.references.get(key);
-      if (!entry) continue;
-      // A reference names a Teams user; if that user now maps to someone else, it is not theirs to receive.
-      if (entry.account !== to.user) {
-        this.log.warn({ account: to.user, storedFor: entry.account }, 'Teams conversation reference belongs to another account; not used');
-        continue;
-      }
-      return { key, entry };
-    }
-    return undefined;
-  }
-
-  private async continueConversation(reference: TeamsConversationReference, logic: (client: ConnectorClient) => Promise<void>): Promise<void> {
-    const { auth } = this.o;
-    // Anonymously there is no app id to act as: an identity without an audience gives an unauthenticated connector client.
-    const identity: Parameters<CloudAdapter['continueConversation']>[0] = auth.mode === 'production' ? auth.clientId : {};
-    let failure: { error: unknown } | undefined;
-    // The SDK hands errors inside the turn to onTurnError; they are carried out here instead.
-    await this.adapter.continueConversation(
-      identity,
-      { serviceUrl: reference.serviceUrl, channelId: reference.channelId, conversation: reference.conversation, user: reference.user, agent: reference.agent, ...(reference.locale ? { locale: reference.locale } : {}) },
-      async (context) => {
-        try {
-          await logic(context.turnState.get<ConnectorClient>(this.adapter.ConnectorClientKey));
-        } catch (error) {
-          failure = { error };
-        }
-      },
-    );
-    if (failure) throw failure.error;
-  }
-
-  /** The user only talked to the bot in a channel: open (or find) their personal chat with it. */
-  private async openPersonalChat(client: ConnectorClient, key: string, entry: StoredConversation): Promise<TeamsConversationReference> {
-    const reference = entry.reference;
-    const tenantId = tenantOfReference(reference);
-    // The Bot Connector names the bot `bot`; the SDK's type calls it `agent`: both are sent.
-    const parameters = {
-      isGroup: false,
-      agent: reference.agent,
-      bot: reference.agent,
-      members: [{ id: reference.user.id }],
-      ...(tenantId ? { tenantId, channelData: { tenant: { id: tenantId } } } : {}),
-    } as unknown as ConversationParameters;
-    const created = await this.queue.push({ kind: 'open personal chat', tenant: tenantId, run: () => client.createConversation(parameters) });
-    if (!created?.id) throw new Error('Teams did not open a personal chat with the user');
-    const personal: TeamsConversationReference = {
-      ...reference,
-      conversation: { id: created.id, conversationType: 'personal', ...(tenantId ? { tenantId } : {}) },
-    };
-    await this.o.references.put(key, { reference: personal, account: entry.account, updatedAt: entry.updatedAt });
-    return personal;
-  }
 }
 
 /** The SDK's configuration for one connection, built from our checked credentials, not from process.env. */
-function authConfiguration(auth: TeamsAuth): AuthConfiguration {
-  const settings: AuthConfiguration = auth.mode === 'production' ? { clientId: auth.clientId, clientSecret: auth.clientSecret, tenantId: auth.tenantId } : {};
+function authConfiguration(auth: TeamsAuth, cloud: TeamsCloud): AuthConfiguration {
+  const authority = cloud === 'gov' ? { authorityEndpoint: 'https://login.microsoftonline.us' } : {};
+  const settings: AuthConfiguration = auth.mode === 'production' ? { clientId: auth.clientId, clientSecret: auth.clientSecret, tenantId: auth.tenantId, ...authority } : {};
   return { ...settings, connections: new Map([[CONNECTION, settings]]), connectionsMap: [{ serviceUrl: '*', connection: CONNECTION }] };
 }
 
@@ -525,19 +475,7 @@ export function commandText(activity: Activity, personal: boolean): { text: stri
   return { text: typed, addressed: personal || ours.length > 0 };
 }
 
-function cardMessage(rendered: RenderedCard, reference: TeamsConversationReference, replyToId?: string): Activity {
-  return Activity.fromObject({
-    type: 'message',
-    serviceUrl: reference.serviceUrl,
-    channelId: reference.channelId,
-    conversation: reference.conversation,
-    from: reference.agent,
-    recipient: reference.user,
-    ...(replyToId ? { replyToId } : {}),
-    summary: rendered.summary,
-    attachments: [{ contentType: ADAPTIVE_CARD, content: rendered.card }],
-  });
-}
+
 
 function messageBody(value: string): InvokeBody {
   return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value };
@@ -553,18 +491,8 @@ function politeRefusal(owner: string, refusal: Reply): Reply {
   return notYoursRefusal(owner, refusal, 'You can claim a VM of your own with: claim <pool> (see the pools with: pools).');
 }
 
-function isPersonal(reference: TeamsConversationReference): boolean {
-  return reference.conversation.conversationType === 'personal';
-}
 
-function tenantOfReference(reference: TeamsConversationReference): string {
-  return reference.conversation.tenantId ?? '';
-}
 
-/** Teams will not take messages for this user any more: they removed or blocked the app, or the chat is gone. */
-function isGone(status: number | undefined, code: string | undefined): boolean {
-  return status === 403 || (status === 404 && code === 'ConversationNotFound');
-}
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -31,9 +31,9 @@ const HOSTILE = [
   'a'.repeat(33),
 ];
 
-test('account names: POSIX names pass, hostile values are refused naming the field and what is allowed', (t) => {
-  for (const ok of ['alice', '_svc', 'a1_b-2', 'a'.repeat(32)]) t.is(safeAccount(ok), ok);
-  for (const bad of [...HOSTILE, 42, null, undefined, ['alice']]) {
+test('account names: POSIX names (dotted facility accounts too) pass, hostile values are refused naming the field and what is allowed', (t) => {
+  for (const ok of ['alice', '_svc', 'a1_b-2', 'a'.repeat(32), 'jane.doe', 'j.r.doe']) t.is(safeAccount(ok), ok);
+  for (const bad of [...HOSTILE, '.', '..', '.hidden', 'jane@facility.example', 42, null, undefined, ['alice']]) {
     const error = t.throws(() => safeAccount(bad), { instanceOf: UnsafeInputError }, JSON.stringify(bad));
     t.is(error?.field, 'account');
     t.regex(error?.message ?? '', /^refused account .*: a POSIX account name: a lowercase letter or _/);

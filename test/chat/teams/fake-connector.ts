@@ -36,6 +36,8 @@ export interface Member {
   userPrincipalName?: string;
   email?: string;
   userRole?: string;
+  /** The member's home directory: another tenant's for members of shared channels. */
+  tenantId?: string;
 }
 
 export class FakeConnector {
