@@ -92,6 +92,8 @@ export class TeamsAdapter implements Notifier {
   private readonly cloud: TeamsCloud;
   /** Where replies, look-ups and reminders may go; a request naming anything else is refused. */
   private readonly serviceUrls: ServiceUrlPolicy;
+  /** Foreign-tenant members with `allowGuests`: only the explicit map, never the rule. */
+  private readonly guestMapper: TeamsUserMapper;
   private readonly personalChat: TeamsPersonalChat;
   /** Work after a message was acknowledged, chained per conversation so answers keep their order. */
   private readonly chains = new Map<string, Promise<void>>();
@@ -124,6 +126,7 @@ export class TeamsAdapter implements Notifier {
       ...(outbound.random ? { random: outbound.random } : {}),
     });
     this.mapper = new TeamsUserMapper({ rules: o.identity, clock: o.clock, log: this.log });
+    this.guestMapper = new TeamsUserMapper({ rules: { ...o.identity, rule: 'map-only' }, clock: o.clock, log: this.log });
     this.deliveries = new TtlCache({ clock: o.clock, maxEntries: o.dedupe?.maxEntries ?? 10_000 });
     // Answers (cards) are larger than delivery marks, and a repeated invoke comes within seconds.
     this.invokes = new TtlCache({ clock: o.clock, maxEntries: 1_000 });
@@ -358,17 +361,24 @@ export class TeamsAdapter implements Notifier {
     try {
       identity = await this.mapper.resolve(turn.user, () => this.lookUpMember(turn));
     } catch (error) {
-      this.log.warn({ err: error, status: connectorStatus(error), teamsUser: turn.user.id }, 'could not look up a Teams user');
-      return { ok: false, reply: reply('error', 'Sorry, Teams did not answer when the bot looked you up.', text('Nothing was changed. Please try again in a minute.')) };
+      if (!(error instanceof ForeignMember)) {
+        this.log.warn({ err: error, status: connectorStatus(error), teamsUser: turn.user.id }, 'could not look up a Teams user');
+        return { ok: false, reply: reply('error', 'Sorry, Teams did not answer when the bot looked you up.', text('Nothing was changed. Please try again in a minute.')) };
+      }
+      const foreign = await this.foreignIdentity(turn, error.member);
+      if (!foreign.ok) return foreign;
+      identity = foreign;
     }
     if (!identity.ok) return { ok: false, reply: this.mapper.unmappedReply(turn.user, identity.reason) };
     await this.remember(turn, identity.account);
     return identity;
   }
 
+  /** The member as the connector knows them; a member of another tenant's directory is thrown as ForeignMember. */
   private async lookUpMember(turn: Turn): Promise<TeamsMember | undefined> {
+    let member: TeamsMember;
     try {
-      return (await this.queue.push({
+      member = (await this.queue.push({
         kind: 'member lookup',
         tenant: turn.tenant,
         urgent: true,
@@ -378,6 +388,23 @@ export class TeamsAdapter implements Notifier {
       if (connectorStatus(error) === 404) return undefined;
       throw error;
     }
+    if (this.tenants && member?.tenantId && !this.tenants.has(member.tenantId.toLowerCase())) throw new ForeignMember(member);
+    return member;
+  }
+
+  /**
+   * A member of another organisation's directory (in a shared channel, say): never mapped by the
+   * address rule (their address says nothing about facility accounts); with `allowGuests`, by the
+   * explicit map only. Not cached as a refusal: the look-up is asked again on their next message.
+   */
+  private async foreignIdentity(turn: Turn, member: TeamsMember): Promise<Identified> {
+    this.log.warn({ memberTenant: member.tenantId, teamsUser: turn.user.id, aadObjectId: turn.user.aadObjectId, allowGuests: Boolean(this.o.identity.allowGuests) }, 'Teams member from another tenant');
+    if (!this.o.identity.allowGuests) {
+      return { ok: false, reply: reply('error', 'This bot serves only its own organisation’s Teams.', text(`You are signed in from another organisation’s directory, so nothing was done. Ask ${this.o.identity.contact} if you think you should have access.`)) };
+    }
+    const identity = await this.guestMapper.resolve(turn.user, async () => member);
+    if (identity.ok) return identity;
+    return { ok: false, reply: this.mapper.unmappedReply(turn.user, 'You are signed in from another organisation’s directory; such users are linked to facility accounts only by hand.') };
   }
 
   /**
@@ -439,6 +466,13 @@ export class TeamsAdapter implements Notifier {
       this.background.delete(next);
       if (this.chains.get(key) === next) this.chains.delete(key);
     });
+  }
+}
+
+/** The connector's member look-up found a user of another tenant's directory. */
+class ForeignMember extends Error {
+  constructor(readonly member: TeamsMember) {
+    super(`Teams member of tenant ${member.tenantId}`);
   }
 }
 

@@ -198,6 +198,8 @@ test('a personal message is acknowledged and answered with an Adaptive Card at t
   t.is(s.fake.callsOf('member')[0]!.conversationId, `a:personal-${ALICE.id}`);
 });
 
+const CHANNEL_THREAD = '19:general@thread.tacv2;messageid=1700000000999';
+
 test('in a channel the bot answers when @mentioned (mention stripped), in the thread, and ignores other messages', async (t) => {
   const s = await setup(t);
   const ignored = channelMessage(s.fake, BOB, 'claim physics', false);
@@ -414,6 +416,34 @@ test('repeated deliveries are ignored; another tenant is refused; installationUp
   await s.post(installationUpdate(s.fake, ALICE, 'remove'));
   await s.teams.idle();
   t.like(s.store.get(ALICE.aadObjectId), { unreachable: { reason: 'removed the app' } });
+});
+
+test('a member of another tenant’s directory is never mapped by the rule; with allowGuests only an explicit mapping lets them in', async (t) => {
+  const first = await setup(t);
+  // In a shared channel of the bot's tenant: their directory's admin chose their e-mail address.
+  const MALLORY: TestUser = { id: '29:1mallory', aadObjectId: '6f1e0c1a-0000-4000-8000-00000000a11e', name: 'Mallory Partner' };
+  const PARTNER_TENANT = '00000000-0000-4000-8000-0000000f0e19';
+  first.fake.members.set(MALLORY.id, { id: MALLORY.id, aadObjectId: MALLORY.aadObjectId, name: MALLORY.name, userPrincipalName: 'mallory@partner.example', email: 'alice@facility.example', userRole: 'user', tenantId: PARTNER_TENANT });
+  const rules = { contact: CONTACT, domains: ['facility.example'], rule: 'email-local-part' as const };
+  const channel = { id: CHANNEL_THREAD, conversationType: 'channel', isGroup: true };
+  const ask = async (s: Setup, text: string) => {
+    const before = s.fake.delivered().length;
+    await s.post(channelMessage(s.fake, MALLORY, text));
+    return cardText(cardOf(await s.fake.waitFor(() => s.fake.delivered()[before], `the answer to ${text}`)));
+  };
+
+  const plain = await setup(t, { h: first.h, fake: first.fake, extra: { tenants: [TENANT], identity: rules } });
+  t.regex(await ask(plain, 'claim physics'), /serves only its own organisation’s Teams.*another organisation’s directory/);
+
+  const guests = await setup(t, { h: first.h, fake: first.fake, extra: { tenants: [TENANT], identity: { ...rules, allowGuests: true } } });
+  t.regex(await ask(guests, 'claim physics'), /another organisation’s directory; such users are linked to facility accounts only by hand/);
+  t.is(first.h.store.activeLeases().length, 0, 'not alice');
+  t.is(plain.store.get(MALLORY.aadObjectId), undefined);
+  t.is(guests.store.get(MALLORY.aadObjectId), undefined);
+
+  const mapped = await setup(t, { h: first.h, fake: first.fake, extra: { tenants: [TENANT], identity: { ...rules, allowGuests: true, map: { 'mallory@partner.example': 'mallory' } } } });
+  t.regex(await ask(mapped, 'help'), /DAaaS: analysis VMs on demand/);
+  t.like(mapped.store.get(MALLORY.aadObjectId), { account: 'mallory', reference: { conversation: channel } });
 });
 
 test('anonymous mode refuses activities whose serviceUrl is not on this machine', async (t) => {
