@@ -242,8 +242,8 @@ export class TeamsAdapter implements Notifier {
     this.later(turn, async () => {
       const identity = await this.identify(turn);
       if (!identity.ok) return this.replyTo(turn, identity.reply);
-      const answer = await this.run(identity.account, turn, typed === '' ? 'help' : typed);
-      await this.replyTo(turn, answer, identity.account);
+      const command = typed === '' ? 'help' : typed;
+      await this.answer(turn, command, await this.run(identity.account, turn, command), identity.account);
     });
   }
 
@@ -256,7 +256,7 @@ export class TeamsAdapter implements Notifier {
       if (!identity.ok) return this.replyTo(turn, identity.reply);
       const answer = await this.run(identity.account, turn, data.command);
       const stranger = data.owner !== undefined && data.owner !== identity.account;
-      await this.replyTo(turn, stranger && answer.tone === 'error' ? politeRefusal(data.owner!, answer) : answer, identity.account);
+      await this.answer(turn, data.command, stranger && answer.tone === 'error' ? politeRefusal(data.owner!, answer) : answer, identity.account);
     });
   }
 
@@ -286,6 +286,11 @@ export class TeamsAdapter implements Notifier {
     const stranger = data.owner !== undefined && data.owner !== identity.account;
     if (stranger && answer.tone === 'error') return messageBody(plainText(politeRefusal(data.owner!, answer)));
     if (answer.tone === 'error') return messageBody(plainText(answer));
+    if (!turn.personal) {
+      // An updated card would show the VM's details to the whole channel: they go to the personal chat.
+      this.later(turn, () => this.sendPersonally(turn, answer, identity.account).then(() => {}));
+      return messageBody(`${answer.title}. The details are in your personal chat with the bot.`);
+    }
     return { statusCode: 200, type: ADAPTIVE_CARD, value: renderCard(answer, { now: this.o.clock.now(), owner: identity.account }).card };
   }
 
@@ -430,6 +435,30 @@ export class TeamsAdapter implements Notifier {
     } catch (error) {
       this.log.error({ err: error, requestId }, 'command failed');
       return reply('error', 'Sorry, something went wrong on our side.', text(`If it happens again, tell the admins and quote reference ${requestId}.`));
+    }
+  }
+
+  /**
+   * A command's answer. In a channel or group chat only refusals and help are answered in the
+   * thread: anything else may show a VM's address, account or connection details, so it goes to
+   * the user's personal chat and the thread gets one short line.
+   */
+  private async answer(turn: Turn, command: string, answer: Reply, account: string): Promise<void> {
+    if (turn.personal || answer.tone === 'error' || /^help\b/i.test(command.trim())) return this.replyTo(turn, answer, account);
+    const who = turn.user.name?.trim() || 'You';
+    const sent = await this.sendPersonally(turn, answer, account);
+    const line = sent ? `${who}: I sent you the details in our personal chat.` : `${who}: I could not reach you in a personal chat. Open a chat with the bot and ask there.`;
+    await this.post(turn, messageTo(turn.reference, line, turn.activity.id));
+  }
+
+  /** The answer as a card in the user's personal chat (opened if need be); false if it could not be delivered. */
+  private async sendPersonally(turn: Turn, answer: Reply, account: string): Promise<boolean> {
+    try {
+      await this.notify({ platform: TEAMS_PLATFORM, user: account, conversation: turn.userKey }, answer);
+      return true;
+    } catch (error) {
+      this.log.warn({ err: error, account, teamsUser: turn.user.id }, 'could not answer a channel message in the personal chat');
+      return false;
     }
   }
 

@@ -200,25 +200,59 @@ test('a personal message is acknowledged and answered with an Adaptive Card at t
 
 const CHANNEL_THREAD = '19:general@thread.tacv2;messageid=1700000000999';
 
-test('in a channel the bot answers when @mentioned (mention stripped), in the thread, and ignores other messages', async (t) => {
+test('in a channel the bot answers when @mentioned (mention stripped), and ignores other messages; a claim’s card goes to the personal chat, the thread gets one line', async (t) => {
   const s = await setup(t);
   const ignored = channelMessage(s.fake, BOB, 'claim physics', false);
   t.is((await s.post(ignored)).status, 200);
 
   const mentioned = channelMessage(s.fake, BOB, 'claim physics');
   t.is((await s.post(mentioned)).status, 200);
-  const answer = await s.fake.waitFor(() => s.fake.delivered()[0], 'the answer in the channel');
+  const line = await s.fake.waitFor(() => s.fake.delivered().find((c) => c.conversationId === CHANNEL_THREAD), 'the line in the channel');
   await s.teams.idle();
-  t.is(s.fake.delivered().length, 1, 'only the mention was answered');
-  t.is(answer.kind, 'reply');
-  t.is(answer.conversationId, '19:general@thread.tacv2;messageid=1700000000999');
-  t.is(answer.replyToId, mentioned.id);
   const lease = s.h.store.activeLeases({ user: 'bob' })[0]!;
   t.truthy(lease);
-  t.regex(cardText(cardOf(answer)), new RegExp(`${lease.vm.name} is yours`));
-  // In a channel the user is looked up in the team's roster.
+  t.is(s.fake.delivered().length, 2, 'the card in the personal chat, one line in the thread; the unmentioned message unanswered');
+
+  // The card, with the VM's address and how to connect, went to Bob's personal chat, opened for it.
+  t.like(s.fake.callsOf('create')[0]!.body, { isGroup: false, members: [{ id: BOB.id }], tenantId: TENANT });
+  const card = s.fake.delivered()[0]!;
+  t.is(card.conversationId, `a:personal-${BOB.id}`);
+  t.regex(cardText(cardOf(card)), new RegExp(`${lease.vm.name} is yours`));
+  t.regex(cardText(cardOf(card)), new RegExp(lease.vm.address!.replace(/\./g, '\\.')));
+
+  // The thread got a short line, as a reply to the message, that reveals nothing.
+  t.is(line.kind, 'reply');
+  t.is(line.replyToId, mentioned.id);
+  t.like(line.body, { type: 'message', text: 'Bob Example: I sent you the details in our personal chat.' });
+  t.is(line.body?.attachments, undefined);
+  t.false(JSON.stringify(line.body).includes(lease.vm.name));
+  t.false(JSON.stringify(line.body).includes(lease.vm.address!));
+
+  // In a channel the user is looked up in the team's roster; their personal chat is remembered.
   t.is(s.fake.callsOf('member')[0]!.conversationId, TEAM_ID);
-  t.like(s.store.get(BOB.aadObjectId), { account: 'bob', reference: { conversation: { conversationType: 'channel' } } });
+  t.like(s.store.get(BOB.aadObjectId), { account: 'bob', reference: { conversation: { id: `a:personal-${BOB.id}`, conversationType: 'personal' } } });
+
+  // Extend on that card from the channel (an old card there): a note to Bob, the updated card in his personal chat.
+  const extend = executeAction(cardOf(card), 'extend');
+  const { body } = await s.post(executeInvoke(s.fake, BOB, { verb: extend.verb, data: extend.data }, { id: CHANNEL_THREAD, conversationType: 'channel', isGroup: true }));
+  t.like(body, { statusCode: 200, type: 'application/vnd.microsoft.activity.message' });
+  t.regex((body as { value: string }).value, /extended by 1d\. The details are in your personal chat with the bot\./);
+  const updated = await s.fake.waitFor(() => s.fake.delivered()[2], 'the updated card');
+  t.is(updated.conversationId, `a:personal-${BOB.id}`);
+  t.regex(cardText(cardOf(updated)), /extended by 1d/);
+});
+
+test('in a channel, help and refusals are answered in the thread: they show nothing of anyone’s VM', async (t) => {
+  const s = await setup(t);
+  await s.post(channelMessage(s.fake, BOB, 'help'));
+  const help = await s.fake.waitFor(() => s.fake.delivered()[0], 'the help');
+  t.is(help.conversationId, CHANNEL_THREAD);
+  t.regex(cardText(cardOf(help)), /DAaaS: analysis VMs on demand/);
+  await s.post(channelMessage(s.fake, BOB, 'claim physcs'));
+  const refusal = await s.fake.waitFor(() => s.fake.delivered()[1], 'the refusal');
+  t.is(refusal.conversationId, CHANNEL_THREAD);
+  t.regex(cardText(cardOf(refusal)), /There is no pool called/);
+  t.is(s.fake.callsOf('create').length, 0);
 });
 
 test('Action.Execute is answered in the same HTTP response with the updated card, and nothing else is posted', async (t) => {
