@@ -21,6 +21,7 @@ import { SLACK_PLATFORM, SlackAdapter } from './chat/slack/slack-adapter.ts';
 import { TEAMS_PLATFORM, TeamsAdapter } from './chat/teams/teams-adapter.ts';
 import { teamsRequestedInEnv } from './chat/teams/teams-auth.ts';
 import { ConfigError, loadConfig, type AppConfig } from './config/load-config.ts';
+import { ACCOUNT_NAME_RULE, accountNameProblem, isAccountName } from './core/account-name.ts';
 import { HttpServer } from './http/http-server.ts';
 import { readyzHandler } from './http/readiness.ts';
 import type { Cloud } from './ports/cloud.ts';
@@ -33,7 +34,8 @@ Runs the DAaaS bot with every chat platform that is configured. Without one, you
 in this terminal.
 
 Options:
-  --user NAME   chat in the terminal as NAME (default: your login name, an admin by default)
+  --user NAME   chat in the terminal as the facility account NAME, such as jane.doe
+                (default: your login name, an admin by default)
   --shell       chat in the terminal too, next to the configured platforms
   --no-shell    run as a service without the terminal chat
   --help        show this text
@@ -71,6 +73,11 @@ async function main(): Promise<number> {
   if (args.help) {
     process.stdout.write(HELP);
     return 0;
+  }
+  // Refused before anything is taken: the same rule as every other account name the bot accepts.
+  if (args.user !== undefined && !isAccountName(args.user)) {
+    process.stderr.write(`The bot did not start: --user ${JSON.stringify(args.user)} is not an account name: ${accountNameProblem(args.user)}.\nA${ACCOUNT_NAME_RULE.slice(1)}.\n`);
+    return 1;
   }
 
   const configPath = process.env.DAAAS_CONFIG ? resolve(process.env.DAAAS_CONFIG) : join(ROOT, 'config', 'default.yaml');
@@ -119,7 +126,7 @@ async function main(): Promise<number> {
     clock,
     log,
     metrics,
-    localAccounts: args.user ? new Set() : new Set([account]),
+    localAccounts: args.user !== undefined ? new Set() : new Set([account]),
   });
 
   const http = new HttpServer(log.child({ component: 'http' }));
@@ -262,10 +269,11 @@ function buildSlack(config: AppConfig, app: App, http: HttpServer, clock: System
   return slack;
 }
 
+/** The login name, if it is an account name by the bot's rule; `local` otherwise. */
 function safeLoginName(): string {
   try {
     const name = userInfo().username;
-    return /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name) ? name : 'local';
+    return isAccountName(name) ? name : 'local';
   } catch {
     return 'local';
   }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startBot, until } from '../helpers/bot-process.ts';
@@ -166,4 +166,22 @@ test('--help explains the options and the environment', async (t) => {
   const wrong = start(t, {}, ['--frobnicate']);
   t.is(await wrong.exit, 2);
   t.regex(wrong.stderr(), /Unknown option '--frobnicate'/);
+});
+
+test('a --user that is not an account name is refused at start, in plain words, with exit code 1 and nothing left behind', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  for (const user of ['', 'a;rm -rf', 'bad name', 'Alice']) {
+    const dataDir = join(dir.path, 'var');
+    const bot = start(t, { DAAAS_DATA_DIR: dataDir, DAAAS_CONFIG: fastConfig(dir.path) }, ['--user', user]);
+    bot.child.stdin.end('admin pools\nclaim physics\n');
+    t.is(await bot.exit, 1, `--user ${JSON.stringify(user)}: ${bot.stdout()}`);
+    const lines = bot.stderr().trim().split('\n');
+    t.true(lines.length <= 2, bot.stderr());
+    t.true(lines[0]!.startsWith(`The bot did not start: --user ${JSON.stringify(user)} is not an account name`), bot.stderr());
+    t.regex(bot.stderr(), /jane\.doe/, 'says what a name looks like');
+    t.false(/ at .*\.ts:\d+/.test(bot.stderr()), 'no stack trace');
+    t.is(bot.stdout(), '', 'no chat, no lease');
+    t.false(existsSync(dataDir), 'no data directory, lock or pid file made');
+  }
 });
