@@ -6,12 +6,12 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { lockDataDir } from './adapters/data-dir-lock.ts';
+import { DataDirError, lockDataDir } from './adapters/data-dir-lock.ts';
 import { AnsibleMissingError } from './adapters/ansible/ansible-runner.ts';
 import { MeteredCloud } from './adapters/metrics/metered-cloud.ts';
 import { PromMetrics, type PoolCounts } from './adapters/metrics/prom-metrics.ts';
 import { OpenStackConfigError } from './adapters/openstack/os-config.ts';
-import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
+import { SqliteStore, StoreOpenError } from './adapters/sqlite/sqlite-store.ts';
 import { SqliteTeamsConversations } from './adapters/sqlite/teams-conversations.ts';
 import { SystemClock } from './adapters/system-clock.ts';
 import { createApp, type App } from './app.ts';
@@ -80,23 +80,35 @@ async function main(): Promise<number> {
     return 1;
   }
 
+  // Everything taken during start-up is given back, in reverse, when start-up is refused:
+  // no lock, pid file or open store is left behind, and the refusal is a line or two, no trace.
+  const undo: (() => void | Promise<void>)[] = [];
+  const refuse = async (error: unknown, log?: pino.Logger): Promise<number> => {
+    for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => {});
+    const known = error instanceof ConfigError || error instanceof StartupError || error instanceof DataDirError || error instanceof StoreOpenError || error instanceof OpenStackConfigError || error instanceof AnsibleMissingError;
+    if (!known) log?.error({ err: error }, 'start-up failed');
+    const said = error instanceof Error ? error.message : String(error);
+    process.stderr.write(error instanceof ConfigError ? `The bot did not start. ${said}\n` : `The bot did not start: ${said}${known || !log ? '' : ' (details in the log)'}\n`);
+    return 1;
+  };
+
   const configPath = process.env.DAAAS_CONFIG ? resolve(process.env.DAAAS_CONFIG) : join(ROOT, 'config', 'default.yaml');
-  let config;
+  let config: AppConfig;
   try {
     config = loadConfig(configPath, process.env);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`The bot did not start. ${error.message}\n`);
-      return 2;
-    }
-    throw error;
+    return refuse(error);
   }
 
   const slackConfigured = Boolean(process.env.SLACK_BOT_TOKEN);
   const teamsConfigured = config.teams.enabled || teamsRequestedInEnv(process.env);
   const shell = !args['no-shell'] && (Boolean(args.shell) || !(slackConfigured || teamsConfigured));
   const dataDir = resolve(config.dataDir);
-  const unlock = lockDataDir(dataDir);
+  try {
+    undo.push(lockDataDir(dataDir));
+  } catch (error) {
+    return refuse(error);
+  }
   // In the terminal chat the logs would bury the conversation, so they go to a file there.
   const log = pino(
     { level: config.logLevel, base: { service: 'daaas' }, redact: ['*.token', '*.password', '*.secret', '*.clientSecret', '*.botToken', '*.appToken', '*.signingSecret', '*.authorization', '*["x-auth-token"]'] },
@@ -106,16 +118,16 @@ async function main(): Promise<number> {
   const clock = new SystemClock();
   let cloud: Cloud;
   let provisioner: Provisioner;
+  let store: SqliteStore;
   try {
+    store = new SqliteStore(join(dataDir, 'daaas.db'));
+    const opened = store;
+    undo.push(() => opened.close());
     cloud = buildCloud(config, dataDir, clock, log);
     provisioner = await buildProvisioner(config, dataDir, clock, log);
   } catch (error) {
-    if (!(error instanceof OpenStackConfigError || error instanceof AnsibleMissingError || error instanceof StartupError)) throw error;
-    process.stderr.write(`The bot did not start: ${error.message}\n`);
-    unlock();
-    return 2;
+    return refuse(error, log);
   }
-  const store = new SqliteStore(join(dataDir, 'daaas.db'));
   const account = args.user ?? safeLoginName();
   const metrics = new PromMetrics(() => poolCounts(store), { processMetrics: true });
   const app = createApp({
@@ -128,19 +140,20 @@ async function main(): Promise<number> {
     metrics,
     localAccounts: args.user !== undefined ? new Set() : new Set([account]),
   });
+  undo.push(() => app.stop());
 
   const http = new HttpServer(log.child({ component: 'http' }));
+  undo.push(() => http.close());
   // Chat adapters mount their endpoints before the server listens, and connect once it does.
   const chats: { name: string; adapter: { start(): Promise<void>; stop(): Promise<void> }; connected: boolean }[] = [];
+  undo.push(async () => {
+    for (const chat of chats) await chat.adapter.stop();
+  });
   // Signals are handled from here on, so one that comes during start-up still stops the bot in order.
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      for (const chat of chats) await chat.adapter.stop();
-      await app.stop();
-      await http.close();
-      store.close();
-      unlock();
+      for (const step of undo.splice(0).reverse()) await step();
       log.info({}, 'stopped');
     })());
   process.once('SIGINT', () => void stop().then(() => process.exit(0)));
@@ -160,6 +173,7 @@ async function main(): Promise<number> {
       now: () => clock.now(),
       // The cron heartbeat looks at the cloud every minute at the least.
       cloudFreshMs: 180_000,
+      log: log.child({ component: 'readyz' }),
     }),
   );
   try {
@@ -174,13 +188,7 @@ async function main(): Promise<number> {
       chat.connected = true;
     }
   } catch (error) {
-    process.stderr.write(`The bot did not start: ${(error as Error).message}\n`);
-    for (const chat of chats) await chat.adapter.stop();
-    await app.stop();
-    await http.close();
-    store.close();
-    unlock();
-    return 2;
+    return refuse(error, log);
   }
 
 

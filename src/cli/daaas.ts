@@ -5,11 +5,11 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { lockDataDir } from '../adapters/data-dir-lock.ts';
+import { DataDirError, lockDataDir } from '../adapters/data-dir-lock.ts';
 import { connectOpenStack } from '../adapters/openstack/connect.ts';
 import { OpenStackConfigError } from '../adapters/openstack/os-config.ts';
 import { AnsibleMissingError } from '../adapters/ansible/ansible-runner.ts';
-import { SqliteStore } from '../adapters/sqlite/sqlite-store.ts';
+import { SqliteStore, StoreOpenError } from '../adapters/sqlite/sqlite-store.ts';
 import { SystemClock } from '../adapters/system-clock.ts';
 import { createApp } from '../app.ts';
 import { buildCloud, buildProvisioner, ROOT, StartupError } from '../compose.ts';
@@ -85,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError(`${command ? `Unknown command "${command}".` : 'No command given.'}\n\n${HELP}`);
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof OpenStackConfigError || error instanceof AnsibleMissingError || error instanceof StartupError) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof OpenStackConfigError || error instanceof AnsibleMissingError || error instanceof StartupError || error instanceof StoreOpenError || error instanceof DataDirError) {
       process.stderr.write(`${error.message}\n`);
       return 2;
     }
@@ -98,11 +98,14 @@ function config(): AppConfig {
   return loadConfig(path, process.env);
 }
 
-/** The bot's state, opened next to a running bot (SQLite in WAL mode lets both read). */
+/**
+ * The bot's state, read-only: next to a running bot (SQLite in WAL mode lets both read), or a
+ * copy on read-only media.
+ */
 function openStore(cfg: AppConfig): SqliteStore {
   const path = join(resolve(cfg.dataDir), 'daaas.db');
   if (!existsSync(path)) throw new UsageError(`There is no state in ${resolve(cfg.dataDir)} yet: the bot has not run with this DAAAS_DATA_DIR.`);
-  return new SqliteStore(path);
+  return new SqliteStore(path, { readOnly: true });
 }
 
 function configCheck(out: Output): number {

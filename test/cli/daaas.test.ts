@@ -2,8 +2,10 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { lockDataDir } from '../../src/adapters/data-dir-lock.ts';
 import { FakeOpenStack } from '../helpers/fake-openstack.ts';
 import { tempDir } from '../helpers/harness.ts';
+import { readOnlyView } from '../helpers/read-only-dir.ts';
 
 const CONFIG = `
 access: { groups: { physics: [alice] } }
@@ -112,10 +114,31 @@ test('pools, leases, audit and reconcile --once [--dry-run] work on the bot\'s o
   t.is(badSince.code, 2);
   t.regex(badSince.err, /--since "yesterday-ish" is neither a duration/);
 
-  // With the bot running (its pid in the lock), only a dry run is allowed.
-  writeFileSync(join(dir.path, 'var', 'daaas.pid'), String(process.pid));
+  // With the bot running (it holds the data directory's lock), only a dry run is allowed.
+  const unlock = lockDataDir(join(dir.path, 'var'));
+  t.teardown(unlock);
   const locked = await daaas(['reconcile', '--once'], env);
   t.is(locked.code, 2);
   t.regex(locked.err, /The bot reconciles by itself; stop it to run a tick by hand, or add --dry-run\./);
   t.is((await daaas(['reconcile'], env)).code, 2);
+});
+
+test('the read-only commands work on a read-only copy of the state', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  writeFileSync(join(dir.path, 'c.yaml'), SIM);
+  const env = { DAAAS_CONFIG: join(dir.path, 'c.yaml'), DAAAS_DATA_DIR: join(dir.path, 'var') };
+  t.is((await daaas(['reconcile', '--once'], env)).code, 0);
+  const view = readOnlyView(join(dir.path, 'var'), dir.path);
+  t.teardown(view.release);
+  const ro = { ...env, DAAAS_DATA_DIR: view.path };
+  const table = await daaas(['pools', '--json'], ro);
+  t.is(table.code, 0, table.err);
+  t.like((JSON.parse(table.out) as object[])[0], { pool: 'physics', booting: 2 });
+  t.is((await daaas(['leases'], ro)).out, 'No active leases.\n');
+  t.is((await daaas(['audit'], ro)).code, 0);
+  const tick = await daaas(['reconcile', '--once'], ro);
+  t.is(tick.code, 2);
+  t.is(tick.err.trim().split('\n').length, 1, tick.err);
+  t.regex(tick.err, /data directory .* is not writable/);
 });

@@ -1,4 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditEntry, LeaseEndReason, LeaseView, PoolHealth, Vm, VmState } from '../../core/model.ts';
 import { VM_STATES } from '../../core/model.ts';
@@ -58,6 +61,47 @@ function toLeaseView(r: Row): LeaseView {
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
+/** The store cannot be opened: why, in words an operator can act on. */
+export class StoreOpenError extends Error {}
+
+function openDatabase(path: string, readOnly: boolean): { db: Database.Database; cleanup?: () => void } {
+  try {
+    if (!readOnly) return { db: new Database(path) };
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      db.pragma('user_version', { simple: true });
+      return { db };
+    } catch (error) {
+      db.close();
+      if (!(error as { code?: string }).code?.startsWith('SQLITE_CANTOPEN')) throw error;
+    }
+    // A WAL store on read-only media cannot get its shared-memory file: read a private copy.
+    const dir = mkdtempSync(join(tmpdir(), 'daaas-ro-'));
+    const cleanup = () => rmSync(dir, { recursive: true, force: true });
+    try {
+      copyFileSync(path, join(dir, 'daaas.db'));
+      if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, join(dir, 'daaas.db-wal'));
+      return { db: new Database(join(dir, 'daaas.db'), { readonly: true, fileMustExist: true }), cleanup };
+    } catch (error) {
+      cleanup();
+      throw error;
+    }
+  } catch (error) {
+    throw storeError(path, error);
+  }
+}
+
+/** SQLite's failures on opening, said as what is wrong with the file and what to do. */
+function storeError(path: string, error: unknown): Error {
+  if (error instanceof StoreOpenError) return error;
+  const code = (error as { code?: string }).code ?? '';
+  const said = (error as Error).message ?? String(error);
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') return new StoreOpenError(`The store ${path} is damaged or not a database (${said}); restore it from a backup, or move it away to start empty.`, { cause: error });
+  if (code === 'SQLITE_READONLY' || code.startsWith('SQLITE_READONLY')) return new StoreOpenError(`The store ${path} cannot be written (${said}); give the bot's user write access to it and its directory.`, { cause: error });
+  if (code.startsWith('SQLITE_CANTOPEN')) return new StoreOpenError(`The store ${path} cannot be opened (${said}); check that it exists and that its directory is readable.`, { cause: error });
+  return error instanceof Error ? error : new Error(said);
+}
+
 /**
  * The Store on SQLite (better-sqlite3, WAL). Transactions are IMMEDIATE so that two processes
  * sharing the file serialise their writes instead of failing half-way.
@@ -67,21 +111,35 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   /** Compiled statements by SQL text: compiling on every call was the largest cost of a claim. */
   private readonly statements = new Map<string, Database.Statement>();
+  /** Removes the private copy a read-only store on read-only media is read from. */
+  private readonly cleanup: (() => void) | undefined;
 
-  /** `path` is a file, or ':memory:' for a throw-away store. */
-  constructor(path: string) {
-    this.db = new Database(path);
+  /**
+   * `path` is a file, or ':memory:' for a throw-away store. `readOnly` opens an existing store
+   * without changing it (the operator's read-only commands, a copy on read-only media); it is
+   * refused when the store would need migrating first.
+   */
+  constructor(path: string, options: { readOnly?: boolean } = {}) {
+    const opened = openDatabase(path, options.readOnly ?? false);
+    this.db = opened.db;
+    this.cleanup = opened.cleanup;
     try {
       // The version is checked before anything is changed, so a refused store is left as it was.
       this.db.pragma('busy_timeout = 5000');
       this.refuseNewerSchema();
+      if (options.readOnly) {
+        if (this.schemaVersion < MIGRATIONS.length) throw new StoreOpenError(`The store ${path} is from an older version of the bot (schema ${this.schemaVersion}, this one needs ${MIGRATIONS.length}); start the bot once to upgrade it before reading it read-only.`);
+        return;
+      }
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
+      // FULL: a claim acknowledged to a user survives a power loss (NORMAL may roll back the
+      // last transactions in WAL mode, and the VM could then be handed to someone else).
+      this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
       this.migrate();
     } catch (error) {
-      this.db.close();
-      throw error;
+      this.close();
+      throw storeError(path, error);
     }
   }
 
@@ -92,7 +150,7 @@ export class SqliteStore implements Store {
   private refuseNewerSchema(): void {
     const current = this.schemaVersion;
     if (current > MIGRATIONS.length) {
-      throw new Error(
+      throw new StoreOpenError(
         `The store was written by a newer version of the bot (schema ${current}, this one knows ${MIGRATIONS.length}); upgrade the bot or use another data directory.`,
       );
     }
@@ -334,5 +392,6 @@ export class SqliteStore implements Store {
 
   close(): void {
     if (this.db.open) this.db.close();
+    this.cleanup?.();
   }
 }
