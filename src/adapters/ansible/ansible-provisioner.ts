@@ -2,9 +2,9 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PoolSpec, Vm } from '../../core/model.ts';
 import { silentLogger, type Logger } from '../../ports/logger.ts';
-import type { Personalisation as PortPersonalisation, Provisioner } from '../../ports/provisioner.ts';
+import type { ClaimAccount, Personalisation as PortPersonalisation, Provisioner } from '../../ports/provisioner.ts';
 import { AnsibleRunner, type LogTail, type RunResult, type RunTarget } from './ansible-runner.ts';
-import { safeAccount, safeAddress, safeExtraVars, safeName, safePath, safeRole, safeUid, type ExtraVars, type VarValue } from './safe-vars.ts';
+import { safeAccount, safeAddress, safeDisplayName, safeExtraVars, safeMail, safeName, safePath, safeRole, safeUid, type ExtraVars, type VarValue } from './safe-vars.ts';
 
 /** Roles every VM gets; they are never a pool's facility role. */
 const BASE_ROLES = new Set(['common', 'gpu', 'claim', 'release']);
@@ -21,12 +21,7 @@ export class AnsiblePlayError extends Error {
   }
 }
 
-/** The account a claim is for, with its uid when the facility's directory knows it. */
-export interface ClaimAccount {
-  name: string;
-  /** For a local account made on the VM, so it owns the same files on every VM. */
-  uid?: number;
-}
+export type { ClaimAccount };
 
 /** What claim.yml did and reported: the port's Personalisation, with the legacy home's path. */
 export interface Personalisation extends PortPersonalisation {
@@ -117,7 +112,12 @@ export class AnsibleProvisioner implements Provisioner {
   async personalise(vm: Vm, pool: PoolSpec, account: string | ClaimAccount, signal: AbortSignal): Promise<Personalisation> {
     const who = typeof account === 'string' ? { name: account } : account;
     const vars: ExtraVars = { daaas_account: safeAccount(who.name) };
+    // From the facility directory: the account made on the VM owns its files on the home store.
     if (who.uid !== undefined) vars.daaas_account_uid = safeUid(who.uid, 'account uid');
+    if (who.gid !== undefined) vars.daaas_account_gid = safeUid(who.gid, 'account gid');
+    if (who.displayName !== undefined) vars.daaas_account_name = safeDisplayName(who.displayName, 'account display name');
+    if (who.mail !== undefined) vars.daaas_account_mail = safeMail(who.mail, 'account e-mail');
+    if (who.home !== undefined) vars.daaas_account_home = safePath(who.home, 'account home directory');
     const result = await this.play('claim.yml', vm, pool, vars, this.options.claimTimeoutMs, signal);
     this.requireSuccess(result);
     return readPersonalisation(result, who.name);

@@ -63,6 +63,21 @@ export function safeUid(value: unknown, field = 'uid'): number {
   return value as number;
 }
 
+/**
+ * A person's name for the account's comment field: printable text without `:` (the passwd
+ * field separator) or control characters, at most 128 characters.
+ */
+export function safeDisplayName(value: unknown, field = 'display name'): string {
+  check(typeof value === 'string' && value.length <= 128 && !/[:\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value), field, 'printable text of at most 128 characters, without ":" or control characters', value);
+  return value as string;
+}
+
+/** An e-mail address of plain characters. */
+export function safeMail(value: unknown, field = 'e-mail address'): string {
+  check(typeof value === 'string' && /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}$/.test(value), field, 'an e-mail address (letters, digits, . _ % + - before the @)', value);
+  return value as string;
+}
+
 /** A VM or pool name: what the bot generates and what names the log files. */
 export function safeName(value: unknown, field = 'name'): string {
   check(typeof value === 'string' && NAME.test(value), field, 'lowercase letters, digits and -, starting with a letter or digit, at most 63', value);

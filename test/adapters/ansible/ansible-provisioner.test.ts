@@ -1,5 +1,5 @@
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnsiblePlayError, AnsibleProvisioner, sandboxVars, type AnsibleProvisionerOptions } from '../../../src/adapters/ansible/ansible-provisioner.ts';
@@ -208,4 +208,75 @@ test('a VM that cannot be reached over SSH fails provisioning as unreachable', a
   const error = await t.throwsAsync(provisioner.provision(vmFor('excitations-u1'), poolFor('excitations'), signal()), { instanceOf: AnsiblePlayError });
   t.regex(error!.message, /^provision\.yml: excitations-u1 was unreachable at task "common : [^"]+": /);
   t.is(error!.result.failed?.status, 'unreachable');
+});
+
+// The facility directory's account: claim.yml gets its uid, gid, name, e-mail and home.
+
+/** A uid and gid that no account or group on this machine has. */
+function freeIds(): { uid: number; gid: number } {
+  for (let n = 40_000 + Math.floor(Math.random() * 15_000); ; n++) {
+    const taken = (db: string, key: number) => {
+      try {
+        execFileSync('getent', [db, String(key)]);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    if (!taken('passwd', n) && !taken('group', n) && !taken('group', n + 1)) return { uid: n, gid: n + 1 };
+  }
+}
+
+(isRoot ? test : test.skip)('with the directory\'s ids the account made on the VM has its uid, gid, name and home, and owns the new home', async (t) => {
+  const account = throwawayAccount();
+  t.teardown(async () => {
+    await account.remove();
+    // userdel takes the account's group with it when no one else is in it; make sure it is gone.
+    spawnSync('groupdel', [account.name], { stdio: 'ignore' });
+  });
+  const { uid, gid } = freeIds();
+  const { provisioner, root } = setup(t, account.vars);
+  const result = await provisioner.personalise(vmFor('excitations-d1'), poolFor('excitations'), { name: account.name, uid, gid, displayName: 'Test Person', mail: 'test.person@facility.example', home: `/home/${account.name}` }, signal());
+  t.like(result, { homeCreated: true, home: `/home/${account.name}` });
+  const entry = execFileSync('getent', ['passwd', account.name]).toString().trim().split(':');
+  t.deepEqual(entry.slice(2, 6), [String(uid), String(gid), 'Test Person', `/home/${account.name}`]);
+  t.is(execFileSync('getent', ['group', String(gid)]).toString().split(':')[0], account.name, 'the primary group was made with the directory\'s gid');
+  const home = statSync(join(root, 'home', account.name));
+  t.is(home.uid, uid);
+  t.is(home.gid, gid);
+  // Again: the account exists with the same uid, so nothing changes.
+  const again = await provisioner.personalise(vmFor('excitations-d1'), poolFor('excitations'), { name: account.name, uid, gid }, signal());
+  t.like(again, { homeCreated: false });
+});
+
+test('an existing account with another uid than the directory\'s is refused, saying so, and no home is made', async (t) => {
+  const account = throwawayAccount();
+  t.teardown(account.remove);
+  if (isRoot) execFileSync('useradd', ['-M', '-u', String(freeIds().uid), account.name]);
+  const existing = Number(execFileSync('id', ['-u', account.name]).toString());
+  const { provisioner, root } = setup(t, account.vars);
+  const directoryUid = existing + 7;
+  const error = await t.throwsAsync(provisioner.personalise(vmFor('excitations-d2'), poolFor('excitations'), { name: account.name, uid: directoryUid }, signal()), { instanceOf: AnsiblePlayError });
+  t.is(
+    error!.message,
+    `claim.yml: task "claim : Check an existing account has the directory's uid" failed on excitations-d2: the account ${account.name} exists on this VM with uid ${existing}, but the facility directory gives it uid ${directoryUid}: refusing to hand the VM over, as its files on the shared home store would not be its own. Remove or correct the local account (or the directory's entry).`,
+  );
+  t.is(Number(execFileSync('id', ['-u', account.name]).toString()), existing, 'the account is not changed');
+  t.deepEqual(readdirSync(join(root, 'home')), [], 'no home was made');
+  t.false(existsSync(join(root, 'etc/daaas/remote-access.allow')), 'nobody was let in');
+});
+
+test('a home the directory puts outside the home store is refused; hostile directory values never reach the play', async (t) => {
+  const account = throwawayAccount();
+  t.teardown(account.remove);
+  const { provisioner, runner, root } = setup(t, account.vars);
+  const error = await t.throwsAsync(provisioner.personalise(vmFor('excitations-d3'), poolFor('excitations'), { name: account.name, home: `/srv/elsewhere/${account.name}` }, signal()), { instanceOf: AnsiblePlayError });
+  t.regex(error!.message, new RegExp(`puts the home directory of ${account.name} at /srv/elsewhere/${account.name}, which is not on the home store /home`));
+  t.deepEqual(readdirSync(join(root, 'home')), []);
+  const runs = runner.requests.length;
+  const pool = poolFor('excitations');
+  for (const bad of [{ home: '/home/../etc' }, { home: 'home/x' }, { displayName: 'Eve:0:0' }, { displayName: 'Eve\nroot' }, { mail: 'x@y; id' }, { gid: 0 }, { uid: -1 }]) {
+    await t.throwsAsync(provisioner.personalise(vmFor('excitations-d3'), pool, { name: account.name, ...bad }, signal()), { instanceOf: UnsafeInputError }, JSON.stringify(bad));
+  }
+  t.is(runner.requests.length, runs, 'no play was started for them');
 });
