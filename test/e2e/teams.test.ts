@@ -49,9 +49,9 @@ test('Teams anonymous mode on a non-loopback address, or half-configured credent
   writeFileSync(join(dir.path, 'c.yaml'), CONFIG);
   const base = { DAAAS_CONFIG: join(dir.path, 'c.yaml'), DAAAS_DATA_DIR: join(dir.path, 'var') };
   const exposed = bot(t, { ...base, TEAMS_ALLOW_ANONYMOUS: '1', DAAAS_HOST: '0.0.0.0' });
-  t.is(await exposed.exit, 2);
+  t.is(await exposed.exit, 1);
   t.regex(exposed.stderr(), /The bot did not start: .*TEAMS_ALLOW_ANONYMOUS.*loopback/);
   const half = bot(t, { ...base, clientId: '00000000-0000-0000-0000-000000000001' });
-  t.is(await half.exit, 2);
+  t.is(await half.exit, 1);
   t.regex(half.stderr(), /The bot did not start: .*clientSecret/);
 });
