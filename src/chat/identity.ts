@@ -3,30 +3,36 @@
  * configured rule, and the answers cached per platform user with the way back from an account to
  * its users (whose views to refresh when that account's leases change).
  */
+import { isAccountName } from '../core/account-name.ts';
 import type { Clock } from '../ports/clock.ts';
 import { TtlCache } from './ttl-cache.ts';
 
 export type Identity = { ok: true; account: string } | { ok: false; reason: string };
 
-/** Facility account names the bot accepts from an address (also safe in connection templates). */
-const ACCOUNT = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const EMAIL_ACCOUNT = /^[a-z0-9][a-z0-9._+-]{0,63}@[a-z0-9.-]{1,190}$/;
-
 /**
- * The account an address gives: its local part, or the `whole` address, if it is at one of the
- * `domains` (or a subdomain; any when empty). `what` names the address in refusals.
+ * The account an address gives: its local part, if the address is at one of the `domains` (or
+ * a subdomain; any when empty — the bot's configuration refuses that for a platform in use) and
+ * the local part is an account name by the bot's one rule. A whole address is never an account.
+ * `what` names the address in refusals.
  */
-export function accountFromAddress(address: string, o: { whole: boolean; domains: readonly string[]; what: string }): Identity {
+export function accountFromAddress(address: string, o: { domains: readonly string[]; what: string }): Identity {
   const at = address.lastIndexOf('@');
   if (at <= 0) return { ok: false, reason: `${o.what} (${address}) is not one the bot can read.` };
-  const domain = address.slice(at + 1);
+  const domain = address.slice(at + 1).toLowerCase();
   const domains = o.domains.map((d) => d.toLowerCase());
   if (domains.length > 0 && !domains.some((d) => domain === d || domain.endsWith(`.${d}`))) {
     return { ok: false, reason: `${o.what} (${address}) is not at ${domains.length === 1 ? 'the facility’s domain' : 'one of the facility’s domains'} (${domains.join(', ')}).` };
   }
-  const account = o.whole ? address : address.slice(0, at);
-  if (!(o.whole ? EMAIL_ACCOUNT : ACCOUNT).test(account)) return { ok: false, reason: `${o.what} (${address}) does not give a facility account name the bot can use.` };
+  const account = address.slice(0, at);
+  if (!isAccountName(account)) return { ok: false, reason: `${o.what} (${address}) does not give a facility account name the bot can use.` };
   return { ok: true, account };
+}
+
+/** An account an administrator wrote in an identity map, checked by the same rule. */
+export function mappedAccount(account: string): Identity {
+  return isAccountName(account)
+    ? { ok: true, account }
+    : { ok: false, reason: `The bot’s list of users gives you an account name the bot cannot use (${JSON.stringify(account)}).` };
 }
 
 /**

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
+import { teamsRequestedInEnv } from '../chat/teams/teams-auth.ts';
 import type { AccessRules } from '../core/access.ts';
+import { isAccountName, notAnAccountName } from '../core/account-name.ts';
 import type { PoolSpec } from '../core/model.ts';
-import { ACCOUNT, configSchema, crossCheck, type RawConfig } from './schema.ts';
+import { configSchema, crossCheck, identityCheck, type RawConfig } from './schema.ts';
 
 export interface AppConfig {
   source: string;
@@ -72,12 +74,13 @@ export function parseConfig(text: string, source: string, env: Env): AppConfig {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(top level)'}: ${issue.message}`);
   }
   problems.push(...crossCheck(data as Record<string, unknown>));
+  problems.push(...identityCheck(data as Record<string, unknown>, platformsInUse(data as Record<string, unknown>, env)));
   const server = serverFromEnv(env, problems);
   const logLevel = env.DAAAS_LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`DAAAS_LOG_LEVEL: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   directoryFromEnv(data as Record<string, unknown>, env, problems);
   const extraAdmins = (env.DAAAS_ADMINS ?? '').split(',').map((a) => a.trim()).filter(Boolean);
-  for (const admin of extraAdmins) if (admin === '*' || !ACCOUNT.test(admin)) problems.push(`DAAAS_ADMINS: "${admin}" is not a valid account name`);
+  for (const admin of extraAdmins) if (!isAccountName(admin)) problems.push(`DAAAS_ADMINS: ${notAnAccountName(admin)}`);
   if (!parsed.success || problems.length > 0) throw new ConfigError(source, problems);
 
   const raw = parsed.data;
@@ -116,6 +119,22 @@ function directoryFromEnv(data: Record<string, unknown>, env: Env, problems: str
   if (directory && typeof directory === 'object' && 'password' in directory) {
     problems.push('access.directory.password: never put the password in the file: set DAAAS_LDAP_BIND_PASSWORD');
   }
+}
+
+/**
+ * Which chat platforms this start will run, decided as main.ts decides it: Slack with a bot
+ * token, Teams when enabled in the file or asked for by its variables. The embedded default
+ * (the terminal only) needs no identity settings.
+ */
+function platformsInUse(data: Record<string, unknown>, env: Env): { slack: boolean; slackWhy: string; teams: boolean; teamsWhy: string } {
+  const teams = data.teams;
+  const teamsEnabled = typeof teams === 'object' && teams !== null && (teams as Record<string, unknown>).enabled === true;
+  return {
+    slack: Boolean(env.SLACK_BOT_TOKEN),
+    slackWhy: 'SLACK_BOT_TOKEN is set',
+    teams: teamsEnabled || teamsRequestedInEnv(env),
+    teamsWhy: teamsEnabled ? 'teams.enabled is true' : 'Teams credentials or TEAMS_ALLOW_ANONYMOUS are set',
+  };
 }
 
 function serverFromEnv(env: Env, problems: string[]): AppConfig['server'] {

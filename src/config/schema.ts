@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
+import { ACCOUNT_NAME_PATTERN, ACCOUNT_NAME_RULE, isAccountName, notAnAccountName } from '../core/account-name.ts';
 import { parseDurationMs } from '../core/duration.ts';
 
 /** "48h", "10m", "90s", "2d", "1h30m" → milliseconds. */
@@ -25,10 +26,28 @@ const groupRef = z.string().refine((g) => (g.startsWith(DIRECTORY_PREFIX) ? DIRE
   error: (issue) =>
     String(issue.input).startsWith(DIRECTORY_PREFIX) ? 'a directory group is written ldap:<group name> (letters, digits, space, ".", "_", "-")' : NAME_RULE,
 });
-export const ACCOUNT = /^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$/;
 const DEFAULT_LEASE_MS = 48 * 3_600_000;
 const DEFAULT_REMINDERS_MS = [24 * 3_600_000, 3_600_000, 600_000];
-const account = z.string().regex(ACCOUNT, 'not a valid account name');
+/** A facility account, by the bot's one rule (core/account-name.ts). */
+const account = z.string().refine(isAccountName, {
+  error: (issue) => (issue.input === '*' ? '"*" is not an account name: name admins one by one ("*" means every account only in group lists)' : notAnAccountName(String(issue.input))),
+});
+/** A group member: an account, or `*` for every account. */
+const member = z.string().refine((v) => v === '*' || isAccountName(v), { error: (issue) => notAnAccountName(String(issue.input)) });
+/** A mail domain as people write it: facility.example (its subdomains are included). */
+const MAIL_DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+const mailDomain = z.string().refine((d) => MAIL_DOMAIN.test(d), { error: (issue) => `${JSON.stringify(issue.input)} is not a mail domain: write it like facility.example (subdomains are included)` });
+/**
+ * The identity rules a platform offers. The whole-address rules (`email`, `upn`) were removed:
+ * an address is not an account name, so the accounts they gave could never be set up on a VM.
+ */
+const identityRule = <const R extends readonly [string, ...string[]]>(rules: R, instead: string) =>
+  z.enum(rules, {
+    error: (issue) =>
+      issue.input === 'email' || issue.input === 'upn'
+        ? `"${String(issue.input)}" would make whole addresses accounts, and an address is not an account name: use ${instead}`
+        : `must be one of ${rules.join(', ')}`,
+  });
 const count = (min: number) => z.number().int(`must be a whole number`).min(min).max(100_000);
 const fraction = z.number().min(0).max(1);
 
@@ -106,7 +125,7 @@ const ansibleProvisioner = z.strictObject({
   target: z.enum(['address', 'local']).default('address'),
   sandboxRoot: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'an absolute path of letters, digits, ".", "_", "-" and "/"').optional(),
   ssh: z
-    .strictObject({ user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a POSIX account name'), port: z.number().int().min(1).max(65_535).optional(), privateKeyFile: z.string().min(1).optional() })
+    .strictObject({ user: z.string().regex(ACCOUNT_NAME_PATTERN, `the account the plays log in with: ${ACCOUNT_NAME_RULE}`), port: z.number().int().min(1).max(65_535).optional(), privateKeyFile: z.string().min(1).optional() })
     .optional(),
   hostKeyChecking: z.boolean().default(false),
   maxConcurrent: count(1).default(4),
@@ -176,10 +195,10 @@ const slack = z.strictObject({
   identity: z
     .strictObject({
       /** How a Slack user's e-mail becomes a facility account. */
-      rule: z.enum(['email-local-part', 'email', 'map-only']).default('email-local-part'),
-      /** Only addresses at these domains (or subdomains) are mapped; empty: any. */
-      domains: z.array(z.string().min(1)).default([]),
-      /** Slack user id or e-mail address → account, checked first. */
+      rule: identityRule(['email-local-part', 'map-only'], 'email-local-part (with domains) or map-only').default('email-local-part'),
+      /** Only addresses at these domains (or subdomains) are mapped; needed with email-local-part while Slack is in use. */
+      domains: z.array(mailDomain).default([]),
+      /** Slack user id (as Slack writes it) or e-mail address (any case) → account, checked first. */
       map: z.record(z.string(), account).default({}),
       /** Whom a user without a mapping should ask. */
       contact: z.string().min(1).max(200).default('the administrators of this bot'),
@@ -198,9 +217,10 @@ const teams = z.strictObject({
   identity: z
     .strictObject({
       /** How a Teams user's UPN or e-mail becomes a facility account. */
-      rule: z.enum(['upn-local-part', 'email-local-part', 'upn', 'email', 'map-only']).default('upn-local-part'),
-      domains: z.array(z.string().min(1)).default([]),
-      /** Entra object id, Teams user id (29:…), UPN or e-mail address → account, checked first. */
+      rule: identityRule(['upn-local-part', 'email-local-part', 'map-only'], 'upn-local-part or email-local-part (with domains), or map-only').default('upn-local-part'),
+      /** Needed with an address rule while Teams is in use. */
+      domains: z.array(mailDomain).default([]),
+      /** Entra object id, Teams user id (29:…, as written), UPN or e-mail address (any case) → account, checked first. */
       map: z.record(z.string(), account).default({}),
       contact: z.string().min(1).max(200).default('the administrators of this bot'),
       /** Guests from other directories are refused unless mapped; true maps them by the rule too. */
@@ -228,7 +248,7 @@ export const configSchema = z
         admins: z.array(accountOrDirectoryGroup).default([]),
         localUserIsAdmin: z.boolean().default(false),
         directory: directory.optional(),
-        groups: z.record(z.string(), z.array(account)).default({}),
+        groups: z.record(z.string(), z.array(member)).default({}),
       })
       .prefault({}),
     defaults: defaults.prefault({}),
@@ -334,6 +354,37 @@ export function crossCheck(data: Loose): string[] {
   const schedule = mapping(data.scheduler)?.schedule;
   if (typeof schedule === 'string' && !cron.validate(schedule)) {
     problems.push(`scheduler.schedule: "${schedule}" is not a cron expression (e.g. "* * * * *" for every minute)`);
+  }
+  return problems;
+}
+
+const SLACK_USER_ID = /^[UW][A-Z0-9]+$/;
+const TEAMS_USER_ID = /^\d+:\S+$/;
+const OBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ADDRESS = /^[^@\s]+@[^@\s]+$/;
+
+/**
+ * Who may become an account through chat. A platform in use with an address rule needs
+ * `domains`: without them any address would do — a guest's, or a connected workspace's
+ * `alice@…` would become the facility's `alice`. Map keys must be something a user can be
+ * known by, or they would never match. Run on the raw document, like `crossCheck`.
+ */
+export function identityCheck(data: Loose, inUse: { slack: boolean; slackWhy: string; teams: boolean; teamsWhy: string }): string[] {
+  const problems: string[] = [];
+  const platforms = [
+    { key: 'slack', name: 'Slack', inUse: inUse.slack, why: inUse.slackWhy, defaultRule: 'email-local-part', mapKey: (k: string) => SLACK_USER_ID.test(k) || ADDRESS.test(k.trim()), keys: 'a Slack user id (U… or W…, as Slack writes it) or an e-mail address' },
+    { key: 'teams', name: 'Teams', inUse: inUse.teams, why: inUse.teamsWhy, defaultRule: 'upn-local-part', mapKey: (k: string) => TEAMS_USER_ID.test(k.trim()) || OBJECT_ID.test(k.trim()) || ADDRESS.test(k.trim()), keys: 'an Entra object id, a Teams user id (29:…), a UPN or an e-mail address' },
+  ];
+  for (const p of platforms) {
+    const identity = mapping(mapping(data[p.key])?.identity);
+    for (const key of Object.keys(mapping(identity?.map) ?? {})) if (!p.mapKey(key)) problems.push(`${p.key}.identity.map.${key}: a key is ${p.keys}`);
+    const rule = identity?.rule ?? p.defaultRule;
+    const domains = identity?.domains;
+    if (p.inUse && rule !== 'map-only' && typeof rule === 'string' && rule.endsWith('-local-part') && (!Array.isArray(domains) || domains.length === 0)) {
+      problems.push(
+        `${p.key}.identity.domains: needed with rule ${rule} while ${p.name} is in use (${p.why}): list the facility’s e-mail domains, e.g. [facility.example], so that only addresses there become accounts — or set ${p.key}.identity.rule: map-only and list each user under ${p.key}.identity.map`,
+      );
+    }
   }
   return problems;
 }

@@ -4,15 +4,21 @@ import { accountFromAddress, IdentityCache, type Identity } from '../../src/chat
 
 const WHAT = 'Your address';
 
-test('an address gives its local part, or the whole address, at the allowed domains only', (t) => {
-  t.deepEqual(accountFromAddress('jane.doe@facility.example', { whole: false, domains: [], what: WHAT }), { ok: true, account: 'jane.doe' });
-  t.deepEqual(accountFromAddress('jane.doe@lab.facility.example', { whole: true, domains: ['Facility.example'], what: WHAT }), { ok: true, account: 'jane.doe@lab.facility.example' });
-  t.deepEqual(accountFromAddress('eve@elsewhere.example', { whole: false, domains: ['facility.example'], what: WHAT }), {
+test('an address gives its local part, at the allowed domains only', (t) => {
+  t.deepEqual(accountFromAddress('jane.doe@facility.example', { domains: [], what: WHAT }), { ok: true, account: 'jane.doe' });
+  t.deepEqual(accountFromAddress('jane.doe@lab.facility.example', { domains: ['Facility.example'], what: WHAT }), { ok: true, account: 'jane.doe' });
+  t.deepEqual(accountFromAddress('eve@elsewhere.example', { domains: ['facility.example'], what: WHAT }), {
     ok: false,
     reason: 'Your address (eve@elsewhere.example) is not at the facility’s domain (facility.example).',
   });
-  t.like(accountFromAddress('no-at-sign', { whole: false, domains: [], what: WHAT }), { ok: false, reason: 'Your address (no-at-sign) is not one the bot can read.' });
-  t.like(accountFromAddress('$(id)@facility.example', { whole: false, domains: [], what: WHAT }), { ok: false, reason: 'Your address ($(id)@facility.example) does not give a facility account name the bot can use.' });
+  t.deepEqual(accountFromAddress('eve@evilfacility.example', { domains: ['facility.example'], what: WHAT }).ok, false, 'a domain, not a suffix of a name');
+  t.like(accountFromAddress('no-at-sign', { domains: [], what: WHAT }), { ok: false, reason: 'Your address (no-at-sign) is not one the bot can read.' });
+  t.like(accountFromAddress('$(id)@facility.example', { domains: [], what: WHAT }), { ok: false, reason: 'Your address ($(id)@facility.example) does not give a facility account name the bot can use.' });
+});
+
+test('the local part must be an account name by the bot’s one rule (what Ansible accepts too)', (t) => {
+  for (const ok of ['jane.doe', 'j_doe', 'jdoe-2', '_svc']) t.true(accountFromAddress(`${ok}@facility.example`, { domains: [], what: WHAT }).ok, ok);
+  for (const bad of ['1jane', '.jane', '-jane', 'jane+lab', 'Jane', 'a'.repeat(33), "o'brien"]) t.false(accountFromAddress(`${bad}@facility.example`, { domains: [], what: WHAT }).ok, bad);
 });
 
 test('answers are cached (failures briefly), looked up once at a time, and each account knows its users', async (t) => {

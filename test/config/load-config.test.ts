@@ -390,10 +390,11 @@ test('a bad group name is refused with the naming rule', (t) => {
 // Environment overrides
 
 test('DAAAS_ADMINS entries must be account names', (t) => {
-  t.deepEqual(refused(t, DEFAULT_TEXT, { DAAAS_ADMINS: 'alice,bad name!,*' }), [
-    'DAAAS_ADMINS: "bad name!" is not a valid account name',
-    'DAAAS_ADMINS: "*" is not a valid account name',
-  ]);
+  const problems = refused(t, DEFAULT_TEXT, { DAAAS_ADMINS: 'alice,bad name!,*,Jane.Doe,jane.doe' });
+  t.is(problems.length, 3, problems.join('\n'));
+  t.regex(problems[0]!, /^DAAAS_ADMINS: "bad name!" is not an account name: .*a lowercase letter or _/);
+  t.regex(problems[1]!, /^DAAAS_ADMINS: "\*" is not an account name/);
+  t.regex(problems[2]!, /^DAAAS_ADMINS: "Jane\.Doe" is not an account name: it has capital letters \(jane\.doe\?\)/);
 });
 
 test('an empty DAAAS_LOG_LEVEL means the default, like every other variable', (t) => {
@@ -546,4 +547,83 @@ test('loadConfig on a missing file says it cannot be read', (t) => {
   t.is(error?.problems.length, 1);
   t.regex(error?.problems[0] ?? '', /^cannot be read: ENOENT/);
   t.true(error?.message.includes(path));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Identity: who may become a facility account
+
+const SLACK_ENV: Env = { SLACK_BOT_TOKEN: 'xoxb-config-test' };
+
+test('Slack in use under an address rule needs slack.identity.domains; the refusal names the key and the way out', (t) => {
+  const [problem, ...more] = refused(t, DEFAULT_TEXT, SLACK_ENV);
+  t.deepEqual(more, []);
+  t.regex(problem!, /^slack\.identity\.domains: needed with rule email-local-part while Slack is in use \(SLACK_BOT_TOKEN is set\): list the facility’s e-mail domains.*or set slack\.identity\.rule: map-only/);
+  const doc = defaultDoc();
+  doc.slack = { identity: { domains: [] } };
+  t.regex(refused(t, yamlOf(doc), SLACK_ENV).join('\n'), /^slack\.identity\.domains: needed/, 'an empty list is no list');
+  doc.slack = { identity: { domains: ['facility.example'] } };
+  t.deepEqual(parseConfig(yamlOf(doc), 'ok.yaml', SLACK_ENV).slack.identity.domains, ['facility.example']);
+  doc.slack = { identity: { rule: 'map-only', map: { U0123ABCD: 'jane.doe' } } };
+  t.is(parseConfig(yamlOf(doc), 'ok.yaml', SLACK_ENV).slack.identity.rule, 'map-only', 'map-only needs no domains');
+});
+
+test('Teams in use (teams.enabled, credentials or anonymous mode in the environment) under an address rule needs teams.identity.domains', (t) => {
+  for (const env of [{ clientId: '00000000-0000-0000-0000-000000000001' }, { MicrosoftAppId: 'x' }, { TEAMS_ALLOW_ANONYMOUS: '1' }] as Env[]) {
+    const problems = refused(t, DEFAULT_TEXT, env);
+    t.is(problems.length, 1, JSON.stringify(env));
+    t.regex(problems[0]!, /^teams\.identity\.domains: needed with rule upn-local-part while Teams is in use/);
+  }
+  const doc = defaultDoc();
+  doc.teams = { enabled: true, identity: { rule: 'email-local-part' } };
+  t.regex(refused(t, yamlOf(doc)).join('\n'), /^teams\.identity\.domains: needed with rule email-local-part/);
+  doc.teams = { enabled: true, identity: { domains: ['facility.example'] } };
+  t.true(parseConfig(yamlOf(doc), 'ok.yaml', {}).teams.enabled);
+  doc.teams = { enabled: true, identity: { rule: 'map-only' } };
+  t.true(parseConfig(yamlOf(doc), 'ok.yaml', {}).teams.enabled);
+});
+
+test('without Slack or Teams in use (the embedded default: the terminal only) no domains are needed', (t) => {
+  t.deepEqual(parseConfig(DEFAULT_TEXT, 'default.yaml', { SLACK_BOT_TOKEN: '' }).slack.identity.domains, []);
+});
+
+test('domains are mail domains, written without @', (t) => {
+  const doc = defaultDoc();
+  doc.slack = { identity: { domains: ['@facility.example', 'facility.example', 'Lab.Facility.Example', '*'] } };
+  const problems = refused(t, yamlOf(doc), SLACK_ENV);
+  t.deepEqual(problems, [
+    'slack.identity.domains.0: "@facility.example" is not a mail domain: write it like facility.example (subdomains are included)',
+    'slack.identity.domains.3: "*" is not a mail domain: write it like facility.example (subdomains are included)',
+  ]);
+});
+
+test('the whole-address rules are gone: an address is not an account name; the refusal says what to use', (t) => {
+  const doc = defaultDoc();
+  doc.slack = { identity: { rule: 'email', domains: ['facility.example'] } };
+  doc.teams = { identity: { rule: 'upn', domains: ['facility.example'] } };
+  t.deepEqual(refused(t, yamlOf(doc)), [
+    'slack.identity.rule: "email" would make whole addresses accounts, and an address is not an account name: use email-local-part (with domains) or map-only',
+    'teams.identity.rule: "upn" would make whole addresses accounts, and an address is not an account name: use upn-local-part or email-local-part (with domains), or map-only',
+  ]);
+  doc.slack = { identity: { rule: 'nonsense' } };
+  doc.teams = {};
+  t.regex(refused(t, yamlOf(doc)).join('\n'), /^slack\.identity\.rule: .*email-local-part.*map-only/);
+});
+
+test('account names follow one rule everywhere in the file: admins, group members and identity maps', (t) => {
+  const doc = defaultDoc();
+  doc.access.admins = ['jane.doe', '*', 'Root'];
+  doc.access.groups.excitations = ['*', 'o.brien', 'bad name', ''];
+  doc.slack = { identity: { map: { U0123ABCD: 'Jane.Doe', 'wendy.smith@facility.example': 'wendy.smith', alice: 'alice' } } };
+  doc.teams = { identity: { map: { '29:1abc': 'a;b', 'a1b2c3d4-0000-4000-8000-00000000000a': 'jdoe', 'sam@facility.example': 'sam', sam: 'sam' } } };
+  const problems = refused(t, yamlOf(doc));
+  const at = (prefix: string) => problems.filter((p) => p.startsWith(prefix));
+  t.is(at('access.admins.1: "*" is not an account name').length, 1, problems.join('\n'));
+  t.is(at('access.admins.2: "Root" is not an account name').length, 1);
+  t.is(at('access.groups.excitations.2: "bad name" is not an account name').length, 1);
+  t.is(at('access.groups.excitations.3: "" is not an account name').length, 1);
+  t.is(at('slack.identity.map.U0123ABCD: "Jane.Doe" is not an account name').length, 1);
+  t.deepEqual(at('slack.identity.map.alice'), ['slack.identity.map.alice: a key is a Slack user id (U… or W…, as Slack writes it) or an e-mail address']);
+  t.is(at('teams.identity.map.29:1abc: "a;b" is not an account name').length, 1);
+  t.deepEqual(at('teams.identity.map.sam'), ['teams.identity.map.sam: a key is an Entra object id, a Teams user id (29:…), a UPN or an e-mail address']);
+  t.is(problems.length, 8, problems.join('\n'));
 });

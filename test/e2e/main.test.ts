@@ -172,3 +172,12 @@ test('a --user that is not an account name is refused at start, in plain words, 
     t.false(existsSync(dataDir), 'no data directory, lock or pid file made');
   }
 });
+
+test('Slack configured under an address rule without domains: start-up stops, naming the key to set', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const bot = start(t, { DAAAS_DATA_DIR: join(dir.path, 'var'), DAAAS_CONFIG: fastConfig(dir.path), SLACK_BOT_TOKEN: 'xoxb-never-used', SLACK_API_URL: 'http://127.0.0.1:9/api/' }, ['--no-shell']);
+  t.not(await bot.exit, 0);
+  t.regex(bot.stderr(), /slack\.identity\.domains: needed with rule email-local-part/);
+  t.false(bot.stderr().includes('xoxb-never-used'));
+});

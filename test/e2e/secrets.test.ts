@@ -28,6 +28,7 @@ access: { groups: { physics: [alice] } }
 scheduler: { poll: 100ms }
 cloud: { driver: openstack }
 provisioner: { driver: simulated, simulated: { provisionTime: 100ms, personaliseTime: 100ms } }
+slack: { identity: { domains: [facility.example] } }
 pools:
   physics: { image: physics-base, flavor: m1.small, networks: [], size: 1, max: 2, groups: [physics], owner: { name: P, contact: p@facility.example } }
 `,

@@ -15,7 +15,7 @@ import { OutboundQueue, slackErrorCode, slackRetryAfterMs, type RateLimit } from
 import { COMMAND_ACTION, decodeButtonValue, LINK_ACTION, renderBlocks } from './render-blocks.ts';
 import { SlackHttpReceiver } from './slack-receiver.ts';
 import { TtlCache } from '../ttl-cache.ts';
-import { UserMapper, type Identity, type IdentityRules, type SlackProfile } from './user-mapper.ts';
+import { UserMapper, type Identity, type IdentityRules, type SlackProfile, type SlackWorkspace } from './user-mapper.ts';
 
 export const SLACK_PLATFORM = 'slack';
 export const SLACK_EVENTS_PATH = '/slack/events';
@@ -69,6 +69,8 @@ export class SlackAdapter implements Notifier {
   private readonly homeRefreshing = new Map<string, Promise<void>>();
   private readonly homeRefreshAgain = new Set<string>();
   private started = false;
+  /** The installing workspace, from auth.test at start: only its users map by address. */
+  private workspace: SlackWorkspace | undefined;
 
   constructor(private readonly o: SlackAdapterOptions) {
     this.log = o.log.child({ component: 'slack' });
@@ -86,7 +88,7 @@ export class SlackAdapter implements Notifier {
       ...(o.outbound?.maxAttempts ? { maxAttempts: o.outbound.maxAttempts } : {}),
     });
     this.deliveries = new TtlCache({ clock: o.clock, maxEntries: o.dedupe?.maxEntries ?? 10_000 });
-    this.mapper = new UserMapper({ rules: o.identity, clock: o.clock, log: this.log, lookup: (id) => this.lookUpUser(id) });
+    this.mapper = new UserMapper({ rules: o.identity, clock: o.clock, log: this.log, lookup: (id) => this.lookUpUser(id), workspace: () => this.workspace });
 
     const logger = boltLogger(this.log);
     const slackApiUrl = o.slackApiUrl ? { slackApiUrl: o.slackApiUrl.endsWith('/') ? o.slackApiUrl : `${o.slackApiUrl}/` } : {};
@@ -114,13 +116,20 @@ export class SlackAdapter implements Notifier {
 
   /** Checks the bot token with Slack (auth.test), then listens: Socket Mode connects, HTTP mode accepts. */
   async start(): Promise<void> {
+    let installedIn: { team_id?: string; enterprise_id?: string };
     try {
       await this.bolt.init();
+      // Bolt keeps only the bot's ids from its auth.test; the workspace is asked for here.
+      installedIn = await this.bolt.client.auth.test();
     } catch (error) {
       const code = slackErrorCode(error);
       if (code === undefined) throw new Error(slackNotAnswering(error), { cause: error });
       throw new Error(`Slack did not accept the bot token (SLACK_BOT_TOKEN): ${code}`, { cause: error });
     }
+    // An organisation-wide Enterprise Grid install reports the organisation, not a workspace.
+    const teamId = installedIn.team_id || installedIn.enterprise_id;
+    if (!teamId) throw new Error('Slack did not say which workspace the bot is installed in (auth.test gave no team_id), so it cannot tell its users from others');
+    this.workspace = { teamId, ...(installedIn.enterprise_id ? { enterpriseId: installedIn.enterprise_id } : {}) };
     await this.bolt.start();
     this.started = true;
     this.log.info({ mode: this.mode }, 'Slack adapter listening');
@@ -282,10 +291,16 @@ export class SlackAdapter implements Notifier {
       const answer = await this.queue.push({ method: 'users.info', urgent: true, run: () => this.bolt.client.users.info({ user: slackUserId }) });
       const user = answer.user;
       if (!user) return undefined;
+      // is_app_user is not a bot marker: it says the user authorised the calling app.
+      const enterpriseId = user.enterprise_user?.enterprise_id;
       return {
         ...(user.profile?.email ? { email: user.profile.email } : {}),
         ...(user.deleted ? { deleted: true } : {}),
-        ...(user.is_bot ? { isBot: true } : {}),
+        ...(user.is_bot || user.is_workflow_bot ? { isBot: true } : {}),
+        ...(user.is_restricted ? { restricted: true } : {}),
+        ...(user.is_ultra_restricted ? { ultraRestricted: true } : {}),
+        ...(user.team_id ? { teamId: user.team_id } : {}),
+        ...(enterpriseId ? { enterpriseId } : {}),
       };
     } catch (error) {
       if (slackErrorCode(error) === 'user_not_found') return undefined;

@@ -1,7 +1,7 @@
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import { reply, text, type Reply } from '../reply.ts';
-import { accountFromAddress, IdentityCache, type Identity } from '../identity.ts';
+import { accountFromAddress, IdentityCache, mappedAccount, type Identity } from '../identity.ts';
 
 /**
  * How Teams users become facility accounts. The explicit map is checked first (by Entra object
@@ -12,12 +12,16 @@ export interface TeamsIdentityRules {
   /**
    * `upn-local-part` (default): jane.doe@facility.example → jane.doe, from the UPN (the e-mail
    * address when there is no UPN); `email-local-part`: the same from the e-mail address first;
-   * `upn` / `email`: the whole address; `map-only`: only users in `map` are known.
+   * `map-only`: only users in `map` are known. (A whole address is never an account: it is not
+   * an account name.)
    */
-  rule?: 'upn-local-part' | 'email-local-part' | 'upn' | 'email' | 'map-only';
-  /** Only addresses at these domains (or their subdomains) are mapped; empty or absent: any. */
+  rule?: 'upn-local-part' | 'email-local-part' | 'map-only';
+  /**
+   * Only addresses at these domains (or their subdomains) are mapped; empty or absent: any. The
+   * bot's configuration requires them with an address rule whenever Teams is in use.
+   */
   domains?: readonly string[];
-  /** Entra object id, Teams user id (29:…), UPN or e-mail address → facility account. */
+  /** Entra object id, Teams user id (29:…, exactly as written), UPN or e-mail address (any case) → facility account. */
   map?: Readonly<Record<string, string>>;
   /** Who to ask when someone cannot be mapped, e.g. "the DAaaS team (daaas@facility.example)". */
   contact: string;
@@ -72,7 +76,7 @@ export class TeamsUserMapper {
 
   constructor(private readonly o: UserMapperOptions) {
     this.identities = new IdentityCache({ clock: o.clock, maxEntries: o.maxEntries ?? 10_000, ttlMs: o.rules.cacheTtlMs, negativeTtlMs: o.rules.negativeTtlMs });
-    this.map = new Map(Object.entries(o.rules.map ?? {}).map(([k, v]) => [normalKey(k), v.toLowerCase()]));
+    this.map = new Map(Object.entries(o.rules.map ?? {}).map(([k, v]) => [mapKey(k), v]));
   }
 
   /**
@@ -100,8 +104,8 @@ export class TeamsUserMapper {
   }
 
   private async lookUp(user: TeamsUser, lookup: () => Promise<TeamsMember | undefined>): Promise<Identity> {
-    const explicit = (user.aadObjectId && this.map.get(normalKey(user.aadObjectId))) || this.map.get(normalKey(user.id));
-    if (explicit) return { ok: true, account: explicit };
+    const explicit = (user.aadObjectId !== undefined ? this.map.get(mapKey(user.aadObjectId)) : undefined) ?? this.map.get(mapKey(user.id));
+    if (explicit !== undefined) return mappedAccount(explicit);
     const member = await lookup();
     const identity = this.fromMember(member);
     if (!identity.ok) this.o.log.info({ teamsUser: user.id, aadObjectId: user.aadObjectId, reason: identity.reason }, 'Teams user not mapped to an account');
@@ -113,12 +117,12 @@ export class TeamsUserMapper {
     const upn = member.userPrincipalName?.trim().toLowerCase() || undefined;
     const email = member.email?.trim().toLowerCase() || undefined;
     for (const address of [upn, email]) {
-      const mapped = address && this.map.get(address);
-      if (mapped) return { ok: true, account: mapped };
+      const mapped = address ? this.map.get(address) : undefined;
+      if (mapped !== undefined) return mappedAccount(mapped);
     }
     if (member.aadObjectId) {
-      const mapped = this.map.get(normalKey(member.aadObjectId));
-      if (mapped) return { ok: true, account: mapped };
+      const mapped = this.map.get(mapKey(member.aadObjectId));
+      if (mapped !== undefined) return mappedAccount(mapped);
     }
     const rules = this.o.rules;
     const rule = rules.rule ?? 'upn-local-part';
@@ -127,13 +131,13 @@ export class TeamsUserMapper {
     if (guest && !rules.allowGuests) return { ok: false, reason: 'You are a guest in this organisation’s Teams; guests are linked to facility accounts only by hand.' };
     const address = rule.startsWith('email') ? (email ?? upn) : (upn ?? email);
     if (!address) return { ok: false, reason: 'Teams did not share your user principal name or e-mail address with the bot.' };
-    return accountFromAddress(address, { whole: rule === 'upn' || rule === 'email', domains: rules.domains ?? [], what: 'Your Teams address' });
+    return accountFromAddress(address, { domains: rules.domains ?? [], what: 'Your Teams address' });
   }
 
 }
 
 /** Teams user ids (29:…) are case-sensitive; object ids and addresses are not. */
-function normalKey(key: string): string {
+export function mapKey(key: string): string {
   const k = key.trim();
   return /^\d+:/.test(k) ? k : k.toLowerCase();
 }

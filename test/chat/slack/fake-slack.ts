@@ -26,10 +26,21 @@ export interface ResponseUrlPost {
   at: number;
 }
 
+/** A user as users.info describes one; unset fields take Slack's values for a full member of T1. */
 export interface SlackUser {
   email?: string;
   deleted?: boolean;
   is_bot?: boolean;
+  is_workflow_bot?: boolean;
+  is_app_user?: boolean;
+  /** Multi-channel guest. */
+  is_restricted?: boolean;
+  /** Single-channel guest. */
+  is_ultra_restricted?: boolean;
+  /** The user's workspace; default T1, the one the bot is installed in. */
+  team_id?: string;
+  /** Enterprise Grid: the user's organisation (users.info gives it as enterprise_user). */
+  enterprise_id?: string;
 }
 
 /** A scripted answer for the next call of a method: a 429 with Retry-After, or {ok:false, error}. */
@@ -39,6 +50,8 @@ export class FakeSlack {
   readonly calls: WebApiCall[] = [];
   readonly responses: ResponseUrlPost[] = [];
   readonly users = new Map<string, SlackUser>();
+  /** Enterprise Grid: the organisation of the installing workspace, reported by auth.test. */
+  enterpriseId: string | undefined;
   /** Socket Mode: what the app sent back over the WebSocket (envelope acks). */
   readonly socketMessages: Record<string, unknown>[] = [];
   private readonly script = new Map<string, ScriptedAnswer[]>();
@@ -168,7 +181,16 @@ export class FakeSlack {
   private answer(method: string, body: Record<string, unknown>, call: WebApiCall): unknown {
     switch (method) {
       case 'auth.test':
-        return { ok: true, url: 'https://fake.slack.test/', team: 'Facility', user: 'daaas', team_id: 'T1', user_id: 'UBOT', bot_id: 'BBOT' };
+        return {
+          ok: true,
+          url: 'https://fake.slack.test/',
+          team: 'Facility',
+          user: 'daaas',
+          team_id: 'T1',
+          user_id: 'UBOT',
+          bot_id: 'BBOT',
+          ...(this.enterpriseId ? { enterprise_id: this.enterpriseId, is_enterprise_install: false } : {}),
+        };
       case 'users.info': {
         const id = String(body.user);
         const user = this.users.get(id);
@@ -176,7 +198,25 @@ export class FakeSlack {
           call.error = 'user_not_found';
           return { ok: false, error: 'user_not_found' };
         }
-        return { ok: true, user: { id, team_id: 'T1', name: id.toLowerCase(), deleted: user.deleted ?? false, is_bot: user.is_bot ?? false, profile: user.email ? { email: user.email } : {} } };
+        return {
+          ok: true,
+          user: {
+            id,
+            team_id: user.team_id ?? 'T1',
+            name: id.toLowerCase(),
+            deleted: user.deleted ?? false,
+            is_admin: false,
+            is_owner: false,
+            is_primary_owner: false,
+            is_restricted: user.is_restricted ?? false,
+            is_ultra_restricted: user.is_ultra_restricted ?? false,
+            is_bot: user.is_bot ?? false,
+            is_app_user: user.is_app_user ?? false,
+            ...(user.is_workflow_bot ? { is_workflow_bot: true } : {}),
+            ...(user.enterprise_id ? { enterprise_user: { id, enterprise_id: user.enterprise_id, enterprise_name: 'Org', is_admin: false, is_owner: false, teams: [user.team_id ?? 'T1'] } } : {}),
+            profile: user.email ? { email: user.email } : {},
+          },
+        };
       }
       case 'chat.postMessage':
         return { ok: true, channel: `D${String(body.channel)}`, ts: `${Date.now() / 1000}`, message: { text: body.text } };

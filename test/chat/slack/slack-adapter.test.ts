@@ -240,6 +240,90 @@ test('a user the bot cannot map gets a clear private message naming whom to ask'
   t.is(s.fake.callsTo('users.info', false).length, lookups);
 });
 
+test('guests, bots and users of other workspaces with facility addresses are refused, naming whom to ask; nothing is claimed', async (t) => {
+  const s = await setup(t);
+  s.fake.users.set('UGUEST', { email: 'alice@facility.example', is_restricted: true });
+  s.fake.users.set('USINGLE', { email: 'alice@facility.example', is_restricted: true, is_ultra_restricted: true });
+  s.fake.users.set('UBOTTY', { email: 'alice@facility.example', is_bot: true });
+  s.fake.users.set('UFLOW', { email: 'alice@facility.example', is_workflow_bot: true });
+  s.fake.users.set('UCONNECT', { email: 'alice@facility.example', team_id: 'T9' });
+  s.fake.users.set('WGRID', { email: 'alice@facility.example', team_id: 'T2', enterprise_id: 'E9' });
+  const before = snapshot(s.h);
+  for (const [user, reason] of [
+    ['UGUEST', /You are a guest in this Slack workspace/],
+    ['USINGLE', /You are a guest in this Slack workspace/],
+    ['UBOTTY', /Bots and apps cannot act for a facility account/],
+    ['UFLOW', /Bots and apps cannot act for a facility account/],
+    ['UCONNECT', /belongs to another workspace than the one the bot is installed in/],
+    ['WGRID', /belongs to another workspace/],
+  ] as const) {
+    const answer = await s.answer((await s.command(user, 'claim physics')).id);
+    t.is(answer.response_type, 'ephemeral');
+    t.regex(String(answer.text), /not linked to a facility account/, user);
+    const text = JSON.stringify(answer.blocks);
+    t.regex(text, reason, user);
+    t.true(text.includes(`Ask ${CONTACT} to link your Slack user ${user}`), user);
+  }
+  t.deepEqual(snapshot(s.h), before, 'no claim, no lease, no VM spent');
+  t.deepEqual(s.h.store.activeLeases({ user: 'alice' }), []);
+  // An ordinary member who has authorised apps is still a member.
+  s.fake.users.set('UAPPUSER', { email: 'bob@facility.example', is_app_user: true });
+  t.regex(String((await s.answer((await s.command('UAPPUSER', 'status')).id)).text), /no VM/i);
+});
+
+/** An adapter of its own, for identity settings or a workspace other than setup()'s. */
+async function adapterWith(t: ExecutionContext, identity: SlackAdapterOptions['identity'], prepare: (fake: FakeSlack) => void) {
+  const h = await filledHarness(t);
+  const fake = await FakeSlack.start();
+  prepare(fake);
+  const http = new HttpServer(recordingLogger([]));
+  const slack = new SlackAdapter({
+    botToken: 'xoxb-test-token',
+    signingSecret: SECRET,
+    slackApiUrl: fake.apiUrl,
+    http,
+    dispatch: (inv) => h.app.dispatch(inv),
+    identity,
+    clock: h.clock,
+    log: recordingLogger([]),
+    outbound: { clock: new SystemClock(), limits: FAST },
+  });
+  const address = await http.listen('127.0.0.1', 0);
+  await slack.start();
+  t.teardown(async () => {
+    await slack.stop();
+    await http.close();
+    await fake.close();
+  });
+  let answers = 0;
+  const command = async (user: string, text: string) => {
+    const id = `own${++answers}`;
+    const body = slashCommandBody({ user, text, responseUrl: fake.responseUrl(id) });
+    await postSigned(`http://127.0.0.1:${address.port}/slack/events`, body, { secret: SECRET, timestampSec: Math.floor(h.clock.now() / 1000) });
+    return fake.waitFor(() => fake.responsesTo(id)[0]?.body, `the answer to ${user}`);
+  };
+  return { h, fake, command };
+}
+
+test('a guest mapped by Slack user id is let in as the mapped account', async (t) => {
+  const { h, fake, command } = await adapterWith(t, { rule: 'email-local-part', domains: ['facility.example'], map: { UGUEST: 'alice' }, contact: CONTACT }, (f) =>
+    f.users.set('UGUEST', { email: 'gus@partner.example', is_restricted: true }),
+  );
+  t.regex(String((await command('UGUEST', 'claim physics')).text), /is yours for 2d/);
+  t.is(h.store.activeLeases({ user: 'alice' }).length, 1);
+  t.deepEqual(fake.callsTo('users.info'), [], 'mapped by id: Slack is not even asked');
+});
+
+test('Enterprise Grid: users of other workspaces of the installing organisation map by address; other organisations do not', async (t) => {
+  const { command } = await adapterWith(t, { rule: 'email-local-part', domains: ['facility.example'], contact: CONTACT }, (f) => {
+    f.enterpriseId = 'E1';
+    f.users.set('WBOB', { email: 'bob@facility.example', team_id: 'T2', enterprise_id: 'E1' });
+    f.users.set('WEVE', { email: 'eve@facility.example', team_id: 'T3', enterprise_id: 'E9' });
+  });
+  t.regex(String((await command('WBOB', 'status')).text), /no VM/i);
+  t.regex(JSON.stringify((await command('WEVE', 'status')).blocks), /belongs to another workspace/);
+});
+
 test('unknown pools and malformed text get clear private errors', async (t) => {
   const s = await setup(t);
   const typo = await s.answer((await s.command('UALICE', 'claim phisics')).id);

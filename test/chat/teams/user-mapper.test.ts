@@ -20,8 +20,25 @@ test('by default the UPN’s local part is the account (the e-mail address when 
   t.deepEqual(await m2.resolve(JANE, member({ email: 'jd@lab.facility.example' })), { ok: true, account: 'jd' });
   const { m: m3 } = mapper({ rule: 'email-local-part' });
   t.deepEqual(await m3.resolve(JANE, member({ userPrincipalName: 'jane.doe@facility.example', email: 'jd@facility.example' })), { ok: true, account: 'jd' });
-  const { m: m4 } = mapper({ rule: 'upn' });
-  t.deepEqual(await m4.resolve(JANE, member({ userPrincipalName: 'jane.doe@facility.example' })), { ok: true, account: 'jane.doe@facility.example' });
+});
+
+test('map keys: Teams user ids (29:…) exactly as written; object ids, UPNs and e-mail addresses in any case', async (t) => {
+  const { m } = mapper({
+    rule: 'map-only',
+    map: { '29:1AbC': 'exact', 'A1B2C3D4-0000-4000-8000-00000000000A': 'jdoe', 'Wendy.Smith@Facility.example': 'wsmith', ' SAM@facility.example ': 'sam' },
+  });
+  t.deepEqual(await m.resolve({ id: '29:1AbC' }, member({})), { ok: true, account: 'exact' });
+  t.like(await m.resolve({ id: '29:1abc' }, member({})), { ok: false }, 'another Teams user');
+  t.deepEqual(await m.resolve(JANE, member({})), { ok: true, account: 'jdoe' });
+  t.deepEqual(await m.resolve({ id: '29:1w', aadObjectId: 'w-oid' }, member({ userPrincipalName: 'wendy.smith@facility.example' })), { ok: true, account: 'wsmith' });
+  t.deepEqual(await m.resolve({ id: '29:1s', aadObjectId: 's-oid' }, member({ email: 'Sam@Facility.Example' })), { ok: true, account: 'sam' });
+});
+
+test('an account from the map follows the one account-name rule; dotted names are accounts', async (t) => {
+  const { m } = mapper({ map: { '29:1bad': 'Bad Name', '29:1ok': 'jane.doe' } });
+  t.like(await m.resolve({ id: '29:1bad' }, member({})), { ok: false, reason: 'The bot’s list of users gives you an account name the bot cannot use ("Bad Name").' });
+  t.deepEqual(await m.resolve({ id: '29:1ok' }, member({})), { ok: true, account: 'jane.doe' });
+  t.like(await m.resolve({ id: '29:1d' }, member({ userPrincipalName: '9lives@facility.example' })), { ok: false });
 });
 
 test('the explicit map wins, by Entra object id (no look-up needed), Teams id or address', async (t) => {
