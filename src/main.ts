@@ -15,7 +15,7 @@ import { SqliteStore, StoreOpenError } from './adapters/sqlite/sqlite-store.ts';
 import { SqliteTeamsConversations } from './adapters/sqlite/teams-conversations.ts';
 import { SystemClock } from './adapters/system-clock.ts';
 import { createApp, type App } from './app.ts';
-import { buildCloud, buildProvisioner, ROOT, StartupError } from './compose.ts';
+import { buildCloud, buildDirectory, buildProvisioner, ROOT, StartupError, type BuiltDirectory } from './compose.ts';
 import { SHELL_PLATFORM, ShellAdapter } from './chat/shell/shell-adapter.ts';
 import { SLACK_PLATFORM, SlackAdapter } from './chat/slack/slack-adapter.ts';
 import { TEAMS_PLATFORM, TeamsAdapter } from './chat/teams/teams-adapter.ts';
@@ -48,6 +48,8 @@ Environment:
   DAAAS_ADMINS     extra admin accounts, comma-separated
   DAAAS_LOG_LEVEL  fatal, error, warn, info (default), debug, trace or silent
   OS_CLOUD, OS_*   the OpenStack cloud, when cloud.driver is openstack (clouds.yaml or an openrc)
+  DAAAS_LDAP_BIND_PASSWORD
+                   the password of access.directory.bindDn (the facility directory)
   SLACK_BOT_TOKEN  enables Slack (xoxb-…); with SLACK_APP_TOKEN (xapp-…) over Socket Mode,
                    else over HTTP at POST /slack/events, verified with SLACK_SIGNING_SECRET
   SLACK_API_URL    the Slack Web API base (default Slack's own; GovSlack and tests change it)
@@ -118,6 +120,7 @@ async function main(): Promise<number> {
   const clock = new SystemClock();
   let cloud: Cloud;
   let provisioner: Provisioner;
+  let directory: BuiltDirectory | undefined;
   let store: SqliteStore;
   try {
     store = new SqliteStore(join(dataDir, 'daaas.db'));
@@ -125,8 +128,14 @@ async function main(): Promise<number> {
     undo.push(() => opened.close());
     cloud = buildCloud(config, dataDir, clock, log);
     provisioner = await buildProvisioner(config, dataDir, clock, log);
+    directory = buildDirectory(config, process.env, clock, log);
   } catch (error) {
     return refuse(error, log);
+  }
+  if (directory) {
+    // Closed after the app stops (undo runs last in, first out).
+    const ldap = directory.ldap;
+    undo.push(() => ldap.close());
   }
   const account = args.user ?? safeLoginName();
   const metrics = new PromMetrics(() => poolCounts(store), { processMetrics: true });
@@ -139,6 +148,7 @@ async function main(): Promise<number> {
     log,
     metrics,
     localAccounts: args.user !== undefined ? new Set() : new Set([account]),
+    ...(directory ? { directory: directory.directory } : {}),
   });
   undo.push(() => app.stop());
 

@@ -18,11 +18,15 @@ import { parseDurationMs } from '../core/duration.ts';
 import { VM_STATES } from '../core/model.ts';
 import { silentLogger } from '../ports/logger.ts';
 import { checkCloud } from './cloud-check.ts';
+import { directoryBindCheck, directoryCheck, directoryReportText, NoDirectoryError } from './directory-check.ts';
 
 const HELP = `Usage: npm run daaas -- <command> [options]
 
 Commands:
-  config check              validate the configuration, listing every problem
+  config check              validate the configuration, listing every problem (and, with a
+                            facility directory, bind to it and search it once)
+  directory check <account> what the bot sees of an account in the facility directory: uid,
+                            gid, home, groups, whether it is refused, the pools it may claim
   cloud check               authenticate with the cloud and check everything the pools need:
                             images, flavours, networks, the compute API version and the quota
   pools                     each pool: VMs by state against its size and maximum
@@ -67,9 +71,10 @@ async function main(argv: string[]): Promise<number> {
   const out: Output = { json: Boolean(values.json), write: (text) => process.stdout.write(text) };
   const command = positionals.join(' ');
   try {
+    if (positionals[0] === 'directory' && positionals[1] === 'check') return await directoryCommand(out, positionals.slice(2));
     switch (command) {
       case 'config check':
-        return configCheck(out);
+        return await configCheck(out);
       case 'cloud check':
         return await cloudCheck(out);
       case 'pools':
@@ -85,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError(`${command ? `Unknown command "${command}".` : 'No command given.'}\n\n${HELP}`);
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof OpenStackConfigError || error instanceof AnsibleMissingError || error instanceof StartupError || error instanceof StoreOpenError || error instanceof DataDirError) {
+    if (error instanceof UsageError || error instanceof NoDirectoryError || error instanceof ConfigError || error instanceof OpenStackConfigError || error instanceof AnsibleMissingError || error instanceof StartupError || error instanceof StoreOpenError || error instanceof DataDirError) {
       process.stderr.write(`${error.message}\n`);
       return 2;
     }
@@ -108,19 +113,32 @@ function openStore(cfg: AppConfig): SqliteStore {
   return new SqliteStore(path, { readOnly: true });
 }
 
-function configCheck(out: Output): number {
+async function configCheck(out: Output): Promise<number> {
   try {
     const cfg = config();
-    const summary = { ok: true, source: cfg.source, pools: cfg.pools.map((p) => ({ name: p.name, size: p.size, max: p.max, image: p.image, flavor: p.flavor })), cloud: cfg.cloud.driver, provisioner: cfg.provisioner.driver };
+    // With a facility directory, bind to it and search once: a wrong password, CA or base shows now.
+    const directory = await directoryBindCheck(cfg, process.env, new SystemClock());
+    const summary = { ok: directory?.ok ?? true, source: cfg.source, pools: cfg.pools.map((p) => ({ name: p.name, size: p.size, max: p.max, image: p.image, flavor: p.flavor })), cloud: cfg.cloud.driver, provisioner: cfg.provisioner.driver, ...(directory ? { directory } : {}) };
     if (out.json) out.write(`${JSON.stringify(summary, null, 2)}\n`);
-    else out.write(`✔ ${cfg.source} is valid: ${cfg.pools.length} pool(s) (${cfg.pools.map((p) => `${p.name} ${p.size}/${p.max}`).join(', ')}), cloud ${cfg.cloud.driver}, provisioner ${cfg.provisioner.driver}.\n`);
-    return 0;
+    else {
+      out.write(`✔ ${cfg.source} is valid: ${cfg.pools.length} pool(s) (${cfg.pools.map((p) => `${p.name} ${p.size}/${p.max}`).join(', ')}), cloud ${cfg.cloud.driver}, provisioner ${cfg.provisioner.driver}.\n`);
+      if (directory?.ok) out.write(`✔ facility directory: bound to ${directory.url} and searched the user base (${directory.ms} ms).\n`);
+      else if (directory) out.write(`✖ facility directory: ${directory.error}\n`);
+    }
+    return summary.ok ? 0 : 1;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     if (out.json) out.write(`${JSON.stringify({ ok: false, source: error.source, problems: error.problems }, null, 2)}\n`);
     else out.write(`✖ ${error.message}\n`);
     return 1;
   }
+}
+
+async function directoryCommand(out: Output, args: string[]): Promise<number> {
+  if (args.length !== 1) throw new UsageError('directory check needs one account: npm run daaas -- directory check <account> [--json]');
+  const report = await directoryCheck(config(), process.env, args[0]!, new SystemClock());
+  out.write(out.json ? `${JSON.stringify(report, null, 2)}\n` : directoryReportText(report));
+  return report.refusal ? 1 : 0;
 }
 
 async function cloudCheck(out: Output): Promise<number> {
