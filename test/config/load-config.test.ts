@@ -627,3 +627,45 @@ test('account names follow one rule everywhere in the file: admins, group member
   t.deepEqual(at('teams.identity.map.sam'), ['teams.identity.map.sam: a key is an Entra object id, a Teams user id (29:…), a UPN or an e-mail address']);
   t.is(problems.length, 8, problems.join('\n'));
 });
+
+// access.directory: the facility directory.
+
+const DIRECTORY = { driver: 'ldap', url: 'ldaps://ldap.facility.example', bindDn: 'cn=daaas-bot,ou=services,dc=facility,dc=example', userBase: 'ou=people,dc=facility,dc=example', groupBase: 'ou=groups,dc=facility,dc=example' };
+
+test('access.directory: defaults, directory groups in pools and admins beside static ones; the password from the environment only', (t) => {
+  const doc = minimalDoc();
+  doc.access = { admins: ['root', 'ldap:daaas-admins'], groups: { team: ['alice'] }, directory: { ...DIRECTORY } };
+  doc.pools.alpha.groups = ['ldap:Excitations Users', 'team'];
+  const config = parseConfig(yamlOf(doc), 'site.yaml', { DAAAS_LDAP_BIND_PASSWORD: 'from-the-environment' });
+  t.like(config.access.directory, { driver: 'ldap', preset: 'openldap', ttl: 5 * M, staleFor: H, timeout: 5_000, poolSize: 4, nestedDepth: 5, contact: 'the administrators of this bot', attributes: {} });
+  t.deepEqual(config.access.admins, ['root', 'ldap:daaas-admins']);
+  t.deepEqual(pool(config, 'alpha').groups, ['ldap:Excitations Users', 'team']);
+  t.false(JSON.stringify(config).includes('from-the-environment'), 'the password is not part of the configuration');
+
+  const problems = refused(t, yamlOf(doc));
+  t.deepEqual(problems, ['access.directory.bindDn: the bind password comes from the environment variable DAAAS_LDAP_BIND_PASSWORD, which is not set']);
+  doc.access.directory.password = 'oops';
+  t.true(refused(t, yamlOf(doc), { DAAAS_LDAP_BIND_PASSWORD: 'x' }).includes('access.directory.password: never put the password in the file: set DAAAS_LDAP_BIND_PASSWORD'));
+});
+
+test('access.directory: every problem listed — no directory for ldap: groups, a bad address, staleFor under ttl, bad names', (t) => {
+  const doc = minimalDoc();
+  doc.access.admins = ['ldap:admins'];
+  doc.pools.alpha.groups = ['ldap:users', 'ldap:(bad)'];
+  const without = refused(t, yamlOf(doc));
+  t.true(without.includes('access.admins: "ldap:admins" is a directory group, but access.directory is not configured'), without.join('\n'));
+  t.true(without.includes('pools.alpha.groups: "ldap:users" is a directory group, but access.directory is not configured'));
+  t.true(without.some((p) => /^pools\.alpha\.groups\.1: a directory group is written ldap:<group name>/.test(p)));
+
+  doc.pools.alpha.groups = ['ldap:users'];
+  doc.access.directory = { ...DIRECTORY, url: 'http://ldap.facility.example', ttl: '2h', staleFor: '1h', preset: 'novell', userFilter: 'objectClass=person', poolSize: 0 };
+  const bad = refused(t, yamlOf(doc), { DAAAS_LDAP_BIND_PASSWORD: 'x' });
+  t.true(bad.some((p) => p.startsWith('access.directory.url: an ldap:// (StartTLS is used) or ldaps:// address')), bad.join('\n'));
+  t.true(bad.some((p) => p.startsWith('access.directory.preset:')));
+  t.true(bad.some((p) => p.startsWith('access.directory.userFilter: an LDAP filter in parentheses')));
+  t.true(bad.some((p) => p.startsWith('access.directory.poolSize:')));
+  doc.access.directory = { ...DIRECTORY, ttl: '2h', staleFor: '1h' };
+  t.deepEqual(refused(t, yamlOf(doc), { DAAAS_LDAP_BIND_PASSWORD: 'x' }), ['access.directory.staleFor: staleFor must be at least ttl (answers are used stale only after they are due again)']);
+  doc.access.directory = { ...DIRECTORY, preset: 'active-directory', attributes: { homeDirectory: 'unixHomeDirectory', memberUid: '' } };
+  t.like(parseConfig(yamlOf(doc), 'ad.yaml', { DAAAS_LDAP_BIND_PASSWORD: 'x' }).access.directory, { preset: 'active-directory', attributes: { homeDirectory: 'unixHomeDirectory', memberUid: '' } });
+});
