@@ -25,6 +25,7 @@ import type { Clock } from '../src/ports/clock.ts';
 import type { Cloud, CloudLimits, CloudServer, CreateServerRequest } from '../src/ports/cloud.ts';
 import { silentLogger } from '../src/ports/logger.ts';
 import type { Notifier, Recipient } from '../src/ports/notifier.ts';
+import type { Directory } from '../src/ports/directory.ts';
 import type { ClaimAccount, Personalisation, Provisioner, RunLog } from '../src/ports/provisioner.ts';
 
 /** The platform every benchmark invocation comes from; its notifier receives the direct messages. */
@@ -267,6 +268,8 @@ export interface BuildOptions {
   seed?: number;
   /** Log as the shell mode of main.ts does: pino, info level, synchronous writes to this file. Silent without. */
   logFile?: string;
+  /** The facility directory, when the configuration names one. */
+  directory?: Directory;
 }
 
 /** VMs per pool and state, for the pool gauges (as main.ts reads them when /metrics is scraped). */
@@ -312,7 +315,7 @@ export function buildApp(o: BuildOptions): BenchApp {
   const metrics = new PromMetrics(() => poolCounts(store), { processMetrics: true });
   const destination = o.logFile ? pino.destination({ dest: o.logFile, sync: true }) : null;
   const log = destination ? pino({ level: 'info', base: { service: 'daaas' }, redact: ['*.token', '*.password', '*.secret'] }, destination) : silentLogger;
-  const app = createApp({ config, store, cloud: new MeteredCloud(counting, metrics, clock), provisioner, clock, log, metrics });
+  const app = createApp({ config, store, cloud: new MeteredCloud(counting, metrics, clock), provisioner, clock, log, metrics, ...(o.directory ? { directory: o.directory } : {}) });
   const platform = new RecordingPlatform();
   app.notifier.register(PLATFORM, platform);
   return {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --only claims,tick,refill,fanout,memory,startup]`
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --only claims,tick,refill,fanout,memory,startup,directory]`
  *
  * Measures the embedded default (SQLite store, simulated cloud and provisioning) on the bot's
  * own code paths, prints a table and writes a JSON report (default bench/report.json). Not a
@@ -11,6 +11,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { claimLatency } from './claims.ts';
+import { directoryClaims } from './directory.ts';
 import { reminderFanOut } from './fanout.ts';
 import { closeFixtures, printTable, type Row, type SectionResult } from './lib.ts';
 import { peakMemory } from './memory.ts';
@@ -27,6 +28,7 @@ const SECTIONS: Record<string, (quick: boolean) => Promise<SectionResult>> = {
   fanout: reminderFanOut,
   memory: peakMemory,
   startup: startupTime,
+  directory: directoryClaims,
 };
 
 const HELP = `Usage: npm run bench [-- options]
