@@ -6,12 +6,10 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { DataDirError, lockDataDir } from './adapters/data-dir-lock.ts';
-import { AnsibleMissingError } from './adapters/ansible/ansible-runner.ts';
+import { lockDataDir } from './adapters/data-dir-lock.ts';
 import { MeteredCloud } from './adapters/metrics/metered-cloud.ts';
 import { PromMetrics, type PoolCounts } from './adapters/metrics/prom-metrics.ts';
-import { OpenStackConfigError } from './adapters/openstack/os-config.ts';
-import { SqliteStore, StoreOpenError } from './adapters/sqlite/sqlite-store.ts';
+import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
 import { SqliteTeamsConversations } from './adapters/sqlite/teams-conversations.ts';
 import { SystemClock } from './adapters/system-clock.ts';
 import { createApp, type App } from './app.ts';
@@ -87,10 +85,10 @@ async function main(): Promise<number> {
   const undo: (() => void | Promise<void>)[] = [];
   const refuse = async (error: unknown, log?: pino.Logger): Promise<number> => {
     for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => {});
-    const known = error instanceof ConfigError || error instanceof StartupError || error instanceof DataDirError || error instanceof StoreOpenError || error instanceof OpenStackConfigError || error instanceof AnsibleMissingError;
-    if (!known) log?.error({ err: error }, 'start-up failed');
+    // The whole error, with its causes, goes to the log; the operator reads the sentence.
+    log?.error({ err: error }, 'start-up refused');
     const said = error instanceof Error ? error.message : String(error);
-    process.stderr.write(error instanceof ConfigError ? `The bot did not start. ${said}\n` : `The bot did not start: ${said}${known || !log ? '' : ' (details in the log)'}\n`);
+    process.stderr.write(error instanceof ConfigError ? `The bot did not start. ${said}\n` : `The bot did not start: ${said}\n`);
     return 1;
   };
 

@@ -59,10 +59,10 @@ test('Slack in HTTP mode without a signing secret, or with a refused token: star
   writeFileSync(join(dir.path, 'c.yaml'), CONFIG);
   const base = { DAAAS_CONFIG: join(dir.path, 'c.yaml'), DAAAS_DATA_DIR: join(dir.path, 'var'), SLACK_API_URL: fake.apiUrl };
   const noSecret = bot(t, { ...base, SLACK_BOT_TOKEN: 'xoxb-e2e', SLACK_SIGNING_SECRET: '' });
-  t.is(await noSecret.exit, 2);
+  t.is(await noSecret.exit, 1);
   t.regex(noSecret.stderr(), /The bot did not start: Slack in HTTP mode needs a signing secret \(SLACK_SIGNING_SECRET\)/);
   fake.answerNext('auth.test', { error: 'invalid_auth' });
   const refused = bot(t, { ...base, SLACK_BOT_TOKEN: 'xoxb-revoked', SLACK_SIGNING_SECRET: SECRET });
-  t.is(await refused.exit, 2);
+  t.is(await refused.exit, 1);
   t.regex(refused.stderr(), /The bot did not start: Slack did not accept the bot token \(SLACK_BOT_TOKEN\): invalid_auth/);
 });
