@@ -1,6 +1,6 @@
 import type { PoolSpec, Vm } from '../core/model.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { ClaimAccount, Personalisation, Provisioner, RunLog } from '../ports/provisioner.ts';
+import { UserSetupError, type ClaimAccount, type Personalisation, type Provisioner, type RunLog } from '../ports/provisioner.ts';
 
 export interface SimProvisionerOptions {
   clock: Clock;
@@ -21,6 +21,8 @@ export class SimProvisioner implements Provisioner {
   runs = 0;
   /** The next personalisation runs fail with this reason (for tests). */
   failPersonalise: string | null = null;
+  /** Accounts whose personalisation fails for their own reasons, as claim.yml's account checks do (for tests). */
+  readonly accountFailures = new Map<string, { reason: string; vmChanged: boolean }>();
   private readonly random: () => number;
   private readonly homes = new Set<string>();
   private readonly logs = new Map<string, string[]>();
@@ -44,6 +46,11 @@ export class SimProvisioner implements Provisioner {
     const account = typeof who === 'string' ? who : who.name;
     this.note(vm, `claim for ${account}: start`);
     await this.options.clock.sleep(this.options.personaliseMs ?? 0, signal);
+    const refused = this.accountFailures.get(account);
+    if (refused) {
+      this.note(vm, `claim for ${account}: ${refused.reason}`);
+      throw new UserSetupError(refused.reason, refused.vmChanged);
+    }
     if (this.failPersonalise !== null) {
       this.note(vm, `claim for ${account}: ${this.failPersonalise}`);
       throw new Error(this.failPersonalise);

@@ -51,7 +51,21 @@ export function homeReadyMessage(lease: LeaseView, pool: PoolSpec, done: Persona
   return reply('success', `${lease.vm.name} is ready for you`, text(`${home}${legacy}.`), ...leaseBlocks({ ...lease, homeReadyAt: now }, pool, now));
 }
 
-export function setupFailedMessage(lease: LeaseView, why: string): Reply {
+/**
+ * Personalising failed. `userTied`: the reason is the user's account, not the VM, so claiming
+ * again soon would fail the same way: say when they may, and whom to ask.
+ */
+export function setupFailedMessage(lease: LeaseView, why: string, userTied?: { retryInMs: number; contact: { name: string; contact: string } }): Reply {
+  if (userTied) {
+    return reply(
+      'error',
+      `${lease.vm.name} could not be set up for you`,
+      text(
+        `Preparing your account on it failed (${why}). This is about your account, not the VM, so a new claim would fail the same way until it is fixed: ask ${userTied.contact.name} (${userTied.contact.contact}). ` +
+          `Nothing of yours was lost and your claim is back; you can claim again in ${formatDuration(userTied.retryInMs)}.`,
+      ),
+    );
+  }
   return reply(
     'error',
     `${lease.vm.name} could not be set up for you`,

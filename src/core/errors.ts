@@ -18,7 +18,8 @@ export type UserErrorCode =
   | 'CLOUD_UNAVAILABLE'
   | 'NOT_IN_DIRECTORY'
   | 'ACCOUNT_DISABLED'
-  | 'DIRECTORY_UNAVAILABLE';
+  | 'DIRECTORY_UNAVAILABLE'
+  | 'SETUP_BACKOFF';
 
 export class UserError extends Error {
   override readonly name = 'UserError';

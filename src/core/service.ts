@@ -93,6 +93,14 @@ export class DaaasService {
           `Ask ${pool.owner.name} (${pool.owner.contact}) for access.`,
         );
       }
+      const setup = this.o.store.userSetupFailures(who.account);
+      if (setup && setup.retryAt > now) {
+        throw new UserError(
+          'SETUP_BACKOFF',
+          `Setting up a VM for you failed ${setup.failures === 1 ? 'just now' : `${setup.failures} times in a row`} (${setup.lastError}), so the bot waits before trying again: in ${formatDuration(setup.retryAt - now)}.`,
+          `This is about your account, not the pool: ask ${pool.owner.name} (${pool.owner.contact}).`,
+        );
+      }
       const outcome = this.o.store.claim({
         pool: pool.name,
         user: who.account,

@@ -26,6 +26,23 @@ export interface ClaimAccount {
   home?: string;
 }
 
+/**
+ * Personalising failed for a reason tied to the user, not to the VM: their input was refused,
+ * their account cannot be made or does not match. `vmChanged` says whether anything on the
+ * VM was changed before the failure: an unchanged VM can go back to the pool; a changed one
+ * is never handed to anyone else.
+ */
+export class UserSetupError extends Error {
+  override readonly name = 'UserSetupError';
+  constructor(
+    message: string,
+    readonly vmChanged: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** The end of a provisioning run's log, for admins. */
 export interface RunLog {
   file: string;

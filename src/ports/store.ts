@@ -29,6 +29,16 @@ export interface VmPatch {
   detail?: string | null;
 }
 
+/** Personalisations that failed for a user's own reasons, in a row: what backs off their claims. */
+export interface UserSetupFailures {
+  user: string;
+  failures: number;
+  lastError: string;
+  lastFailedAt: number;
+  /** No claim for this user before then. */
+  retryAt: number;
+}
+
 export type ReminderStatus = 'sending' | 'sent' | 'failed' | 'superseded';
 
 export interface ReminderRecord {
@@ -76,6 +86,12 @@ export interface Store {
   setReminderStatus(leaseId: string, beforeMs: number, expiresAt: number, status: ReminderStatus): void;
   /** Reminders recorded for the leases that are still active, in one query. */
   activeReminders(): ReminderRecord[];
+
+  /** The user's run of failed personalisations, if the last one failed. */
+  userSetupFailures(user: string): UserSetupFailures | undefined;
+  saveUserSetupFailures(record: UserSetupFailures): void;
+  /** A personalisation for the user succeeded: the run of failures is over. */
+  clearUserSetupFailures(user: string): void;
 
   poolHealth(pool: string): PoolHealth;
   savePoolHealth(health: PoolHealth): void;

@@ -1,5 +1,6 @@
 import { homeReadyMessage, reminderMessage, setupFailedMessage, teardownMessage } from '../chat/lease-card.ts';
 import type { Reply } from '../chat/reply.ts';
+import { backoffMs } from '../core/backoff.ts';
 import { formatDuration } from '../core/duration.ts';
 import type { LeaseEndReason, LeaseView, PoolHealth, PoolSpec, Vm, VmState } from '../core/model.ts';
 import { nextLeaseEvent, planLeases, type LeaseAction } from '../core/plan-leases.ts';
@@ -10,7 +11,7 @@ import type { Cloud, CloudServer } from '../ports/cloud.ts';
 import type { Logger } from '../ports/logger.ts';
 import { noMetrics, type Metrics } from '../ports/metrics.ts';
 import type { Notifier } from '../ports/notifier.ts';
-import type { ClaimAccount, Provisioner } from '../ports/provisioner.ts';
+import { UserSetupError, type ClaimAccount, type Provisioner } from '../ports/provisioner.ts';
 import type { Store } from '../ports/store.ts';
 
 export interface ReconcilerSettings extends PlanSettings {
@@ -362,27 +363,49 @@ export class Reconciler {
         async (done) => {
           const at = this.o.clock.now();
           if (!this.o.store.markHomeReady(lease.id, at)) return; // released meanwhile
+          this.o.store.clearUserSetupFailures(lease.user);
           this.o.log.info({ vm: lease.vm.name, user: lease.user, homeCreated: done.homeCreated, ms: at - lease.claimedAt }, 'home directory ready');
           await this.tell(lease, homeReadyMessage(lease, pool, done, at));
         },
         async (error: unknown) => {
           if (this.stopped) return; // interrupted by shutdown: the next start runs it again
-          const at = this.o.clock.now();
-          const reason = `setting it up for ${lease.user} failed: ${message(error)}`;
-          // Never left half-personalised in anyone's hands: the lease ends and the VM is failed.
-          const ended = this.o.store.transaction(() => {
-            if (!this.endLease(lease, 'setup-failed', at)) return false;
-            this.o.store.updateVm(lease.vmId, { state: 'failed', detail: reason }, at, 'releasing');
-            return true;
-          });
-          if (!ended) return;
-          this.o.log.warn({ vm: lease.vm.name, user: lease.user, err: error }, 'personalising a claimed VM failed; the user has their claim back');
-          this.noteError(pool.name, `${lease.vm.name}: ${reason}`, at, false);
-          await this.tell(lease, setupFailedMessage(lease, message(error)));
+          await this.personalisingFailed(lease, pool, error);
         },
       ),
       () => this.personalising.delete(lease.id),
     );
+  }
+
+  /**
+   * Never left half-personalised in anyone's hands: the lease ends. A failure of the VM's own
+   * fails it (replaced as usual). A failure tied to the user (their account refused or not
+   * makeable) is not the pool's fault: an untouched VM goes back to the pool, a touched one is
+   * replaced, and the user's next claims back off, so one account cannot drain a pool.
+   */
+  private async personalisingFailed(lease: LeaseView, pool: PoolSpec, error: unknown): Promise<void> {
+    const at = this.o.clock.now();
+    const userTied = error instanceof UserSetupError;
+    const reason = `setting it up for ${lease.user} failed: ${message(error)}`;
+    const backToPool = userTied && !error.vmChanged;
+    const ended = this.o.store.transaction(() => {
+      if (!this.endLease(lease, 'setup-failed', at)) return false;
+      if (backToPool) this.o.store.updateVm(lease.vmId, { state: 'ready', detail: null }, at, 'releasing');
+      else this.o.store.updateVm(lease.vmId, { state: 'failed', detail: reason }, at, 'releasing');
+      if (userTied) {
+        const failures = (this.o.store.userSetupFailures(lease.user)?.failures ?? 0) + 1;
+        const retryAt = at + backoffMs(failures, this.o.settings.backoffInitialMs, this.o.settings.backoffMaxMs);
+        this.o.store.saveUserSetupFailures({ user: lease.user, failures, lastError: message(error), lastFailedAt: at, retryAt });
+      }
+      return true;
+    });
+    if (!ended) return;
+    this.o.log.warn(
+      { vm: lease.vm.name, user: lease.user, err: error, userTied, vm_back_to_pool: backToPool },
+      userTied ? 'personalising failed for a reason tied to the user; their claims back off' : 'personalising a claimed VM failed; the user has their claim back',
+    );
+    this.noteError(pool.name, `${lease.vm.name}: ${reason}`, at, false);
+    const retryAt = userTied ? this.o.store.userSetupFailures(lease.user)?.retryAt : undefined;
+    await this.tell(lease, setupFailedMessage(lease, message(error), retryAt === undefined ? undefined : { retryInMs: retryAt - at, contact: pool.owner }));
   }
 
   private startReleasePlay(vm: Vm): void {
@@ -429,13 +452,12 @@ export class Reconciler {
   private noteError(pool: string, error: string, now: number, countsAsFailure: boolean): void {
     const h: PoolHealth = this.o.store.poolHealth(pool);
     const failures = countsAsFailure ? h.consecutiveFailures + 1 : h.consecutiveFailures;
-    const backoffMs = Math.min(this.o.settings.backoffMaxMs, this.o.settings.backoffInitialMs * 2 ** Math.max(0, failures - 1));
     this.o.store.savePoolHealth({
       pool,
       lastError: error,
       lastErrorAt: now,
       consecutiveFailures: failures,
-      backoffUntil: countsAsFailure ? now + backoffMs : h.backoffUntil,
+      backoffUntil: countsAsFailure ? now + backoffMs(Math.max(1, failures), this.o.settings.backoffInitialMs, this.o.settings.backoffMaxMs) : h.backoffUntil,
     });
   }
 

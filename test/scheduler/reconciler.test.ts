@@ -409,6 +409,64 @@ test('personalising fails: the lease ends, the VM is never handed out again, and
   await assertConsistent(t, h);
 });
 
+test('personalising fails for a reason tied to the user: an untouched VM goes back to the pool, and their claims back off', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  const readyBefore = h.store.listVms({ states: ['ready'] }).map((vm) => vm.name).sort();
+  h.provisioner.accountFailures.set('alice', { reason: 'the account alice exists on this VM with uid 1001, but the facility directory gives it uid 5001', vmChanged: false });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const answer = await h.say('alice', 'claim physics');
+    if (attempt > 0) {
+      t.is(answer.tone, 'error', 'the next claim backs off');
+      t.regex(JSON.stringify(answer), /Setting up a VM for you failed just now \(the account alice exists on this VM with uid 1001[^)]*\), so the bot waits before trying again: in 30s/);
+      t.regex(JSON.stringify(answer), /This is about your account, not the pool: ask Physics/);
+      break;
+    }
+    await h.tick();
+    await h.app.reconciler.idle();
+  }
+  t.deepEqual(h.store.listVms({ states: ['ready'] }).map((vm) => vm.name).sort(), readyBefore, 'the VM went back to the pool: none burned');
+  t.deepEqual(h.store.listVms({ states: ['failed'] }), []);
+  t.deepEqual(h.store.activeLeases({ user: 'alice' }), []);
+  const told = h.dms.sent.filter((m) => m.to.user === 'alice').map((m) => JSON.stringify(m.message));
+  t.is(told.length, 1);
+  t.regex(told[0]!, /This is about your account, not the VM/);
+  t.regex(told[0]!, /you can claim again in 30s/);
+  t.is((await h.say('bob', 'claim physics')).tone, 'success', 'others are not held back');
+
+  // After the back-off the next failure doubles it; a success ends the run of failures.
+  await h.clock.advance(31_000);
+  t.is((await h.say('alice', 'claim physics')).tone, 'success');
+  await h.run(2_000);
+  const second = h.store.userSetupFailures('alice');
+  t.like(second, { failures: 2 });
+  t.is(second!.retryAt - second!.lastFailedAt, 60_000);
+  await h.run(61_000);
+  h.provisioner.accountFailures.delete('alice');
+  t.is((await h.say('alice', 'claim physics')).tone, 'success');
+  await h.run(2_000);
+  t.is(h.store.userSetupFailures('alice'), undefined);
+  t.is(h.store.activeLeases({ user: 'alice' }).length, 1);
+  await assertConsistent(t, h);
+});
+
+test('personalising fails for the user after the VM was changed: that VM is replaced, never handed to anyone else', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  h.provisioner.accountFailures.set('alice', { reason: 'useradd: cannot create the account', vmChanged: true });
+  await h.say('alice', 'claim physics');
+  await h.tick();
+  await h.app.reconciler.idle();
+  const [ended] = h.store.auditLog({}).filter((a) => a.action === 'teardown');
+  const vm = h.store.findVmByName(ended!.target)!;
+  t.is(vm.state, 'failed');
+  t.is(h.store.poolHealth('physics').consecutiveFailures, 0, 'not counted against the pool');
+  t.like(h.store.userSetupFailures('alice'), { failures: 1 });
+  await assertConsistent(t, h);
+});
+
 test('personalising interrupted by a stop is run again by the next start', async (t) => {
   const dir = tempDir();
   t.teardown(dir.remove);

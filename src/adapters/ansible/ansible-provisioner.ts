@@ -2,8 +2,9 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PoolSpec, Vm } from '../../core/model.ts';
 import { silentLogger, type Logger } from '../../ports/logger.ts';
-import type { ClaimAccount, Personalisation as PortPersonalisation, Provisioner } from '../../ports/provisioner.ts';
+import { UserSetupError, type ClaimAccount, type Personalisation as PortPersonalisation, type Provisioner } from '../../ports/provisioner.ts';
 import { AnsibleRunner, type LogTail, type RunResult, type RunTarget } from './ansible-runner.ts';
+import { userTiedClaimFailure } from './claim-failure.ts';
 import { safeAccount, safeAddress, safeDisplayName, safeExtraVars, safeMail, safeName, safePath, safeRole, safeUid, type ExtraVars, type VarValue } from './safe-vars.ts';
 
 /** Roles every VM gets; they are never a pool's facility role. */
@@ -111,15 +112,25 @@ export class AnsibleProvisioner implements Provisioner {
   /** Runs claim.yml: the user's account, home directory (made only if missing), legacy link, access. */
   async personalise(vm: Vm, pool: PoolSpec, account: string | ClaimAccount, signal: AbortSignal): Promise<Personalisation> {
     const who = typeof account === 'string' ? { name: account } : account;
-    const vars: ExtraVars = { daaas_account: safeAccount(who.name) };
-    // From the facility directory: the account made on the VM owns its files on the home store.
-    if (who.uid !== undefined) vars.daaas_account_uid = safeUid(who.uid, 'account uid');
-    if (who.gid !== undefined) vars.daaas_account_gid = safeUid(who.gid, 'account gid');
-    if (who.displayName !== undefined) vars.daaas_account_name = safeDisplayName(who.displayName, 'account display name');
-    if (who.mail !== undefined) vars.daaas_account_mail = safeMail(who.mail, 'account e-mail');
-    if (who.home !== undefined) vars.daaas_account_home = safePath(who.home, 'account home directory');
+    const vars: ExtraVars = {};
+    try {
+      vars.daaas_account = safeAccount(who.name);
+      // From the facility directory: the account made on the VM owns its files on the home store.
+      if (who.uid !== undefined) vars.daaas_account_uid = safeUid(who.uid, 'account uid');
+      if (who.gid !== undefined) vars.daaas_account_gid = safeUid(who.gid, 'account gid');
+      if (who.displayName !== undefined) vars.daaas_account_name = safeDisplayName(who.displayName, 'account display name');
+      if (who.mail !== undefined) vars.daaas_account_mail = safeMail(who.mail, 'account e-mail');
+      if (who.home !== undefined) vars.daaas_account_home = safePath(who.home, 'account home directory');
+    } catch (error) {
+      // Refused before anything ran: the user's account is at fault and the VM is untouched.
+      throw new UserSetupError((error as Error).message, false, { cause: error });
+    }
     const result = await this.play('claim.yml', vm, pool, vars, this.options.claimTimeoutMs, signal);
-    this.requireSuccess(result);
+    try {
+      this.requireSuccess(result);
+    } catch (error) {
+      throw userTiedClaimFailure(result, (error as Error).message) ?? error;
+    }
     return readPersonalisation(result, who.name);
   }
 

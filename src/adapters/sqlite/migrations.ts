@@ -85,4 +85,15 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX teams_conversations_account ON teams_conversations (account);
   `,
+  // 4: personalisations that failed for a user's own reasons (account refused or not makeable),
+  // so that one user's repeated failures back off instead of draining a pool.
+  `
+  CREATE TABLE user_setup_failures (
+    user           TEXT PRIMARY KEY,
+    failures       INTEGER NOT NULL,
+    last_error     TEXT NOT NULL,
+    last_failed_at INTEGER NOT NULL,
+    retry_at       INTEGER NOT NULL
+  );
+  `,
 ];

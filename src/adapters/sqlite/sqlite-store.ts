@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditEntry, LeaseEndReason, LeaseView, PoolHealth, Vm, VmState } from '../../core/model.ts';
 import { VM_STATES } from '../../core/model.ts';
-import type { ClaimOutcome, ClaimRequest, NewVm, ReminderRecord, ReminderStatus, Store, VmPatch } from '../../ports/store.ts';
+import type { ClaimOutcome, ClaimRequest, NewVm, ReminderRecord, ReminderStatus, Store, UserSetupFailures, VmPatch } from '../../ports/store.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 type Row = Record<string, unknown>;
@@ -342,6 +342,24 @@ export class SqliteStore implements Store {
       expiresAt: r.expires_at as number,
       status: r.status as ReminderStatus,
     }));
+  }
+
+  userSetupFailures(user: string): UserSetupFailures | undefined {
+    const row = this.prepared('SELECT * FROM user_setup_failures WHERE user = ?').get(user) as Row | undefined;
+    if (!row) return undefined;
+    return { user, failures: row.failures as number, lastError: row.last_error as string, lastFailedAt: row.last_failed_at as number, retryAt: row.retry_at as number };
+  }
+
+  saveUserSetupFailures(r: UserSetupFailures): void {
+    this.prepared(
+      `INSERT INTO user_setup_failures (user, failures, last_error, last_failed_at, retry_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (user) DO UPDATE SET failures = excluded.failures, last_error = excluded.last_error,
+         last_failed_at = excluded.last_failed_at, retry_at = excluded.retry_at`,
+    ).run(r.user, r.failures, r.lastError, r.lastFailedAt, r.retryAt);
+  }
+
+  clearUserSetupFailures(user: string): void {
+    this.prepared('DELETE FROM user_setup_failures WHERE user = ?').run(user);
   }
 
   poolHealth(pool: string): PoolHealth {

@@ -4,6 +4,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, re
 import { join } from 'node:path';
 import { AnsiblePlayError, AnsibleProvisioner, sandboxVars, type AnsibleProvisionerOptions } from '../../../src/adapters/ansible/ansible-provisioner.ts';
 import { UnsafeInputError } from '../../../src/adapters/ansible/safe-vars.ts';
+import { UserSetupError } from '../../../src/ports/provisioner.ts';
 import { accountExists, isRoot, logFiles, makeRunner, makeSandbox, poolFor, throwawayAccount, vmFor, type RecordingRunner } from './sandbox.ts';
 
 // These tests run the real ansible-playbook on the real plays, against a sandbox directory on
@@ -120,10 +121,12 @@ test('hostile input is refused before any play runs, and nothing is created', as
   const pool = poolFor('excitations');
   const hostile = ['x; rm -rf /', '../../etc', "{{ lookup('pipe','id') }}", 'alice\nroot', 'alice\n  daaas_root: /', 'root:x:0:0'];
   for (const account of hostile) {
-    const error = await t.throwsAsync(provisioner.personalise(vmFor('excitations-h1'), pool, account, signal()), { instanceOf: UnsafeInputError }, account);
+    const error = await t.throwsAsync(provisioner.personalise(vmFor('excitations-h1'), pool, account, signal()), { instanceOf: UserSetupError }, account);
     t.regex(error!.message, /^refused account .*: a POSIX account name/);
+    t.true(error!.cause instanceof UnsafeInputError);
+    t.false(error!.vmChanged, 'refused before anything ran: the VM can go back to its pool');
   }
-  await t.throwsAsync(provisioner.personalise(vmFor('excitations-h1'), pool, { name: 'alice', uid: 0 }, signal()), { instanceOf: UnsafeInputError, message: /account uid/ });
+  await t.throwsAsync(provisioner.personalise(vmFor('excitations-h1'), pool, { name: 'alice', uid: 0 }, signal()), { instanceOf: UserSetupError, message: /account uid/ });
   await t.throwsAsync(provisioner.provision(vmFor('x; id'), pool, signal()), { instanceOf: UnsafeInputError, message: /vm name/ });
   await t.throwsAsync(provisioner.provision({ ...vmFor('excitations-h2'), address: '10.0.0.1; id' }, pool, signal()), { instanceOf: UnsafeInputError, message: /VM address/ });
   await t.throwsAsync(provisioner.provision(vmFor('excitations-h3'), { ...pool, name: '../common' }, signal()), { instanceOf: UnsafeInputError, message: /pool name/ });
@@ -256,7 +259,8 @@ test('an existing account with another uid than the directory\'s is refused, say
   const existing = Number(execFileSync('id', ['-u', account.name]).toString());
   const { provisioner, root } = setup(t, account.vars);
   const directoryUid = existing + 7;
-  const error = await t.throwsAsync(provisioner.personalise(vmFor('excitations-d2'), poolFor('excitations'), { name: account.name, uid: directoryUid }, signal()), { instanceOf: AnsiblePlayError });
+  const error = await t.throwsAsync(provisioner.personalise(vmFor('excitations-d2'), poolFor('excitations'), { name: account.name, uid: directoryUid }, signal()), { instanceOf: UserSetupError });
+  t.false(error!.vmChanged, 'nothing was changed before the check: the VM can go back to its pool');
   t.is(
     error!.message,
     `claim.yml: task "claim : Check an existing account has the directory's uid" failed on excitations-d2: the account ${account.name} exists on this VM with uid ${existing}, but the facility directory gives it uid ${directoryUid}: refusing to hand the VM over, as its files on the shared home store would not be its own. Remove or correct the local account (or the directory's entry).`,
@@ -270,13 +274,14 @@ test('a home the directory puts outside the home store is refused; hostile direc
   const account = throwawayAccount();
   t.teardown(account.remove);
   const { provisioner, runner, root } = setup(t, account.vars);
-  const error = await t.throwsAsync(provisioner.personalise(vmFor('excitations-d3'), poolFor('excitations'), { name: account.name, home: `/srv/elsewhere/${account.name}` }, signal()), { instanceOf: AnsiblePlayError });
+  const error = await t.throwsAsync(provisioner.personalise(vmFor('excitations-d3'), poolFor('excitations'), { name: account.name, home: `/srv/elsewhere/${account.name}` }, signal()), { instanceOf: UserSetupError });
   t.regex(error!.message, new RegExp(`puts the home directory of ${account.name} at /srv/elsewhere/${account.name}, which is not on the home store /home`));
   t.deepEqual(readdirSync(join(root, 'home')), []);
   const runs = runner.requests.length;
   const pool = poolFor('excitations');
   for (const bad of [{ home: '/home/../etc' }, { home: 'home/x' }, { displayName: 'Eve:0:0' }, { displayName: 'Eve\nroot' }, { mail: 'x@y; id' }, { gid: 0 }, { uid: -1 }]) {
-    await t.throwsAsync(provisioner.personalise(vmFor('excitations-d3'), pool, { name: account.name, ...bad }, signal()), { instanceOf: UnsafeInputError }, JSON.stringify(bad));
+    const refused = await t.throwsAsync(provisioner.personalise(vmFor('excitations-d3'), pool, { name: account.name, ...bad }, signal()), { instanceOf: UserSetupError }, JSON.stringify(bad));
+    t.true(refused!.cause instanceof UnsafeInputError);
   }
   t.is(runner.requests.length, runs, 'no play was started for them');
 });
