@@ -57,6 +57,9 @@ Environment:
                    and Connections__ServiceConnection__Settings__* work too)
   TEAMS_ALLOW_ANONYMOUS=1
                    Teams without credentials, for local trials; only with DAAAS_HOST on loopback
+
+Exit status: 0 after a clean stop; 1 when start-up is refused (said in one sentence on stderr:
+the configuration, the data directory, the store, a platform); 2 for an unknown option.
 `;
 
 async function main(): Promise<number> {
