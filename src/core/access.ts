@@ -1,5 +1,5 @@
 import { DirectoryUnavailableError, type Directory, type DirectoryAccount } from '../ports/directory.ts';
-import type { ClaimAccount } from '../ports/provisioner.ts';
+import { UserSetupError, type ClaimAccount } from '../ports/provisioner.ts';
 import { UserError } from './errors.ts';
 import type { PoolSpec, Principal } from './model.ts';
 
@@ -117,8 +117,8 @@ export class AccessPolicy {
   /**
    * The account as claim.yml should make it on a VM: with the directory's uid, gid, name, e-mail
    * and home, so it owns its files on the shared home store. Rejects when the directory cannot
-   * be asked or refuses the account; an account it does not have (the local operator) goes by
-   * name alone.
+   * be asked or refuses the account — before the VM is touched, so it goes back to its pool —
+   * and an account it does not have (the local operator) goes by name alone.
    */
   async claimAccount(account: string): Promise<ClaimAccount> {
     const directory = this.o.directory;
@@ -127,11 +127,11 @@ export class AccessPolicy {
     try {
       found = await directory.lookUp(account);
     } catch (error) {
-      if (error instanceof DirectoryUnavailableError) throw new Error(`${DIRECTORY_UNREACHABLE}: the account's uid and gid are unknown`, { cause: error });
+      if (error instanceof DirectoryUnavailableError) throw new UserSetupError(`${DIRECTORY_UNREACHABLE}: the account's uid and gid are unknown`, false, { cause: error });
       throw error;
     }
     if (!found.exists) return { name: account };
-    if (found.disabled) throw new Error(`the account ${account} is ${found.disabledReason ?? 'disabled'} in the facility directory`);
+    if (found.disabled) throw new UserSetupError(`the account ${account} is ${found.disabledReason ?? 'disabled'} in the facility directory`, false);
     return {
       name: account,
       ...(found.uidNumber !== null ? { uid: found.uidNumber } : {}),

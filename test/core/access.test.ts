@@ -3,6 +3,7 @@ import { AccessPolicy, describeGroup, mayClaim, principalFor } from '../../src/c
 import { UserError } from '../../src/core/errors.ts';
 import type { PoolSpec } from '../../src/core/model.ts';
 import { DirectoryUnavailableError, type AccountLookup, type Directory, type DirectoryAccount } from '../../src/ports/directory.ts';
+import { UserSetupError } from '../../src/ports/provisioner.ts';
 
 const pool = (name: string, groups: string[]): PoolSpec => ({
   name,
@@ -87,7 +88,7 @@ test('an account the directory lacks, or has disabled, is refused for every comm
   const dave = await t.throwsAsync(policy.principal('dave'), { instanceOf: UserError });
   t.is(dave!.code, 'ACCOUNT_DISABLED');
   t.is(dave!.message, 'Your account dave is expired on 2025-12-31 in the facility directory, so the bot cannot serve you.');
-  await t.throwsAsync(policy.claimAccount('dave'), { message: /expired on 2025-12-31/ });
+  await t.throwsAsync(policy.claimAccount('dave'), { instanceOf: UserSetupError, message: /expired on 2025-12-31/ });
   t.true(RULES.admins.includes('root'));
   await t.throwsAsync(policy.principal('root'), { instanceOf: UserError }, 'a static admin is a chat user like any other');
   t.deepEqual(await policy.principal('root', true), { account: 'root', isAdmin: true, groups: [] }, 'the operator at the terminal is not looked up');
@@ -98,7 +99,8 @@ test('unreachable: only the static lists count and the principal is marked, so c
   const policy = new AccessPolicy({ rules: RULES, pools: POOLS, directory });
   t.deepEqual(await policy.principal('ada'), { account: 'ada', isAdmin: false, groups: [], directoryUnavailable: true });
   t.deepEqual(await policy.principal('zoe'), { account: 'zoe', isAdmin: false, groups: ['physics'], directoryUnavailable: true });
-  await t.throwsAsync(policy.claimAccount('ada'), { message: /the facility directory cannot be reached/ });
+  const error = await t.throwsAsync(policy.claimAccount('ada'), { instanceOf: UserSetupError, message: /the facility directory cannot be reached/ });
+  t.false(error!.vmChanged, 'asked before the VM is touched: it can go back to its pool');
 });
 
 test('a directory that lists only direct groups (Active Directory) is asked about the configured groups it did not list', async (t) => {

@@ -258,6 +258,14 @@ ldapSuite(test, 'LDAP directory tests', () => {
     t.is((await h.say('erin', 'status')).tone, 'info', 'status still works');
     t.false((await h.app.principalOf('bob', 'test')).isAdmin, 'an admin only through a directory group is not one while it is down');
 
+    // erin's VM was not set up yet: without the directory's uid it is not, and the VM, untouched, goes back to the pool.
+    const erinVm = h.store.activeLeases({ user: 'erin' })[0]!.vmId;
+    await h.tick();
+    await h.app.reconciler.idle();
+    t.is(h.store.activeLeases({ user: 'erin' }).length, 0);
+    t.is(h.store.getVm(erinVm)!.state, 'ready');
+    t.regex(JSON.stringify(h.dms.sent.filter((m) => m.to.user === 'erin')), /the facility directory cannot be reached/);
+
     await own.start();
     const again = await h.say('alice', 'claim physics');
     t.is(again.tone, 'success', `back again: ${JSON.stringify(again)}`);
