@@ -194,7 +194,12 @@ export async function startSlapd(people: Person[], groups: Groups): Promise<Slap
     ].join('\n'),
   );
   writeFileSync(join(dir, 'data.ldif'), ldif(people, groups));
-  await run(SLAPADD, ['-q', '-f', conf, '-l', join(dir, 'data.ldif')]);
+  try {
+    await run(SLAPADD, ['-q', '-f', conf, '-l', join(dir, 'data.ldif')]);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   const port = await freePort();
   const ldapsPort = await freePort();
   const url = `ldap://127.0.0.1:${port}`;
@@ -234,7 +239,13 @@ export async function startSlapd(people: Person[], groups: Groups): Promise<Slap
     if (alive(target)) process.kill(target, 'SIGKILL');
     while (alive(target)) await delay(25);
   };
-  await start();
+  try {
+    await start();
+  } catch (error) {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url,
     ldapsUrl,
