@@ -96,4 +96,15 @@ export const MIGRATIONS: readonly string[] = [
     retry_at       INTEGER NOT NULL
   );
   `,
+  // 5: chat deliveries already handled (Slack's retried events, Teams' repeated messages and
+  // invokes) until they expire, with the answer a repeat gets again: repeats are recognised
+  // across a restart.
+  `
+  CREATE TABLE inbound_deliveries (
+    key        TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    answer     TEXT
+  );
+  CREATE INDEX inbound_deliveries_expiry ON inbound_deliveries (expires_at);
+  `,
 ];
