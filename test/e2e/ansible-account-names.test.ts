@@ -2,7 +2,7 @@
  * The real claim play with a dotted facility account name (jane.doe style): the bot's one
  * account-name rule lets it through, so the play must make the account and its home too.
  */
-import test from 'ava';
+import avaTest from 'ava';
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -10,7 +10,9 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { AnsibleProvisioner, sandboxVars } from '../../src/adapters/ansible/ansible-provisioner.ts';
 import { isAccountName } from '../../src/core/account-name.ts';
-import { accountExists, isRoot, makeRunner, makeSandbox, poolFor, vmFor } from '../adapters/ansible/sandbox.ts';
+import { accountExists, ansibleSuite, isRoot, makeRunner, makeSandbox, poolFor, vmFor } from '../adapters/ansible/sandbox.ts';
+
+const test = ansibleSuite(avaTest, 'the Ansible account-name test', 'test/e2e/ansible-account-names.test.ts');
 
 test('a claim for a dotted account makes the account (as root) and its home, and lets only that account in', async (t) => {
   const sandbox = makeSandbox();

@@ -3,7 +3,7 @@
  * real provision.yml runs, a claim runs the real claim.yml, a release runs release.yml — all
  * against a sandbox directory on this machine (connection local).
  */
-import test from 'ava';
+import avaTest from 'ava';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -15,8 +15,10 @@ import { createApp } from '../../src/app.ts';
 import { renderText } from '../../src/chat/shell/render-text.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
-import { makeRunner, makeSandbox, throwawayAccount } from '../adapters/ansible/sandbox.ts';
+import { ansibleSuite, makeRunner, makeSandbox, throwawayAccount } from '../adapters/ansible/sandbox.ts';
 import { RecordingNotifier } from '../helpers/harness.ts';
+
+const test = ansibleSuite(avaTest, 'the Ansible end-to-end test', 'test/e2e/ansible.test.ts');
 
 test('pools fill through real provision plays; a claim runs the real claim play and the user is told when their home is ready', async (t) => {
   const sandbox = makeSandbox();

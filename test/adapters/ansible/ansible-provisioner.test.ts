@@ -1,14 +1,16 @@
-import test from 'ava';
+import avaTest from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnsiblePlayError, AnsibleProvisioner, sandboxVars, type AnsibleProvisionerOptions } from '../../../src/adapters/ansible/ansible-provisioner.ts';
 import { UnsafeInputError } from '../../../src/adapters/ansible/safe-vars.ts';
 import { UserSetupError } from '../../../src/ports/provisioner.ts';
-import { accountExists, isRoot, logFiles, makeRunner, makeSandbox, poolFor, throwawayAccount, vmFor, type RecordingRunner } from './sandbox.ts';
+import { accountExists, ansibleSuite, isRoot, logFiles, makeRunner, makeSandbox, poolFor, type RecordingRunner, throwawayAccount, vmFor } from './sandbox.ts';
+
+const test = ansibleSuite(avaTest, 'the Ansible provisioner tests', 'test/adapters/ansible/');
 
 // These tests run the real ansible-playbook on the real plays, against a sandbox directory on
-// this machine. Without ansible-playbook they fail, saying what to install.
+// this machine. Without ansible-playbook they are listed as not run (see ansibleSuite).
 test.before('ansible-playbook is installed', async () => {
   const sandbox = makeSandbox();
   try {

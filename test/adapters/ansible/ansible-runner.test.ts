@@ -1,4 +1,4 @@
-import test from 'ava';
+import avaTest from 'ava';
 import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,9 +6,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { AnsibleMissingError, AnsibleRunError, INSTALL_HINT, type RunRequest } from '../../../src/adapters/ansible/ansible-runner.ts';
 import { UnsafeInputError } from '../../../src/adapters/ansible/safe-vars.ts';
 import { tempDir } from '../../helpers/harness.ts';
-import { ANSIBLE_DIR, logFiles, makeRunner, testAnsibleDir } from './sandbox.ts';
+import { ANSIBLE_DIR, ansibleSuite, logFiles, makeRunner, testAnsibleDir } from './sandbox.ts';
 
-// These tests run the real ansible-playbook. Without it they fail, saying what to install.
+const test = ansibleSuite(avaTest, 'the Ansible runner tests', 'test/adapters/ansible/');
+
+// These tests run the real ansible-playbook. Without it they are listed as not run (see ansibleSuite).
 test.before('ansible-playbook is installed', async () => {
   await makeRunner(tempDir().path).check();
 });

@@ -1,10 +1,11 @@
+import type { TestFn } from 'ava';
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AnsibleRunner, type AnsibleRunnerOptions, type RunRequest, type RunResult } from '../../../src/adapters/ansible/ansible-runner.ts';
+import { AnsibleRunner, INSTALL_HINT, type AnsibleRunnerOptions, type RunRequest, type RunResult } from '../../../src/adapters/ansible/ansible-runner.ts';
 import { SystemClock } from '../../../src/adapters/system-clock.ts';
 import type { PoolSpec, Vm } from '../../../src/core/model.ts';
 import { tempDir } from '../../helpers/harness.ts';
@@ -120,4 +121,41 @@ export function poolFor(name: string, gpu = false): PoolSpec {
     connect: 'ssh {account}@{address}',
     owner: { name: 'Excitations software team', contact: 'excitations-software@facility.example' },
   };
+}
+
+/** The ansible-playbook the tests would run: the first executable of that name on PATH, or null. */
+export function ansiblePlaybookOnPath(path = process.env.PATH ?? ''): string | null {
+  for (const dir of path.split(delimiter)) {
+    if (!dir || !isAbsolute(dir)) continue;
+    const candidate = join(dir, 'ansible-playbook');
+    try {
+      if (!statSync(candidate).isFile()) continue;
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here: try the next directory
+    }
+  }
+  return null;
+}
+
+/** A test function that registers nothing: every call, chained or not, is a no-op. */
+function inert(): TestFn {
+  const target = () => {};
+  const proxy: unknown = new Proxy(target, { get: () => proxy, apply: () => undefined });
+  return proxy as TestFn;
+}
+
+/**
+ * The test function for a suite that runs the real ansible-playbook. With it on PATH, ava's own.
+ * Without it, one entry says the suite was not run and how to run it (a failure when
+ * DAAAS_REQUIRE_ANSIBLE is set, as in CI) and the suite's tests and hooks register nothing, so
+ * a machine without ansible-core still passes `npm test`.
+ */
+export function ansibleSuite(test: TestFn, name: string, files: string): TestFn {
+  if (ansiblePlaybookOnPath()) return test;
+  const how = `install ansible-core (${INSTALL_HINT}), then run \`npx ava ${files}\``;
+  if (process.env.DAAAS_REQUIRE_ANSIBLE) test(`ansible-playbook is installed for the ${name}`, (t) => t.fail(`the ${name} need ansible-playbook on PATH: ${how}`));
+  else test.skip(`ANSIBLE SUITE NOT RUN (${name}): no ansible-playbook on PATH. To run it, ${how}`, () => {});
+  return inert();
 }
