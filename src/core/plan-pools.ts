@@ -1,5 +1,5 @@
 import type { CloudServer } from '../ports/cloud.ts';
-import type { PoolHealth, PoolSpec, Vm } from './model.ts';
+import type { PoolHealth, PoolSpec, Vm, VmState } from './model.ts';
 
 /** Metadata keys that mark a server as the bot's and tie it to a store record. */
 export const META = { managedBy: 'daaas:managed-by', pool: 'daaas:pool', vm: 'daaas:vm' } as const;
@@ -124,7 +124,8 @@ function planVm(vm: Vm, server: CloudServer | undefined, world: ObservedWorld): 
   }
 }
 
-const WARM = new Set(['booting', 'provisioning', 'ready']);
+/** The states a pool counts as its own: on the way to ready, or ready. */
+export const WARM: ReadonlySet<VmState> = new Set<VmState>(['booting', 'provisioning', 'ready']);
 
 function planBoots(world: ObservedWorld, serverOf: ReadonlyMap<string, CloudServer>, actions: Action[], notes: Map<string, string>): void {
   const inFlight = world.vms.filter((vm) => vm.state === 'booting' || vm.state === 'provisioning').length;

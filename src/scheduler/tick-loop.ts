@@ -24,11 +24,11 @@ export class TickLoop {
   private started = false;
   ticks = 0;
 
-  constructor(private readonly o: TickLoopOptions) {}
+  constructor(private readonly options: TickLoopOptions) {}
 
   start(): void {
     this.started = true;
-    this.task = cron.schedule(this.o.schedule, () => this.kick(), { noOverlap: false });
+    this.task = cron.schedule(this.options.schedule, () => this.kick(), { noOverlap: false });
     this.kick();
   }
 
@@ -58,18 +58,18 @@ export class TickLoop {
   private async run(): Promise<void> {
     clearTimeout(this.timer);
     try {
-      const started = this.o.now();
-      const report = await this.o.tick();
+      const started = this.options.now();
+      const report = await this.options.tick();
       this.ticks++;
-      this.o.log.debug({ ...report, ms: this.o.now() - started }, 'tick');
+      this.options.log.debug({ ...report, ms: this.options.now() - started }, 'tick');
       if (report.nextWakeAt !== null && !this.stopped) {
         // Capped so a wake-up far away (a reminder in 24 h) still leaves the cron heartbeat in charge.
-        const delayMs = Math.min(Math.max(report.nextWakeAt - this.o.now(), 50), 60_000);
+        const delayMs = Math.min(Math.max(report.nextWakeAt - this.options.now(), 50), 60_000);
         this.timer = setTimeout(() => this.kick(), delayMs);
         this.timer.unref();
       }
     } catch (error) {
-      this.o.log.error({ err: error }, 'tick failed; the next one starts from what is');
+      this.options.log.error({ err: error }, 'tick failed; the next one starts from what is');
     }
   }
 }
