@@ -9,6 +9,7 @@ import pino from 'pino';
 import { lockDataDir } from './adapters/data-dir-lock.ts';
 import { MeteredCloud } from './adapters/metrics/metered-cloud.ts';
 import { PromMetrics, type PoolCounts } from './adapters/metrics/prom-metrics.ts';
+import { SqliteDeliveryLog } from './adapters/sqlite/delivery-log.ts';
 import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
 import { SqliteTeamsConversations } from './adapters/sqlite/teams-conversations.ts';
 import { SystemClock } from './adapters/system-clock.ts';
@@ -188,7 +189,7 @@ async function main(): Promise<number> {
     }),
   );
   try {
-    if (slackConfigured) chats.push({ name: 'slack', adapter: buildSlack(config, app, http, clock, log), connected: false });
+    if (slackConfigured) chats.push({ name: 'slack', adapter: buildSlack(config, app, http, store, clock, log), connected: false });
     if (teamsConfigured) chats.push({ name: 'teams', adapter: buildTeams(config, app, http, store, clock, log), connected: false });
     const address = await http.listen(config.server.host, config.server.port).catch((error: unknown) => {
       throw new StartupError(`cannot listen on ${config.server.host}:${config.server.port} (${(error as Error).message}). Set DAAAS_PORT to a free port.`);
@@ -265,7 +266,7 @@ function buildTeams(config: AppConfig, app: App, http: HttpServer, store: Sqlite
   return teams;
 }
 
-function buildSlack(config: AppConfig, app: App, http: HttpServer, clock: SystemClock, log: pino.Logger): SlackAdapter {
+function buildSlack(config: AppConfig, app: App, http: HttpServer, store: SqliteStore, clock: SystemClock, log: pino.Logger): SlackAdapter {
   const env = process.env;
   const { identity } = config.slack;
   const slack = new SlackAdapter({
@@ -278,12 +279,14 @@ function buildSlack(config: AppConfig, app: App, http: HttpServer, clock: System
     dispatch: (invocation) => app.dispatch(invocation),
     identity: { rule: identity.rule, domains: identity.domains, map: identity.map, contact: identity.contact, cacheTtlMs: identity.cacheTtl, negativeTtlMs: identity.negativeTtl },
     home: { service: app.service, principal: (account) => app.principalOf(account, SLACK_PLATFORM) },
+    // Whatever platform a lease changed on, the user's Slack Home shows it, once.
+    leaseChanges: (listener) => app.onLeaseChange(listener),
+    // Slack's retried events are recognised across a restart.
+    deliveries: new SqliteDeliveryLog(store),
     clock,
     log: log.child({ component: 'slack' }),
   });
   app.notifier.register(SLACK_PLATFORM, slack);
-  // Whatever platform a lease changed on, the user's Slack Home shows it.
-  app.onLeaseChange((account) => void slack.refreshHomeOf(account));
   log.info({ mode: slack.mode, command: config.slack.command }, 'Slack enabled');
   return slack;
 }

@@ -9,6 +9,7 @@ import type { Metrics } from '../ports/metrics.ts';
 import { usage, type CommandContext, type CommandSpec } from './command-spec.ts';
 import type { Invocation } from './invocation.ts';
 import { parseInput } from './parse.ts';
+import { internalErrorReply } from './platform-text.ts';
 import { reply, text, type Reply } from './reply.ts';
 
 export interface DispatcherOptions {
@@ -31,18 +32,18 @@ export interface DispatcherOptions {
 export class Dispatcher {
   private readonly byName: Map<string, CommandSpec>;
 
-  constructor(private readonly o: DispatcherOptions) {
-    this.byName = new Map(o.commands.map((c) => [c.name, c]));
+  constructor(private readonly options: DispatcherOptions) {
+    this.byName = new Map(options.commands.map((c) => [c.name, c]));
   }
 
   get commands(): readonly CommandSpec[] {
-    return this.o.commands;
+    return this.options.commands;
   }
 
   async dispatch(invocation: Invocation): Promise<Reply> {
     const requestId = invocation.requestId ?? randomUUID().slice(0, 8);
-    const log = this.o.log.child({ requestId, platform: invocation.platform, user: invocation.account });
-    const started = this.o.clock.elapsedMs();
+    const log = this.options.log.child({ requestId, platform: invocation.platform, user: invocation.account });
+    const started = this.options.clock.elapsedMs();
     let command = 'unknown';
     let result = 'ok';
     try {
@@ -50,7 +51,7 @@ export class Dispatcher {
       const { spec, rest } = this.find(words);
       command = spec.name;
       log.info({ command }, 'command');
-      const who = await this.o.principal(invocation);
+      const who = await this.options.principal(invocation);
       if (spec.permission === 'admin') return await this.runAdmin(spec, who, invocation, rest, flags);
       return await spec.handler(this.context(spec, who, invocation, rest, flags));
     } catch (error) {
@@ -61,23 +62,23 @@ export class Dispatcher {
       }
       result = 'INTERNAL';
       log.error({ err: error }, 'command failed');
-      return reply('error', 'Sorry, something went wrong on our side.', text(`Nothing was changed. If it happens again, tell the admins and quote reference ${requestId}.`));
+      return internalErrorReply(requestId);
     } finally {
-      this.o.metrics?.command(command, result, this.o.clock.elapsedMs() - started);
+      this.options.metrics?.command(command, result, this.options.clock.elapsedMs() - started);
     }
   }
 
   private async runAdmin(spec: CommandSpec, who: Principal, invocation: Invocation, rest: string[], flags: Set<string>): Promise<Reply> {
     if (!who.isAdmin) {
-      this.o.service.auditAdminCommand(who, spec.name, 'ADMIN_ONLY');
+      this.options.service.auditAdminCommand(who, spec.name, 'ADMIN_ONLY');
       throw new UserError('ADMIN_ONLY', `"${spec.name}" is for admins of the bot.`, 'See what you can do with: help');
     }
     try {
       const result = await spec.handler(this.context(spec, who, invocation, rest, flags));
-      this.o.service.auditAdminCommand(who, spec.name, 'ok');
+      this.options.service.auditAdminCommand(who, spec.name, 'ok');
       return result;
     } catch (error) {
-      this.o.service.auditAdminCommand(who, spec.name, isUserError(error) ? error.code : 'INTERNAL');
+      this.options.service.auditAdminCommand(who, spec.name, isUserError(error) ? error.code : 'INTERNAL');
       throw error;
     }
   }
@@ -88,9 +89,9 @@ export class Dispatcher {
       origin: { platform: invocation.platform, conversation: invocation.conversation },
       args: bindArgs(spec, rest),
       flags: checkFlags(spec, flags),
-      service: this.o.service,
-      now: this.o.clock.now(),
-      commands: this.o.commands,
+      service: this.options.service,
+      now: this.options.clock.now(),
+      commands: this.options.commands,
     };
   }
 
@@ -101,11 +102,11 @@ export class Dispatcher {
       if (spec) return { spec, rest: words.slice(n) };
     }
     const first = words[0]!.toLowerCase();
-    const group = this.o.commands.filter((c) => c.name.startsWith(`${first} `));
+    const group = this.options.commands.filter((c) => c.name.startsWith(`${first} `));
     if (group.length > 0) {
       throw new UserError('UNKNOWN_COMMAND', `"${words.join(' ')}" is not a command.`, `Try one of: ${group.map((c) => usage(c)).join(' · ')}`);
     }
-    const close = suggest(first, [...new Set(this.o.commands.map((c) => c.name.split(' ')[0]!))]);
+    const close = suggest(first, [...new Set(this.options.commands.map((c) => c.name.split(' ')[0]!))]);
     throw new UserError('UNKNOWN_COMMAND', `There is no command "${first}".${close ? ` Did you mean ${close}?` : ''}`, 'See every command with: help');
   }
 }

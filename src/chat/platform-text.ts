@@ -1,7 +1,8 @@
 /**
  * Text that every chat platform's renderer needs alike: the one-line notification of a reply,
  * times in UTC where a platform cannot show the reader's zone, cutting to a platform's limits,
- * and the answer to someone pressing a button on another person's VM.
+ * the answer to someone pressing a button on another person's VM, and the apologies for the
+ * bot's own failures.
  */
 import { reply, text, type Field, type Reply } from './reply.ts';
 
@@ -38,4 +39,14 @@ export function notYoursRefusal(owner: string, refusal: Reply, howToClaim: strin
     text(`It acts on a VM held by ${owner}, and only its holder can extend or release it, so nothing was changed. (${refusal.title})`),
     text(howToClaim),
   );
+}
+
+/** The bot failed inside: nothing the user can fix; `reference` finds the failure in the log. */
+export function internalErrorReply(reference: string): Reply {
+  return reply('error', 'Sorry, something went wrong on our side.', text(`Nothing was changed. If it happens again, tell the admins and quote reference ${reference}.`));
+}
+
+/** The chat platform did not answer when asked who the user is (`platformName`: "Slack", "Teams"). */
+export function lookUpFailedReply(platformName: string): Reply {
+  return reply('error', `Sorry, ${platformName} did not answer when the bot looked you up.`, text('Nothing was changed. Please try again in a minute.'));
 }

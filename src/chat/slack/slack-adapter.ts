@@ -1,21 +1,20 @@
-import { randomUUID } from 'node:crypto';
-import { App, LogLevel, type AnyMiddlewareArgs, type Logger as BoltLogger, type RespondArguments, type RespondFn, type types } from '@slack/bolt';
-import { isUserError } from '../../core/errors.ts';
+import { App, type AnyMiddlewareArgs, type RespondArguments, type RespondFn } from '@slack/bolt';
 import type { Principal } from '../../core/model.ts';
 import type { DaaasService } from '../../core/service.ts';
 import type { HttpServer } from '../../http/http-server.ts';
 import type { Clock } from '../../ports/clock.ts';
+import type { DeliveryLog } from '../../ports/delivery-log.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Notifier, Recipient } from '../../ports/notifier.ts';
+import { InboundPipeline, type Identified } from '../inbound.ts';
 import type { Invocation } from '../invocation.ts';
-import { notYoursRefusal } from '../platform-text.ts';
-import { reply, text, type Reply } from '../reply.ts';
-import { homeView, messageHomeView } from './home-view.ts';
+import type { Reply } from '../reply.ts';
+import { boltLogger } from './bolt-logger.ts';
+import { SlackHomeTab } from './home-tab.ts';
 import { OutboundQueue, slackErrorCode, slackRetryAfterMs, type RateLimit } from './outbound-queue.ts';
 import { COMMAND_ACTION, decodeButtonValue, LINK_ACTION, renderBlocks } from './render-blocks.ts';
 import { SlackHttpReceiver } from './slack-receiver.ts';
-import { TtlCache } from '../ttl-cache.ts';
-import { UserMapper, type Identity, type IdentityRules, type SlackProfile, type SlackWorkspace } from './user-mapper.ts';
+import { SlackUserMapper, type IdentityRules, type SlackProfile, type SlackWorkspace } from './user-mapper.ts';
 
 export const SLACK_PLATFORM = 'slack';
 export const SLACK_EVENTS_PATH = '/slack/events';
@@ -45,9 +44,15 @@ export interface SlackAdapterOptions {
   outbound?: { clock?: Clock; limits?: Readonly<Record<string, RateLimit | null>>; concurrency?: number; maxAttempts?: number };
   /** Web API call timeout. Default 10 s. */
   timeoutMs?: number;
-  /** How long a delivery is remembered to recognise Slack sending it again. Default 1 h, 10 000 deliveries. */
-  dedupe?: { ttlMs?: number; maxEntries?: number };
+  /** Deliveries already handled, to recognise Slack sending one again (the SQLite store in production). Default: in memory. */
+  deliveries?: DeliveryLog;
+  /** How long a delivery is remembered to recognise Slack sending it again. Default 1 h. */
+  repeatWindowMs?: number;
+  /** Subscribes to lease changes (claims, extensions, releases) on any platform: each republishes the user's Home tab once. */
+  leaseChanges?: (listener: (account: string) => void) => void;
 }
+
+type SlackMessage = ReturnType<typeof renderBlocks>;
 
 /**
  * Slack as a chat platform, on Bolt: `/daaas <text>` and the buttons on its cards run commands
@@ -61,57 +66,75 @@ export class SlackAdapter implements Notifier {
   readonly bolt: App;
   private readonly log: Logger;
   private readonly queue: OutboundQueue;
-  private readonly mapper: UserMapper;
-  private readonly deliveries: TtlCache<true>;
+  private readonly mapper: SlackUserMapper;
+  private readonly inbound: InboundPipeline<string, SlackMessage>;
+  private readonly home: SlackHomeTab;
   private readonly receiver: SlackHttpReceiver | undefined;
-  /** Slack users whose App Home the bot has published since it started: kept current. */
-  private readonly homeUsers = new Set<string>();
-  private readonly homeRefreshing = new Map<string, Promise<void>>();
-  private readonly homeRefreshAgain = new Set<string>();
   private started = false;
   /** The installing workspace, from auth.test at start: only its users map by address. */
   private workspace: SlackWorkspace | undefined;
 
-  constructor(private readonly o: SlackAdapterOptions) {
-    this.log = o.log.child({ component: 'slack' });
-    this.mode = o.appToken ? 'socket' : 'http';
-    if (!o.botToken) throw new Error('Slack needs a bot token (SLACK_BOT_TOKEN).');
-    if (this.mode === 'http' && !o.signingSecret) throw new Error('Slack in HTTP mode needs a signing secret (SLACK_SIGNING_SECRET), or set an app token (SLACK_APP_TOKEN) for Socket Mode.');
-    if (this.mode === 'http' && !o.http) throw new Error('Slack in HTTP mode needs the bot’s HTTP server to mount its endpoint on.');
+  constructor(private readonly options: SlackAdapterOptions) {
+    this.log = options.log.child({ component: 'slack' });
+    this.mode = options.appToken ? 'socket' : 'http';
+    if (!options.botToken) throw new Error('Slack needs a bot token (SLACK_BOT_TOKEN).');
+    if (this.mode === 'http' && !options.signingSecret) throw new Error('Slack in HTTP mode needs a signing secret (SLACK_SIGNING_SECRET), or set an app token (SLACK_APP_TOKEN) for Socket Mode.');
+    if (this.mode === 'http' && !options.http) throw new Error('Slack in HTTP mode needs the bot’s HTTP server to mount its endpoint on.');
 
     this.queue = new OutboundQueue({
-      clock: o.outbound?.clock ?? o.clock,
+      clock: options.outbound?.clock ?? options.clock,
       log: this.log,
       retryAfterMs: slackRetryAfterMs,
-      ...(o.outbound?.limits ? { limits: o.outbound.limits } : {}),
-      ...(o.outbound?.concurrency ? { concurrency: o.outbound.concurrency } : {}),
-      ...(o.outbound?.maxAttempts ? { maxAttempts: o.outbound.maxAttempts } : {}),
+      ...(options.outbound?.limits ? { limits: options.outbound.limits } : {}),
+      ...(options.outbound?.concurrency ? { concurrency: options.outbound.concurrency } : {}),
+      ...(options.outbound?.maxAttempts ? { maxAttempts: options.outbound.maxAttempts } : {}),
     });
-    this.deliveries = new TtlCache({ clock: o.clock, maxEntries: o.dedupe?.maxEntries ?? 10_000 });
-    this.mapper = new UserMapper({ rules: o.identity, clock: o.clock, log: this.log, lookup: (id) => this.lookUpUser(id), workspace: () => this.workspace });
+    this.mapper = new SlackUserMapper({ rules: options.identity, clock: options.clock, log: this.log, lookup: (id) => this.lookUpUser(id), workspace: () => this.workspace });
+    this.inbound = new InboundPipeline({
+      platform: SLACK_PLATFORM,
+      platformName: 'Slack',
+      dispatch: options.dispatch,
+      lookUp: (slackUserId) => this.identityOf(slackUserId),
+      render: renderBlocks,
+      howToClaim: 'You can claim a VM of your own with /daaas claim <pool>; see the pools with /daaas pools.',
+      describe: { user: (slackUser) => ({ slackUser }), lookUpFailure: (error) => ({ slackError: slackErrorCode(error) }) },
+      ...(options.deliveries ? { deliveries: options.deliveries } : {}),
+      ...(options.repeatWindowMs ? { repeatWindowMs: options.repeatWindowMs } : {}),
+      clock: options.clock,
+      log: this.log,
+    });
+    this.home = new SlackHomeTab({
+      ...(options.home ? { home: options.home } : {}),
+      identify: (slackUserId) => this.inbound.identify(slackUserId),
+      slackUsersOf: (account) => this.mapper.slackUsersOf(account),
+      publish: (slackUserId, view, urgent) => this.queue.push({ method: 'views.publish', urgent, run: () => this.bolt.client.views.publish({ user_id: slackUserId, view }) }).then(() => {}),
+      clock: options.clock,
+      log: this.log,
+    });
+    options.leaseChanges?.((account) => void this.refreshHomeOf(account));
 
     const logger = boltLogger(this.log);
-    const slackApiUrl = o.slackApiUrl ? { slackApiUrl: o.slackApiUrl.endsWith('/') ? o.slackApiUrl : `${o.slackApiUrl}/` } : {};
-    this.receiver = this.mode === 'http' ? new SlackHttpReceiver({ signingSecret: o.signingSecret!, clock: o.clock, log: this.log, boltLogger: logger }) : undefined;
+    const slackApiUrl = options.slackApiUrl ? { slackApiUrl: options.slackApiUrl.endsWith('/') ? options.slackApiUrl : `${options.slackApiUrl}/` } : {};
+    this.receiver = this.mode === 'http' ? new SlackHttpReceiver({ signingSecret: options.signingSecret!, clock: options.clock, log: this.log, boltLogger: logger }) : undefined;
     this.bolt = new App({
-      token: o.botToken,
+      token: options.botToken,
       logger,
       // auth.test runs in start(), where a bad token can be reported, not in the constructor.
       deferInitialization: true,
       convoStore: false,
       // The outbound queue handles 429s and decides what may be retried; the client must not
       // retry behind its back (a retried post after a lost answer would be a duplicate).
-      clientOptions: { ...slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: o.timeoutMs ?? 10_000 },
+      clientOptions: { ...slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: options.timeoutMs ?? 10_000 },
       ...(this.receiver
         ? { receiver: this.receiver }
-        : { socketMode: true, appToken: o.appToken!, installerOptions: { clientOptions: { ...slackApiUrl } } }),
+        : { socketMode: true, appToken: options.appToken!, installerOptions: { clientOptions: { ...slackApiUrl } } }),
     });
     this.bolt.error(async (error) => {
       this.log.error({ err: error }, 'Slack listener failed');
     });
     this.bolt.use(async (args) => this.ignoreRepeats(args));
     this.listen();
-    if (this.receiver) o.http!.mount('POST', SLACK_EVENTS_PATH, this.receiver.handler);
+    if (this.receiver) options.http!.mount('POST', SLACK_EVENTS_PATH, this.receiver.handler);
   }
 
   /** Checks the bot token with Slack (auth.test), then listens: Socket Mode connects, HTTP mode accepts. */
@@ -145,7 +168,7 @@ export class SlackAdapter implements Notifier {
   async notify(to: Recipient, message: Reply): Promise<void> {
     const channel = this.slackUserOf(to);
     if (!channel) throw new Error(`no Slack user is known for ${to.user}, so they cannot be told: ${message.title}`);
-    const rendered = renderBlocks(message, { now: this.o.clock.now(), owner: to.user });
+    const rendered = renderBlocks(message, { now: this.options.clock.now(), owner: to.user });
     try {
       await this.queue.push({
         method: 'chat.postMessage',
@@ -162,68 +185,21 @@ export class SlackAdapter implements Notifier {
   }
 
   /** Publishes a user's App Home: their VMs, the pools they may claim, and `notice` on top. */
-  async publishHome(slackUserId: string, notice?: Reply, urgent = true): Promise<void> {
-    const view = await this.homeFor(slackUserId, notice);
-    this.homeUsers.add(slackUserId);
-    try {
-      await this.queue.push({ method: 'views.publish', urgent, run: () => this.bolt.client.views.publish({ user_id: slackUserId, view }) });
-    } catch (error) {
-      this.log.warn({ err: error, slackError: slackErrorCode(error), slackUser: slackUserId }, 'Slack did not publish the Home tab');
-    }
+  publishHome(slackUserId: string, notice?: Reply): Promise<void> {
+    return this.home.publish(slackUserId, notice);
   }
 
-  private async homeFor(slackUserId: string, notice: Reply | undefined): Promise<types.HomeView> {
-    const now = this.o.clock.now();
-    const identity = await this.identify(slackUserId);
-    if (!identity.ok) return messageHomeView(identity.reply, now);
-    if (!this.o.home) return messageHomeView(notice ?? reply('info', 'DAaaS: analysis VMs on demand', text('Type /daaas help for every command.')), now);
-    try {
-      const { service, principal } = this.o.home;
-      const who = await principal(identity.account);
-      const leases = service.leasesOf(who).map((lease) => ({ lease, pool: service.pool(lease.pool) }));
-      return homeView({ now, account: identity.account, leases, pools: service.overview(who), ...(notice ? { notice } : {}) });
-    } catch (error) {
-      // Refused by the facility directory (an account it lacks or has disabled): say so, as a command would.
-      if (isUserError(error)) return messageHomeView(reply('error', error.message, error.hint ? text(error.hint) : undefined), now);
-      const reference = randomUUID().slice(0, 8);
-      this.log.error({ err: error, requestId: reference, slackUser: slackUserId }, 'could not build the Home tab');
-      return messageHomeView(reply('error', 'Sorry, your VMs cannot be shown right now.', text(`Try /daaas status. If it happens again, tell the admins and quote reference ${reference}.`)), now);
-    }
-  }
-
-  /**
-   * Republishes the Home tab of the Slack users holding `account` (those whose Home the bot
-   * has published): call it when their leases change outside Slack. Never throws; repeated
-   * calls while one is under way are merged into one more.
-   */
-  async refreshHomeOf(account: string): Promise<void> {
-    const users = this.mapper.slackUsersOf(account).filter((u) => this.homeUsers.has(u));
-    await Promise.all(users.map((u) => this.refreshHome(u)));
-  }
-
-  private refreshHome(slackUserId: string): Promise<void> {
-    const running = this.homeRefreshing.get(slackUserId);
-    if (running) {
-      this.homeRefreshAgain.add(slackUserId);
-      return running;
-    }
-    const run = (async () => {
-      do {
-        this.homeRefreshAgain.delete(slackUserId);
-        await this.publishHome(slackUserId, undefined, false).catch((error: unknown) => this.log.warn({ err: error }, 'Home tab refresh failed'));
-      } while (this.homeRefreshAgain.has(slackUserId));
-    })().finally(() => this.homeRefreshing.delete(slackUserId));
-    this.homeRefreshing.set(slackUserId, run);
-    return run;
+  /** Republishes the Home tab of the Slack users holding `account`, once; never throws. */
+  refreshHomeOf(account: string): Promise<void> {
+    return this.home.refreshHomeOf(account);
   }
 
   private listen(): void {
-    this.bolt.command(this.o.command ?? '/daaas', async ({ ack, command, respond }) => {
+    this.bolt.command(this.options.command ?? '/daaas', async ({ ack, command, respond }) => {
       // Acknowledged before anything else: Slack gives 3 s, the cloud may take longer.
       await ack();
-      const { account, answer } = await this.run(command.user_id, command.text ?? '');
-      await this.respond(respond, { response_type: 'ephemeral', ...renderBlocks(answer, { now: this.o.clock.now(), ...(account ? { owner: account } : {}) }) });
-      if (account && changed(answer)) void this.refreshHomeOf(account);
+      const outcome = await this.inbound.handle({ user: command.user_id, conversation: command.user_id, text: command.text ?? '' });
+      await this.respond(respond, { response_type: 'ephemeral', ...outcome.rendered });
     });
 
     this.bolt.action({ type: 'block_actions', action_id: new RegExp(`^${COMMAND_ACTION}:`) }, async ({ ack, body, action, respond }) => {
@@ -231,23 +207,20 @@ export class SlackAdapter implements Notifier {
       const value = action.type === 'button' ? decodeButtonValue(action.value) : undefined;
       if (!value) return;
       const clicker = body.user.id;
-      const { account, answer } = await this.run(clicker, value.command);
+      const message = { user: clicker, conversation: clicker, text: value.command, ...(value.owner !== undefined ? { owner: value.owner } : {}) };
       if (body.container?.type === 'view' || body.view?.type === 'home') {
         // A button in App Home: the outcome shows at the top of the refreshed Home tab.
-        await this.publishHome(clicker, answer);
+        await this.home.answerInHome(clicker, async () => (await this.inbound.handle(message)).reply);
         return;
       }
-      const now = this.o.clock.now();
-      const stranger = account !== undefined && value.owner !== undefined && value.owner !== account;
-      if (stranger || answer.tone === 'error' || account === undefined) {
-        // Only the clicker sees this; the card stays as it was for its owner.
-        const shown = stranger && answer.tone === 'error' ? politeRefusal(value.owner!, answer) : answer;
-        await this.respond(respond, { response_type: 'ephemeral', replace_original: false, ...renderBlocks(shown, { now, ...(account ? { owner: account } : {}) }) });
-      } else {
+      const outcome = await this.inbound.handle(message);
+      if (outcome.kind === 'answered' && !outcome.stranger && outcome.reply.tone !== 'error') {
         // The owner's own card is updated in place.
-        await this.respond(respond, { replace_original: true, ...renderBlocks(answer, { now, owner: account }) });
+        await this.respond(respond, { replace_original: true, ...outcome.rendered });
+      } else {
+        // Only the clicker sees this; the card stays as it was for its owner.
+        await this.respond(respond, { response_type: 'ephemeral', replace_original: false, ...outcome.rendered });
       }
-      if (account && changed(answer)) void this.refreshHomeOf(account);
     });
 
     // Link buttons (Connect) open their URL in the browser; Slack still tells the app.
@@ -257,32 +230,13 @@ export class SlackAdapter implements Notifier {
 
     this.bolt.event('app_home_opened', async ({ event }) => {
       if (event.tab !== 'home') return;
-      await this.publishHome(event.user);
+      await this.home.publish(event.user);
     });
   }
 
-  /** Runs a command as the Slack user's facility account; never throws. */
-  private async run(slackUserId: string, textIn: string): Promise<{ account?: string; answer: Reply }> {
-    const requestId = randomUUID().slice(0, 8);
-    const identity = await this.identify(slackUserId);
-    if (!identity.ok) return { answer: identity.reply };
-    try {
-      const answer = await this.o.dispatch({ platform: SLACK_PLATFORM, account: identity.account, conversation: slackUserId, text: textIn, requestId });
-      return { account: identity.account, answer };
-    } catch (error) {
-      this.log.error({ err: error, requestId }, 'command failed');
-      return { account: identity.account, answer: reply('error', 'Sorry, something went wrong on our side.', text(`If it happens again, tell the admins and quote reference ${requestId}.`)) };
-    }
-  }
-
-  private async identify(slackUserId: string): Promise<{ ok: true; account: string } | { ok: false; reply: Reply }> {
-    let identity: Identity;
-    try {
-      identity = await this.mapper.resolve(slackUserId);
-    } catch (error) {
-      this.log.warn({ err: error, slackError: slackErrorCode(error), slackUser: slackUserId }, 'could not look up a Slack user');
-      return { ok: false, reply: reply('error', 'Sorry, Slack did not answer when the bot looked you up.', text('Nothing was changed. Please try again in a minute.')) };
-    }
+  /** The user look-up the inbound pipeline identifies Slack users with. */
+  private async identityOf(slackUserId: string): Promise<Identified> {
+    const identity = await this.mapper.resolve(slackUserId);
     return identity.ok ? identity : { ok: false, reply: this.mapper.unmappedReply(slackUserId, identity.reason) };
   }
 
@@ -320,8 +274,7 @@ export class SlackAdapter implements Notifier {
   /** Slack delivers an event again when it thinks it went unanswered; a repeat is acknowledged and dropped. */
   private async ignoreRepeats(args: AnyMiddlewareArgs & { next: () => Promise<void>; context: { retryNum?: number } }): Promise<void> {
     const key = deliveryKey(args.body as Record<string, unknown>);
-    if (key && !this.deliveries.add(key, true, this.o.dedupe?.ttlMs ?? 3_600_000)) {
-      this.log.info({ delivery: key, retryNum: args.context.retryNum }, 'repeated Slack delivery ignored');
+    if (key && !(await this.inbound.firstDelivery(`slack:${key}`, { retryNum: args.context.retryNum }))) {
       if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
       return;
     }
@@ -344,46 +297,6 @@ function deliveryKey(body: Record<string, unknown>): string | undefined {
     return `action:${user.id}:${(actions[0] as { action_ts: string }).action_ts}`;
   }
   return undefined;
-}
-
-/** Claims, extensions and releases answer with success: the Home tab then needs refreshing. */
-function changed(answer: Reply): boolean {
-  return answer.tone === 'success';
-}
-
-function politeRefusal(owner: string, refusal: Reply): Reply {
-  return notYoursRefusal(owner, refusal, 'You can claim a VM of your own with /daaas claim <pool>; see the pools with /daaas pools.');
-}
-
-/** Bolt's logger interface over the bot's structured logger (levels are filtered there). */
-function boltLogger(log: Logger): BoltLogger {
-  let level = LogLevel.DEBUG;
-  const write =
-    (fn: 'debug' | 'info' | 'warn' | 'error') =>
-    (...msg: unknown[]): void => {
-      const err = msg.find((m): m is Error => m instanceof Error);
-      const words = msg.filter((m) => !(m instanceof Error)).map((m) => (typeof m === 'string' ? m : safeJson(m)));
-      log[fn](err ? { err, from: 'bolt' } : { from: 'bolt' }, words.join(' '));
-    };
-  return {
-    debug: write('debug'),
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-    setLevel: (l) => {
-      level = l;
-    },
-    getLevel: () => level,
-    setName: () => {},
-  };
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }
 
 /**

@@ -55,7 +55,7 @@ export interface SlackWorkspace {
 
 export type { Identity };
 
-export interface UserMapperOptions {
+export interface SlackUserMapperOptions {
   rules: IdentityRules;
   /** users.info; resolves undefined when Slack does not know the user. Throws on transient failures. */
   lookup: (slackUserId: string) => Promise<SlackProfile | undefined>;
@@ -75,14 +75,14 @@ export function mapKey(key: string): string {
 }
 
 /** Maps Slack users to facility accounts, caching the answers, and remembers the way back. */
-export class UserMapper {
+export class SlackUserMapper {
   /** Answers by Slack user, and the Slack users of each account: whose Home to refresh. */
   private readonly identities: IdentityCache;
   private readonly map: Map<string, string>;
 
-  constructor(private readonly o: UserMapperOptions) {
-    this.identities = new IdentityCache({ clock: o.clock, maxEntries: o.maxEntries ?? 10_000, ttlMs: o.rules.cacheTtlMs, negativeTtlMs: o.rules.negativeTtlMs });
-    this.map = new Map(Object.entries(o.rules.map ?? {}).map(([k, v]) => [mapKey(k), v]));
+  constructor(private readonly options: SlackUserMapperOptions) {
+    this.identities = new IdentityCache({ clock: options.clock, maxEntries: options.maxEntries ?? 10_000, ttlMs: options.rules.cacheTtlMs, negativeTtlMs: options.rules.negativeTtlMs });
+    this.map = new Map(Object.entries(options.rules.map ?? {}).map(([k, v]) => [mapKey(k), v]));
   }
 
   /** The facility account of a Slack user, or why there is none. */
@@ -100,16 +100,16 @@ export class UserMapper {
     return reply(
       'error',
       'Your Slack account is not linked to a facility account, so the bot cannot act for you.',
-      text(`${reason}\nAsk ${this.o.rules.contact} to link your Slack user ${slackUserId} to your facility account.`),
+      text(`${reason}\nAsk ${this.options.rules.contact} to link your Slack user ${slackUserId} to your facility account.`),
     );
   }
 
   private async lookUp(slackUserId: string): Promise<Identity> {
     const explicit = this.map.get(slackUserId);
     if (explicit !== undefined) return mappedAccount(explicit);
-    const profile = await this.o.lookup(slackUserId);
+    const profile = await this.options.lookup(slackUserId);
     const identity = this.fromProfile(profile);
-    if (!identity.ok) this.o.log.info({ slackUser: slackUserId, reason: identity.reason }, 'Slack user not mapped to an account');
+    if (!identity.ok) this.options.log.info({ slackUser: slackUserId, reason: identity.reason }, 'Slack user not mapped to an account');
     return identity;
   }
 
@@ -118,7 +118,7 @@ export class UserMapper {
     if (profile.deleted) return { ok: false, reason: 'Your Slack account is deactivated.' };
     if (profile.isBot) return { ok: false, reason: 'Bots and apps cannot act for a facility account.' };
     if (profile.restricted || profile.ultraRestricted) return { ok: false, reason: 'You are a guest in this Slack workspace; guests are linked to facility accounts only by hand.' };
-    const workspace = this.o.workspace();
+    const workspace = this.options.workspace();
     // Not remembered (thrown, not answered): the bot learns its workspace when it starts.
     if (!workspace) throw new Error('the bot does not know its Slack workspace yet');
     if (!inWorkspace(profile, workspace)) return { ok: false, reason: 'Your Slack account belongs to another workspace than the one the bot is installed in; such users are linked to facility accounts only by hand.' };
@@ -127,7 +127,7 @@ export class UserMapper {
       const mapped = this.map.get(email);
       if (mapped !== undefined) return mappedAccount(mapped);
     }
-    const { rules } = this.o;
+    const { rules } = this.options;
     if (rules.rule === 'map-only') return { ok: false, reason: 'Your Slack account is not in the bot’s list of users.' };
     if (!email) return { ok: false, reason: 'Slack did not share an e-mail address for you with the bot.' };
     return accountFromAddress(email, { domains: rules.domains ?? [], what: 'Your Slack e-mail address' });

@@ -59,6 +59,8 @@ async function setup(t: ExecutionContext, options: { dispatch?: (inv: Invocation
     dispatch: options.dispatch ? (inv) => options.dispatch!(inv, real) : real,
     identity: { rule: 'email-local-part', domains: ['facility.example'], contact: CONTACT },
     home: { service: h.app.service, principal: (account) => principalFor(account, h.config.access) },
+    // As main.ts wires it: a lease change on any platform republishes the Home tab.
+    leaseChanges: (listener) => h.app.onLeaseChange(listener),
     clock: h.clock,
     log: recordingLogger(logs),
     outbound: options.limits ?? { clock: new SystemClock(), limits: FAST },
@@ -424,6 +426,37 @@ test('App Home: published on app_home_opened with my VMs and the pools I may cla
   // A lease change elsewhere (the lead calls refreshHomeOf): published again.
   await s.slack.refreshHomeOf('alice');
   t.is(s.fake.callsTo('views.publish').length, count + 1);
+});
+
+test('one change, one Home refresh: a claim, an extension from a card and a release from the Home tab each publish the Home tab once', async (t) => {
+  const s = await setup(t);
+  const publishes = () => s.fake.callsTo('views.publish').length;
+  /** Waits for the `n`th publication, then long enough for a second one to show if there were one. */
+  const settled = async (n: number) => {
+    await s.fake.waitFor(() => publishes() >= n, `views.publish #${n}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return publishes();
+  };
+  await postSigned(s.url, eventBody({ type: 'app_home_opened', user: 'UALICE', channel: 'D1', tab: 'home', event_ts: '2.1' }, 'EvOne', s.now()), { secret: SECRET, timestampSec: s.now(), contentType: 'application/json' });
+  t.is(await settled(1), 1);
+
+  const claimed = await s.answer((await s.command('UALICE', 'claim physics')).id);
+  t.is(await settled(2), 2, 'the claim refreshed the Home tab once');
+  const vm = s.h.store.activeLeases({ user: 'alice' })[0]!.vm.name;
+  t.true(JSON.stringify(s.fake.callsTo('views.publish')[1]!.body.view).includes(vm));
+
+  await s.answer((await s.click('UALICE', button(claimed, 'extend'))).id);
+  t.is(await settled(3), 3, 'the extension refreshed it once');
+
+  const homeBlocks = (s.fake.callsTo('views.publish')[2]!.body.view as { blocks: Record<string, unknown>[] }).blocks;
+  await s.click('UALICE', button({ blocks: homeBlocks }, 'release'), { type: 'view', view_id: 'V1' });
+  t.is(await settled(4), 4, 'the release from the Home tab published it once, with the outcome on top');
+  t.regex(JSON.stringify(s.fake.callsTo('views.publish')[3]!.body.view), new RegExp(`${vm} released`));
+  t.deepEqual(s.h.store.activeLeases({ user: 'alice' }), []);
+
+  // A refusal changes nothing, so nothing is republished.
+  await s.answer((await s.command('UALICE', 'extend nosuchvm')).id);
+  t.is(await settled(4), 4);
 });
 
 test('figures: slash-command ack latency, and reminder throughput under the default rate limit', async (t) => {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ManualClock } from '../../../src/adapters/manual-clock.ts';
-import { UserMapper, type IdentityRules, type SlackProfile, type SlackWorkspace } from '../../../src/chat/slack/user-mapper.ts';
+import { SlackUserMapper, type IdentityRules, type SlackProfile, type SlackWorkspace } from '../../../src/chat/slack/user-mapper.ts';
 import { silentLogger } from '../../../src/ports/logger.ts';
 
 const CONTACT = 'the DAaaS team (daaas@facility.example)';
@@ -9,7 +9,7 @@ const CONTACT = 'the DAaaS team (daaas@facility.example)';
 function mapper(rules: Partial<IdentityRules>, profiles: Record<string, SlackProfile | Error>, workspace: SlackWorkspace | null = { teamId: 'T1' }) {
   const clock = new ManualClock();
   const lookups: string[] = [];
-  const m = new UserMapper({
+  const m = new SlackUserMapper({
     rules: { rule: 'email-local-part', contact: CONTACT, ...rules },
     clock,
     log: silentLogger,
