@@ -11,3 +11,9 @@ export interface Recipient {
 export interface Notifier {
   notify(to: Recipient, message: Reply): Promise<void>;
 }
+
+/**
+ * Thrown by a Notifier when the platform will not take the message for this recipient however
+ * often it is sent (no such user, the app removed or blocked): it is not tried again.
+ */
+export class UndeliverableError extends Error {}

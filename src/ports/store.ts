@@ -1,4 +1,5 @@
 import type { AuditEntry, LeaseEndReason, LeaseView, PoolHealth, Vm, VmState } from '../core/model.ts';
+import type { OutboxStore } from './outbox.ts';
 
 export interface NewVm {
   pool: string;
@@ -39,7 +40,12 @@ export interface UserSetupFailures {
   retryAt: number;
 }
 
-export type ReminderStatus = 'sending' | 'sent' | 'failed' | 'superseded';
+/**
+ * A reminder stage's record. `queued`: its message is in the outbox (written in the same
+ * transaction), which keeps how delivery went. `sending`, `sent` and `failed` are from stores
+ * of bots that sent reminders themselves.
+ */
+export type ReminderStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'superseded';
 
 export interface ReminderRecord {
   leaseId: string;
@@ -52,7 +58,7 @@ export interface ReminderRecord {
  * Durable state. Every method is atomic: a claim, an extension or a state change either
  * happens whole or not at all, and two claims can never receive the same VM.
  */
-export interface Store {
+export interface Store extends OutboxStore {
   /** Runs `fn` atomically (nested calls join the outer transaction); `fn` must not await. */
   transaction<T>(fn: () => T): T;
 
@@ -71,16 +77,16 @@ export interface Store {
   claim(request: ClaimRequest): ClaimOutcome;
   activeLeases(filter?: { user?: string; pool?: string }): LeaseView[];
   getLease(id: string): LeaseView | undefined;
-  /** Moves the expiry if the lease is still active with `expectedExtensions` used. */
+  /** Moves the expiry if the lease is still active with `expectedExtensions` used; its pending reminders are superseded. */
   extendLease(id: string, newExpiresAt: number, expectedExtensions: number): boolean;
   /** Records that the lease's VM was personalised for its user; false if it already was or ended. */
   markHomeReady(id: string, now: number): boolean;
-  /** Ends an active lease and marks its VM for teardown, in one transaction. */
+  /** Ends an active lease and marks its VM for teardown, in one transaction; its pending messages are superseded. */
   endLease(id: string, reason: LeaseEndReason, now: number): boolean;
 
   /**
-   * Records that a reminder stage is being sent for this expiry; false if it was recorded
-   * before. Recording first makes a crash lose at most one reminder, never send one twice.
+   * Records that a reminder stage is done for this expiry (its message queued, or superseded);
+   * false if it was recorded before, so a stage is queued once.
    */
   recordReminder(leaseId: string, beforeMs: number, expiresAt: number, status: ReminderStatus, now: number): boolean;
   setReminderStatus(leaseId: string, beforeMs: number, expiresAt: number, status: ReminderStatus): void;

@@ -107,4 +107,27 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX inbound_deliveries_expiry ON inbound_deliveries (expires_at);
   `,
+  // 6: the outbox. Every message the bot sends on its own is written here in the transaction of
+  // the change that causes it, and delivered from here, outside the reconcile tick.
+  `
+  CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    key          TEXT NOT NULL UNIQUE,
+    kind         TEXT NOT NULL,
+    lease_id     TEXT,
+    platform     TEXT NOT NULL,
+    user         TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    deliver_by   INTEGER NOT NULL,
+    status       TEXT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_at      INTEGER NOT NULL,
+    last_error   TEXT,
+    done_at      INTEGER
+  );
+  CREATE INDEX outbox_due ON outbox (next_at, id) WHERE status = 'pending';
+  CREATE INDEX outbox_lease ON outbox (lease_id, kind) WHERE status = 'pending';
+  `,
 ];

@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditEntry, LeaseEndReason, LeaseView, PoolHealth, Vm, VmState } from '../../core/model.ts';
 import { VM_STATES } from '../../core/model.ts';
+import type { AttemptOutcome, MessageKind, OutboxMessage, OutboxRow, OutboxStatus } from '../../ports/outbox.ts';
 import type { ClaimOutcome, ClaimRequest, NewVm, ReminderRecord, ReminderStatus, Store, UserSetupFailures, VmPatch } from '../../ports/store.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { SqliteOutbox } from './outbox.ts';
 
 type Row = Record<string, unknown>;
 
@@ -113,6 +115,8 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, Database.Statement>();
   /** Removes the private copy a read-only store on read-only media is read from. */
   private readonly cleanup: (() => void) | undefined;
+  /** The outbox's queries (outbox.ts), in this store's transactions. */
+  private readonly outbox: SqliteOutbox;
 
   /**
    * `path` is a file, or ':memory:' for a throw-away store. `readOnly` opens an existing store
@@ -123,6 +127,7 @@ export class SqliteStore implements Store {
     const opened = openDatabase(path, options.readOnly ?? false);
     this.db = opened.db;
     this.cleanup = opened.cleanup;
+    this.outbox = new SqliteOutbox(this.db, (fn) => this.transaction(fn));
     try {
       // The version is checked before anything is changed, so a refused store is left as it was.
       this.db.pragma('busy_timeout = 5000');
@@ -279,13 +284,17 @@ export class SqliteStore implements Store {
   }
 
   extendLease(id: string, newExpiresAt: number, expectedExtensions: number): boolean {
-    return (
-      this.prepared(
-          `UPDATE leases SET expires_at = ?, extensions_used = extensions_used + 1
-           WHERE id = ? AND ended_at IS NULL AND extensions_used = ?`,
-        )
-        .run(newExpiresAt, id, expectedExtensions).changes === 1
-    );
+    return this.transaction(() => {
+      const extended =
+        this.prepared(
+            `UPDATE leases SET expires_at = ?, extensions_used = extensions_used + 1
+             WHERE id = ? AND ended_at IS NULL AND extensions_used = ?`,
+          )
+          .run(newExpiresAt, id, expectedExtensions).changes === 1;
+      // A reminder still waiting names the old expiry: it would mislead.
+      if (extended) this.outbox.supersedeMessages(id, 'reminder', null);
+      return extended;
+    });
   }
 
   private prepared(sql: string): Database.Statement {
@@ -311,6 +320,8 @@ export class SqliteStore implements Store {
       const lease = this.getLease(id);
       if (!lease || lease.endedAt !== null) return false;
       this.prepared('UPDATE leases SET ended_at = ?, end_reason = ? WHERE id = ?').run(now, reason, id);
+      // Reminders and the like about a lease that is over are pointless now.
+      this.outbox.supersedeMessages(id, undefined, now);
       // A VM that died under its user is already failed; anything else goes to teardown.
       this.updateVm(lease.vmId, { state: 'releasing' }, now, 'claimed');
       return true;
@@ -342,6 +353,30 @@ export class SqliteStore implements Store {
       expiresAt: r.expires_at as number,
       status: r.status as ReminderStatus,
     }));
+  }
+
+  enqueueMessage(message: OutboxMessage): boolean {
+    return this.outbox.enqueueMessage(message);
+  }
+
+  settleAndClaimMessages(outcomes: readonly { id: number; outcome: AttemptOutcome }[], now: number, limit: number): OutboxRow[] {
+    return this.outbox.settleAndClaimMessages(outcomes, now, limit);
+  }
+
+  interruptSendingMessages(now: number): number {
+    return this.outbox.interruptSendingMessages(now);
+  }
+
+  nextMessageDueAt(): number | null {
+    return this.outbox.nextMessageDueAt();
+  }
+
+  supersedeMessages(leaseId: string, kind: MessageKind | undefined, now: number): number {
+    return this.outbox.supersedeMessages(leaseId, kind, now);
+  }
+
+  outboxMessages(filter?: { leaseId?: string; status?: readonly OutboxStatus[]; limit?: number }): OutboxRow[] {
+    return this.outbox.outboxMessages(filter);
   }
 
   userSetupFailures(user: string): UserSetupFailures | undefined {
