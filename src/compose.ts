@@ -4,7 +4,7 @@
  */
 import type { Logger } from './ports/logger.ts';
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AnsibleProvisioner, sandboxVars } from './adapters/ansible/ansible-provisioner.ts';
 import { AnsibleRunner } from './adapters/ansible/ansible-runner.ts';
@@ -18,7 +18,12 @@ import type { AppConfig, DirectoryConfig, Env } from './config/load-config.ts';
 import type { Cloud } from './ports/cloud.ts';
 import type { Provisioner } from './ports/provisioner.ts';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const HERE = dirname(fileURLToPath(import.meta.url));
+/**
+ * The project directory, where config/ and ansible/ are: one up from src/ when run from the
+ * sources (tsx), two up from dist/src/ when run from the build (`node dist/main.js`).
+ */
+export const ROOT = resolve(HERE, basename(dirname(HERE)) === 'dist' ? '../..' : '..');
 
 /** A problem with the set-up that the operator must fix; start-up stops saying what it is. */
 export class StartupError extends Error {}
