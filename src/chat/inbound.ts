@@ -50,7 +50,16 @@ export interface InboundMessage<User> {
 
 export type Outcome<Rendered> =
   | { kind: 'refused'; reply: Reply; rendered: Rendered }
-  | { kind: 'answered'; account: string; reply: Reply; rendered: Rendered; /** Pressed a button on someone else's card. */ stranger: boolean };
+  | {
+      kind: 'answered';
+      account: string;
+      reply: Reply;
+      rendered: Rendered;
+      /** Pressed a button on someone else's card. */
+      stranger: boolean;
+      /** The core refused a stranger's button: `reply` says kindly whose it is. */
+      notYours: boolean;
+    };
 
 const DEFAULT_REPEAT_WINDOW_MS = 3_600_000;
 
@@ -113,8 +122,9 @@ export class InboundPipeline<User, Rendered> {
     const answer = await this.dispatch({ platform: this.options.platform, account, conversation: message.conversation, text: message.text });
     const stranger = message.owner !== undefined && message.owner !== account;
     // Someone else's button: the core refused it; said kindly, naming its holder.
-    const shown = stranger && answer.tone === 'error' ? notYoursRefusal(message.owner!, answer, this.options.howToClaim) : answer;
-    return { kind: 'answered', account, reply: shown, rendered: this.render(shown, account), stranger };
+    const notYours = stranger && answer.tone === 'error';
+    const shown = notYours ? notYoursRefusal(message.owner!, answer, this.options.howToClaim) : answer;
+    return { kind: 'answered', account, reply: shown, rendered: this.render(shown, account), stranger, notYours };
   }
 
   /** Render: the platform's rendering of a reply, now. */

@@ -4,13 +4,12 @@
  * Connector service (the activities' serviceUrl) on 127.0.0.1, over a real app with full pools.
  */
 import test, { type ExecutionContext } from 'ava';
-import { Activity } from '@microsoft/agents-activity';
 import { SystemClock } from '../../../src/adapters/system-clock.ts';
 import type { Invocation } from '../../../src/chat/invocation.ts';
 import type { Reply } from '../../../src/chat/reply.ts';
 import { InMemoryConversationReferenceStore } from '../../../src/chat/teams/conversation-store.ts';
 import type { AdaptiveCard } from '../../../src/chat/teams/render-card.ts';
-import { commandText, TEAMS_MESSAGES_PATH, TeamsAdapter, type TeamsAdapterOptions } from '../../../src/chat/teams/teams-adapter.ts';
+import { TEAMS_MESSAGES_PATH, TeamsAdapter, type TeamsAdapterOptions } from '../../../src/chat/teams/teams-adapter.ts';
 import { HttpServer } from '../../../src/http/http-server.ts';
 import type { Logger } from '../../../src/ports/logger.ts';
 import type { Harness } from '../../helpers/harness.ts';
@@ -552,16 +551,4 @@ test('anonymous mode is refused off loopback and without credentials start-up is
   const offLoopback = TeamsAdapter.authFromEnv({ TEAMS_ALLOW_ANONYMOUS: '1' }, '0.0.0.0');
   t.regex(offLoopback.ok ? '' : offLoopback.error, /honoured only when the bot listens on a loopback address/);
   t.deepEqual(TeamsAdapter.authFromEnv({ TEAMS_ALLOW_ANONYMOUS: '1' }, '127.0.0.1'), { ok: true, auth: { mode: 'anonymous' } });
-});
-
-test('the command in a message: mentions and markup removed, /daaas optional; group chats need a mention', (t) => {
-  const activity = (text: string, entities: object[] = []) => Activity.fromObject({ type: 'message', text, recipient: BOT, entities });
-  const mention = { type: 'mention', text: '<at>DAaaS</at>', mentioned: BOT };
-  t.deepEqual(commandText(activity('claim excitations'), true), { text: 'claim excitations', addressed: true });
-  t.deepEqual(commandText(activity('/daaas  claim excitations\n'), true), { text: 'claim excitations', addressed: true });
-  t.deepEqual(commandText(activity('<at>DAaaS</at>&nbsp;/daaas <b>status</b>', [mention]), false), { text: 'status', addressed: true });
-  t.deepEqual(commandText(activity('status'), false), { text: 'status', addressed: false }, 'a group chat message not for the bot');
-  t.deepEqual(commandText(activity('<at>Someone</at> status', [{ type: 'mention', text: '<at>Someone</at>', mentioned: { id: '29:1x' } }]), false), { text: 'status', addressed: false });
-  t.deepEqual(commandText(activity('<at>DAaaS</at>', [mention]), false), { text: '', addressed: true });
-  t.deepEqual(commandText(activity('release &lt;vm&gt; &amp;lt;'), true), { text: 'release <vm> &lt;', addressed: true });
 });
