@@ -1,12 +1,16 @@
 /**
- * 5b. Start-up: `node --import tsx src/main.ts --no-shell` on the shipped configuration, with
+ * 5b. Start-up, both ways the bot runs: `node --import tsx src/main.ts --no-shell` (what
+ * `npm start` does) and `node dist/main.js --no-shell` (the compiled service, built here into a
+ * throwaway installation first), on the shipped configuration, with
  * DAAAS_PORT=0 and a fresh data directory, until it logs "listening"; the first run also waits
  * for the first warm VM ("ready"; the README says about 10 seconds). Each bot is stopped with
  * SIGTERM by its PID (SIGKILL by PID if it does not stop) once it says it runs as a service: its
  * signal handlers are installed only after "listening", so a signal right then would kill it
- * without its orderly shutdown.
+ * without its orderly shutdown. The resident set size is read from /proc at "running as a
+ * service", before the bot holds any state (its pools are only starting to boot).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, readFileSync, symlinkSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, round, tempDir, type Row, type SectionResult } from './lib.ts';
@@ -15,20 +19,50 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Run {
   listeningMs: number;
+  rssMb: number | null;
   firstReadyMs: number | null;
   exitedOnSigterm: boolean;
   exit: string;
   stderrTail: string;
 }
 
-function startOnce(waitForReady: boolean): Promise<Run> {
+/** How to start the bot: the sources through tsx, or a compiled installation's dist/main.js. */
+interface Way {
+  label: string;
+  args: string[];
+  cwd: string;
+}
+
+const TSX: Way = { label: 'node --import tsx src/main.ts --no-shell (npm start)', args: ['--import', 'tsx', 'src/main.ts', '--no-shell'], cwd: ROOT };
+
+/** `npm run build` into a throwaway installation (dist/ beside config/ and node_modules/). */
+function compiled(): { way: Way; remove: () => void } {
+  const install = tempDir();
+  for (const name of ['config', 'ansible', 'node_modules']) symlinkSync(join(ROOT, name), join(install.path, name));
+  copyFileSync(join(ROOT, 'package.json'), join(install.path, 'package.json'));
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), join(install.path, 'dist')], { stdio: 'ignore' });
+  return { way: { label: 'node dist/main.js --no-shell (compiled)', args: [join(install.path, 'dist/main.js'), '--no-shell'], cwd: install.path }, remove: install.remove };
+}
+
+/** The process's resident set size in MB, from /proc (null where there is none). */
+function rssMb(pid: number): number | null {
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+function startOnce(waitForReady: boolean, way: Way = TSX): Promise<Run> {
   const dir = tempDir();
   // Only what node needs and the bot's own variables: no chat credentials, no cloud settings.
   const env: Record<string, string> = { DAAAS_PORT: '0', DAAAS_HOST: '127.0.0.1', DAAAS_DATA_DIR: join(dir.path, 'var'), DAAAS_LOG_LEVEL: 'info' };
   for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG']) if (process.env[key]) env[key] = process.env[key]!;
   return new Promise<Run>((resolvePromise, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--no-shell'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, way.args, { cwd: way.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let rss: number | null = null;
     let buffer = '';
     let err = '';
     let listeningMs: number | null = null;
@@ -64,7 +98,10 @@ function startOnce(waitForReady: boolean): Promise<Run> {
           // In case the "running as a service" line is ever reworded.
           setTimeout(() => (serviceMs ??= performance.now() - t0), 1_000);
         }
-        if (typeof msg === 'string' && msg.startsWith('running as a service') && serviceMs === null) serviceMs = now;
+        if (typeof msg === 'string' && msg.startsWith('running as a service') && serviceMs === null) {
+          serviceMs = now;
+          if (child.pid) rss = rssMb(child.pid);
+        }
         if (msg === 'ready' && firstReadyMs === null) firstReadyMs = now;
         if (serviceMs !== null && (!waitForReady || firstReadyMs !== null)) stop();
       }
@@ -76,7 +113,7 @@ function startOnce(waitForReady: boolean): Promise<Run> {
       dir.remove();
       const stderrTail = err.trim().split('\n').slice(-3).join(' ').slice(0, 300);
       if (listeningMs === null) reject(new Error(`the bot did not log "listening" (exit ${code ?? signal}): ${stderrTail}`));
-      else resolvePromise({ listeningMs, firstReadyMs, exitedOnSigterm: stopping && code === 0, exit: String(code ?? signal), stderrTail });
+      else resolvePromise({ listeningMs, rssMb: rss, firstReadyMs, exitedOnSigterm: stopping && code === 0, exit: String(code ?? signal), stderrTail });
     });
   });
 }
@@ -86,17 +123,34 @@ export async function startupTime(quick: boolean): Promise<SectionResult> {
   const runs: Run[] = [];
   for (let i = 0; i < (quick ? 1 : 3); i++) runs.push(await startOnce(false));
   runs.push(await startOnce(true));
-  const listening = runs.map((r) => r.listeningMs);
+  const build = compiled();
+  const compiledRuns: Run[] = [];
+  try {
+    for (let i = 0; i < (quick ? 1 : 3); i++) compiledRuns.push(await startOnce(false, build.way));
+  } finally {
+    build.remove();
+  }
   const last = runs.at(-1)!;
   const firstReady = last.firstReadyMs;
-  const rows: Row[] = [
-    {
+  const startRow = (way: Way, of: Run[]): Row => {
+    const listening = of.map((r) => r.listeningMs);
+    return {
       section: '5 start-up',
-      measure: `start-up to "listening" (node --import tsx src/main.ts --no-shell), median of ${runs.length}`,
+      measure: `start-up to "listening", ${way.label}, median of ${of.length}`,
       value: `${(median(listening) / 1000).toFixed(2)} s (first ${(listening[0]! / 1000).toFixed(2)} s)`,
       target: '—',
       verdict: 'info',
-    },
+    };
+  };
+  const rssRow = (way: Way, of: Run[]): Row => {
+    const rss = of.map((r) => r.rssMb).filter((v): v is number => v !== null);
+    return { section: '5 start-up', measure: `RSS before any state, ${way.label}, median of ${rss.length}`, value: rss.length ? `${median(rss).toFixed(0)} MB` : 'no /proc here', target: '—', verdict: 'info' };
+  };
+  const rows: Row[] = [
+    startRow(TSX, runs),
+    startRow(build.way, compiledRuns),
+    rssRow(TSX, runs),
+    rssRow(build.way, compiledRuns),
     {
       section: '5 start-up',
       measure: 'start-up to the first warm VM ready (shipped config: boot 4 s, provision 3 s)',
@@ -105,11 +159,12 @@ export async function startupTime(quick: boolean): Promise<SectionResult> {
       verdict: firstReady !== null && firstReady <= 12_000 ? 'pass' : 'miss',
     },
   ];
-  const unclean = runs.filter((r) => !r.exitedOnSigterm);
+  const unclean = [...runs, ...compiledRuns].filter((r) => !r.exitedOnSigterm);
   const notes = unclean.map((r) => `A bot stopped with SIGTERM exited with ${r.exit}, not 0${r.stderrTail ? `: ${r.stderrTail}` : ''}.`);
+  const data = (r: Run) => ({ listeningMs: round(r.listeningMs, 1), rssMb: r.rssMb === null ? null : round(r.rssMb, 1), firstReadyMs: r.firstReadyMs === null ? null : round(r.firstReadyMs, 1), exit: r.exit, exitedOnSigterm: r.exitedOnSigterm });
   return {
     rows,
     notes,
-    data: { firstRunCompilesSources: true, runs: runs.map((r) => ({ listeningMs: round(r.listeningMs, 1), firstReadyMs: r.firstReadyMs === null ? null : round(r.firstReadyMs, 1), exit: r.exit, exitedOnSigterm: r.exitedOnSigterm })) },
+    data: { firstRunCompilesSources: true, runs: runs.map(data), compiledRuns: compiledRuns.map(data) },
   };
 }
