@@ -1,7 +1,9 @@
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Clock } from '../../ports/clock.ts';
+import { silentLogger, type Logger } from '../../ports/logger.ts';
 import type { Notifier, Recipient } from '../../ports/notifier.ts';
+import { InboundPipeline } from '../inbound.ts';
 import type { Invocation } from '../invocation.ts';
 import type { Reply } from '../reply.ts';
 import { renderText } from './render-text.ts';
@@ -16,6 +18,8 @@ export interface ShellAdapterOptions {
   clock: Clock;
   dispatch: (invocation: Invocation) => Promise<Reply>;
   timeZone?: string;
+  /** Where the pipeline logs a failed command. Default: nowhere (the reference is on screen). */
+  log?: Logger;
 }
 
 export const SHELL_PLATFORM = 'shell';
@@ -29,14 +33,27 @@ export class ShellAdapter implements Notifier {
   private rl: Interface | undefined;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
+  /** The person at the keyboard is who they say: identifying is trivial, nothing is delivered twice. */
+  private readonly inbound: InboundPipeline<string, string>;
 
-  constructor(private readonly o: ShellAdapterOptions) {}
+  constructor(private readonly options: ShellAdapterOptions) {
+    this.inbound = new InboundPipeline({
+      platform: SHELL_PLATFORM,
+      platformName: 'the terminal',
+      dispatch: options.dispatch,
+      lookUp: async (account) => ({ ok: true, account }),
+      render: (answer, { now }) => renderText(answer, { now, timeZone: options.timeZone }),
+      howToClaim: 'You can claim a VM of your own with: claim <pool> (see the pools with: pools).',
+      clock: options.clock,
+      log: options.log ?? silentLogger,
+    });
+  }
 
   /** Reads lines until the input ends (or `exit`); resolves once every answer is printed. */
   run(): Promise<void> {
-    const rl = createInterface({ input: this.o.input, output: this.o.interactive ? this.o.output : undefined, terminal: this.o.interactive });
+    const rl = createInterface({ input: this.options.input, output: this.options.interactive ? this.options.output : undefined, terminal: this.options.interactive });
     this.rl = rl;
-    rl.setPrompt(`${this.o.account}> `);
+    rl.setPrompt(`${this.options.account}> `);
     return new Promise((resolve) => {
       rl.on('line', (line) => {
         // readline may still deliver lines that arrived in the same chunk as `exit`: they are
@@ -56,7 +73,7 @@ export class ShellAdapter implements Notifier {
       });
       rl.on('close', () => {
         this.closed = true;
-        if (this.o.interactive) this.o.output.write('\n');
+        if (this.options.interactive) this.options.output.write('\n');
         void this.queue.then(() => {
           this.rl = undefined;
           resolve();
@@ -67,28 +84,28 @@ export class ShellAdapter implements Notifier {
   }
 
   async notify(to: Recipient, message: Reply): Promise<void> {
-    const body = renderText(message, { now: this.o.clock.now(), timeZone: this.o.timeZone });
+    const body = renderText(message, { now: this.options.clock.now(), timeZone: this.options.timeZone });
     this.print(`\n[direct message to ${to.user}]\n${body}\n`);
   }
 
   private async answer(line: string): Promise<void> {
-    if (!this.o.interactive) this.o.output.write(`${this.o.account}> ${line}\n`);
-    const message = await this.o.dispatch({ platform: SHELL_PLATFORM, account: this.o.account, conversation: CONVERSATION, text: line });
-    this.print(`${renderText(message, { now: this.o.clock.now(), timeZone: this.o.timeZone })}\n`);
+    if (!this.options.interactive) this.options.output.write(`${this.options.account}> ${line}\n`);
+    const outcome = await this.inbound.handle({ user: this.options.account, conversation: CONVERSATION, text: line });
+    this.print(`${outcome.rendered}\n`);
   }
 
   /** Writes above the prompt in a terminal, so typing in progress is not mangled. */
   private print(textOut: string): void {
-    if (this.rl && this.o.interactive) {
-      this.o.output.write('\r\x1b[K');
-      this.o.output.write(`${textOut}\n`);
+    if (this.rl && this.options.interactive) {
+      this.options.output.write('\r\x1b[K');
+      this.options.output.write(`${textOut}\n`);
       this.rl.prompt(true);
     } else {
-      this.o.output.write(`${textOut}\n`);
+      this.options.output.write(`${textOut}\n`);
     }
   }
 
   private prompt(): void {
-    if (this.o.interactive) this.rl?.prompt();
+    if (this.options.interactive) this.rl?.prompt();
   }
 }

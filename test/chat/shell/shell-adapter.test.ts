@@ -75,7 +75,9 @@ test('every line becomes a shell invocation from the terminal, trimmed', async (
   const s = shell({ account: 'bob' });
   s.input.end('   claim physics  \t\n');
   await s.running;
-  t.deepEqual(s.calls, [{ platform: SHELL_PLATFORM, account: 'bob', conversation: 'terminal', text: 'claim physics' }]);
+  // Each carries a request id of its own, which correlates its log lines.
+  t.deepEqual(s.calls.map(({ requestId, ...rest }) => rest), [{ platform: SHELL_PLATFORM, account: 'bob', conversation: 'terminal', text: 'claim physics' }]);
+  t.regex(s.calls[0]!.requestId ?? '', /^[0-9a-f]{8}$/);
   t.is(SHELL_PLATFORM, 'shell');
   t.true(s.output().startsWith('bob> claim physics\n'));
 });
@@ -252,13 +254,20 @@ test('lines after exit are not run, even when they arrive in the same chunk', as
 
 test('a line whose answer fails is reported and the next lines are still answered', async (t) => {
   const s = shell({
+    // A zone the renderer cannot use: answers showing a time fail to render.
+    timeZone: 'Nowhere/Atlantis',
     dispatch: async (inv) => {
-      if (inv.text === 'boom') throw new Error('renderer exploded');
+      if (inv.text === 'boom') throw new Error('dispatcher exploded');
+      if (inv.text === 'when') return reply('info', 'expiry', fields({ label: 'Expires', value: { time: NOW } }));
       return reply('info', `answer to ${inv.text}`);
     },
   });
-  s.input.end('boom\nstatus\n');
+  s.input.end('boom\nwhen\nstatus\n');
   await s.running;
-  t.regex(s.output(), /alice> boom\n✖ That message could not be answered: renderer exploded\n/);
+  // The command failing inside the bot: the one apology, with a reference into the log.
+  t.regex(s.output(), /alice> boom\n✖ Sorry, something went wrong on our side\.\n {2}Nothing was changed\. If it happens again, tell the admins and quote reference [0-9a-f]{8}\.\n/);
+  t.notRegex(s.output(), /dispatcher exploded/, 'the error itself is for the log, not the user');
+  // The answer failing to render: reported as such.
+  t.regex(s.output(), /alice> when\n✖ That message could not be answered: Invalid time zone specified: Nowhere\/Atlantis\n/);
   t.regex(s.output(), /alice> status\n• answer to status\n/);
 });
