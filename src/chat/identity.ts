@@ -15,16 +15,16 @@ export type Identity = { ok: true; account: string } | { ok: false; reason: stri
  * the local part is an account name by the bot's one rule. A whole address is never an account.
  * `what` names the address in refusals.
  */
-export function accountFromAddress(address: string, o: { domains: readonly string[]; what: string }): Identity {
+export function accountFromAddress(address: string, options: { domains: readonly string[]; what: string }): Identity {
   const at = address.lastIndexOf('@');
-  if (at <= 0) return { ok: false, reason: `${o.what} (${address}) is not one the bot can read.` };
+  if (at <= 0) return { ok: false, reason: `${options.what} (${address}) is not one the bot can read.` };
   const domain = address.slice(at + 1).toLowerCase();
-  const domains = o.domains.map((d) => d.toLowerCase());
+  const domains = options.domains.map((d) => d.toLowerCase());
   if (domains.length > 0 && !domains.some((d) => domain === d || domain.endsWith(`.${d}`))) {
-    return { ok: false, reason: `${o.what} (${address}) is not at ${domains.length === 1 ? 'the facility’s domain' : 'one of the facility’s domains'} (${domains.join(', ')}).` };
+    return { ok: false, reason: `${options.what} (${address}) is not at ${domains.length === 1 ? 'the facility’s domain' : 'one of the facility’s domains'} (${domains.join(', ')}).` };
   }
   const account = address.slice(0, at);
-  if (!isAccountName(account)) return { ok: false, reason: `${o.what} (${address}) does not give a facility account name the bot can use.` };
+  if (!isAccountName(account)) return { ok: false, reason: `${options.what} (${address}) does not give a facility account name the bot can use.` };
   return { ok: true, account };
 }
 
@@ -44,8 +44,8 @@ export class IdentityCache {
   private readonly inFlight = new Map<string, Promise<Identity>>();
   private readonly users = new Map<string, Set<string>>();
 
-  constructor(private readonly o: { clock: Clock; maxEntries?: number; ttlMs?: number; negativeTtlMs?: number }) {
-    this.cache = new TtlCache({ clock: o.clock, maxEntries: o.maxEntries ?? 10_000 });
+  constructor(private readonly options: { clock: Clock; maxEntries?: number; ttlMs?: number; negativeTtlMs?: number }) {
+    this.cache = new TtlCache({ clock: options.clock, maxEntries: options.maxEntries ?? 10_000 });
   }
 
   /** The cached identity of `key`, the look-up already running for it, or `lookUp()` (whose answer is remembered). */
@@ -68,7 +68,7 @@ export class IdentityCache {
   }
 
   private remember(key: string, identity: Identity): Identity {
-    this.cache.set(key, identity, identity.ok ? (this.o.ttlMs ?? 3_600_000) : (this.o.negativeTtlMs ?? 60_000));
+    this.cache.set(key, identity, identity.ok ? (this.options.ttlMs ?? 3_600_000) : (this.options.negativeTtlMs ?? 60_000));
     if (identity.ok) {
       const users = this.users.get(identity.account) ?? new Set<string>();
       users.delete(key);
@@ -76,7 +76,7 @@ export class IdentityCache {
       this.users.delete(identity.account);
       this.users.set(identity.account, users);
       // Bounded like the cache: forget the accounts seen longest ago.
-      while (this.users.size > (this.o.maxEntries ?? 10_000)) {
+      while (this.users.size > (this.options.maxEntries ?? 10_000)) {
         const oldest = this.users.keys().next();
         if (oldest.done) break;
         this.users.delete(oldest.value);

@@ -13,12 +13,12 @@ interface Entry<V> {
 export class TtlCache<V> {
   private readonly entries = new Map<string, Entry<V>>();
 
-  constructor(private readonly o: { clock: Clock; maxEntries: number }) {}
+  constructor(private readonly options: { clock: Clock; maxEntries: number }) {}
 
   get(key: string): V | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    if (entry.expiresAt <= this.o.clock.now()) {
+    if (entry.expiresAt <= this.options.clock.now()) {
       this.entries.delete(key);
       return undefined;
     }
@@ -31,8 +31,8 @@ export class TtlCache<V> {
 
   set(key: string, value: V, ttlMs: number): void {
     this.entries.delete(key);
-    this.entries.set(key, { value, expiresAt: this.o.clock.now() + ttlMs });
-    while (this.entries.size > this.o.maxEntries) {
+    this.entries.set(key, { value, expiresAt: this.options.clock.now() + ttlMs });
+    while (this.entries.size > this.options.maxEntries) {
       const oldest = this.entries.keys().next();
       if (oldest.done) break;
       this.entries.delete(oldest.value);

@@ -24,7 +24,7 @@ export class SlackHttpReceiver implements Receiver {
   private app: App | undefined;
   private accepting = false;
 
-  constructor(private readonly o: SlackHttpReceiverOptions) {}
+  constructor(private readonly options: SlackHttpReceiverOptions) {}
 
   init(app: App): void {
     this.app = app;
@@ -43,10 +43,10 @@ export class SlackHttpReceiver implements Receiver {
     if (!this.accepting || !this.app) return reply(res, 503);
     let raw: string;
     try {
-      const buffered = await HTTPModuleFunctions.bufferIncomingMessage(req, this.o.maxBodyBytes ?? 1_048_576);
+      const buffered = await HTTPModuleFunctions.bufferIncomingMessage(req, this.options.maxBodyBytes ?? 1_048_576);
       raw = buffered.rawBody.toString('utf8');
     } catch (error) {
-      this.o.log.warn({ err: error }, 'Slack request body could not be read');
+      this.options.log.warn({ err: error }, 'Slack request body could not be read');
       return reply(res, HTTPModuleFunctions.isRawBodyError(error) ? error.statusCode : 400);
     }
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -55,7 +55,7 @@ export class SlackHttpReceiver implements Receiver {
 
     const refusal = this.verify(req, raw);
     if (refusal) {
-      this.o.log.warn({ reason: refusal, path: req.url, ip: req.socket.remoteAddress }, 'Slack request refused: bad signature');
+      this.options.log.warn({ reason: refusal, path: req.url, ip: req.socket.remoteAddress }, 'Slack request refused: bad signature');
       return reply(res, 401);
     }
 
@@ -68,7 +68,7 @@ export class SlackHttpReceiver implements Receiver {
     if (body.type === 'url_verification') return HTTPModuleFunctions.buildUrlVerificationResponse(res, body);
 
     const ack = new HTTPResponseAck({
-      logger: this.o.boltLogger,
+      logger: this.options.boltLogger,
       processBeforeResponse: false,
       httpRequest: req,
       httpRequestBody: body,
@@ -85,7 +85,7 @@ export class SlackHttpReceiver implements Receiver {
     try {
       await this.app.processEvent(event);
     } catch (error) {
-      this.o.log.error({ err: error }, 'Slack request failed');
+      this.options.log.error({ err: error }, 'Slack request failed');
       if (!res.headersSent) return reply(res, 500);
     }
     // Nothing listened (an event type the bot does not use): Slack still wants its 200.
@@ -101,13 +101,13 @@ export class SlackHttpReceiver implements Receiver {
     const timestamp = header(req, 'x-slack-request-timestamp');
     if (!signature || !timestamp) return 'signature headers missing';
     if (!/^\d{1,12}$/.test(timestamp)) return 'timestamp is not a number';
-    const nowMs = this.o.clock.now();
+    const nowMs = this.options.clock.now();
     // Either way: an old request may be a replay, one from the future a forgery made ahead.
-    if (Math.abs(nowMs / 1000 - Number(timestamp)) > (this.o.toleranceSeconds ?? 300)) return 'timestamp too far from now';
+    if (Math.abs(nowMs / 1000 - Number(timestamp)) > (this.options.toleranceSeconds ?? 300)) return 'timestamp too far from now';
     try {
       // Bolt's check: v0 HMAC-SHA256 over "v0:timestamp:body", compared in constant time.
       verifySlackRequest({
-        signingSecret: this.o.signingSecret,
+        signingSecret: this.options.signingSecret,
         body: raw,
         headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': Number(timestamp) },
         nowMilliseconds: nowMs,

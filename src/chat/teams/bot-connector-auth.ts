@@ -43,7 +43,7 @@ const MAX_TOKEN_LENGTH = 16_384;
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 
 export class BotConnectorAuth {
-  constructor(private readonly o: BotConnectorAuthOptions) {}
+  constructor(private readonly options: BotConnectorAuthOptions) {}
 
   /** Checks one request's `Authorization` header against the activity it came with. */
   async authenticate(authorization: string | string[] | undefined, activity: Record<string, unknown>): Promise<AuthOutcome> {
@@ -62,11 +62,11 @@ export class BotConnectorAuth {
     // Everything that needs no key, before any key is looked up.
     if (head.alg !== 'RS256') return refuse(`the token's algorithm is ${String(head.alg)}, not RS256`);
     if (typeof head.kid !== 'string' || head.kid === '' || head.kid.length > 256) return refuse('the token names no signing key');
-    if (claims.iss !== this.o.issuer) return refuse(`the token was issued by ${describe(claims.iss)}, not the Bot Framework (${this.o.issuer})`);
+    if (claims.iss !== this.options.issuer) return refuse(`the token was issued by ${describe(claims.iss)}, not the Bot Framework (${this.options.issuer})`);
     const aud = claims.aud;
-    if (!(aud === this.o.appId || (Array.isArray(aud) && aud.includes(this.o.appId)))) return refuse(`the token is for ${describe(aud)}, not this bot`);
-    const nowSeconds = this.o.clock.now() / 1000;
-    const tolerance = (this.o.clockToleranceMs ?? 300_000) / 1000;
+    if (!(aud === this.options.appId || (Array.isArray(aud) && aud.includes(this.options.appId)))) return refuse(`the token is for ${describe(aud)}, not this bot`);
+    const nowSeconds = this.options.clock.now() / 1000;
+    const tolerance = (this.options.clockToleranceMs ?? 300_000) / 1000;
     if (typeof claims.exp !== 'number') return refuse('the token has no expiry');
     if (nowSeconds > claims.exp + tolerance) return refuse('the token has expired');
     if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > nowSeconds + tolerance)) return refuse('the token is not valid yet');
@@ -75,10 +75,10 @@ export class BotConnectorAuth {
     if (!serviceUrl || originOf(claims.serviceurl) === undefined || originOf(claims.serviceurl) !== originOf(serviceUrl)) {
       return refuse(`the activity's serviceUrl ${describe(serviceUrl)} is not the token's (${describe(claims.serviceurl)})`);
     }
-    const notAllowed = this.o.serviceUrls.refusal(serviceUrl);
+    const notAllowed = this.options.serviceUrls.refusal(serviceUrl);
     if (notAllowed) return refuse(notAllowed);
 
-    const found = await this.o.keys.get(head.kid);
+    const found = await this.options.keys.get(head.kid);
     if (found === 'unavailable') return { ok: false, status: 503, reason: 'the Bot Framework signing keys could not be fetched' };
     if (found === 'unknown') return refuse(`the token is signed with key ${describe(head.kid)}, which is not in the Bot Framework's key set`);
     const channelId = typeof activity.channelId === 'string' ? activity.channelId : '';
@@ -118,17 +118,17 @@ export class BotConnectorKeys {
   /** Outbound fetches made (metadata and key set): for the log and for tests. */
   fetches = 0;
 
-  constructor(private readonly o: BotConnectorKeysOptions) {}
+  constructor(private readonly options: BotConnectorKeysOptions) {}
 
   /** The key with this id, 'unknown' if the key set does not have it, 'unavailable' if it could not be fetched. */
   async get(kid: string): Promise<SigningKey | 'unknown' | 'unavailable'> {
-    const now = this.o.clock.now();
-    const fresh = this.loadedAt !== undefined && now - this.loadedAt < (this.o.maxAgeMs ?? 86_400_000);
+    const now = this.options.clock.now();
+    const fresh = this.loadedAt !== undefined && now - this.loadedAt < (this.options.maxAgeMs ?? 86_400_000);
     const known = this.keys.get(kid);
     if (known && fresh) return known;
     if (this.refreshing) {
       await this.refreshing;
-    } else if (this.lastAttemptAt === undefined || now - this.lastAttemptAt >= (this.o.minRefreshMs ?? 60_000)) {
+    } else if (this.lastAttemptAt === undefined || now - this.lastAttemptAt >= (this.options.minRefreshMs ?? 60_000)) {
       this.lastAttemptAt = now;
       this.refreshing = this.refresh().finally(() => (this.refreshing = undefined));
       await this.refreshing;
@@ -140,7 +140,7 @@ export class BotConnectorKeys {
 
   private async refresh(): Promise<void> {
     try {
-      const metadata = await this.fetchJson(this.o.openIdMetadataUrl);
+      const metadata = await this.fetchJson(this.options.openIdMetadataUrl);
       const jwksUri = metadata.jwks_uri;
       if (typeof jwksUri !== 'string') throw new Error('the OpenID metadata has no jwks_uri');
       const set = await this.fetchJson(jwksUri);
@@ -151,19 +151,19 @@ export class BotConnectorKeys {
       }
       if (keys.size === 0) throw new Error('the key set has no RSA signing keys');
       this.keys = keys;
-      this.loadedAt = this.o.clock.now();
+      this.loadedAt = this.options.clock.now();
       this.lastFailed = false;
-      this.o.log.info({ keys: keys.size }, 'Bot Framework signing keys fetched');
+      this.options.log.info({ keys: keys.size }, 'Bot Framework signing keys fetched');
     } catch (error) {
       // The keys held so far stay in use: a failed refresh must not lock Teams out.
       this.lastFailed = true;
-      this.o.log.error({ err: error, url: this.o.openIdMetadataUrl }, 'could not fetch the Bot Framework signing keys');
+      this.options.log.error({ err: error, url: this.options.openIdMetadataUrl }, 'could not fetch the Bot Framework signing keys');
     }
   }
 
   private async fetchJson(url: string): Promise<Record<string, unknown>> {
     this.fetches++;
-    const response = await fetch(url, { signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000), redirect: 'error' });
+    const response = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000), redirect: 'error' });
     if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
     const body = (await response.json()) as unknown;
     if (typeof body !== 'object' || body === null) throw new Error(`${url} did not answer a JSON object`);

@@ -28,7 +28,7 @@ export interface PersonalChatOptions {
  * answers asked for in a channel): a card in their personal chat with the bot.
  */
 export class TeamsPersonalChat {
-  constructor(private readonly o: PersonalChatOptions) {}
+  constructor(private readonly options: PersonalChatOptions) {}
 
   /**
    * A card in the user's personal chat, through the reference stored when they last talked to
@@ -46,12 +46,12 @@ export class TeamsPersonalChat {
     if (entry.unreachable) {
       throw new Error(`${to.user} removed or blocked the bot in Teams (${entry.unreachable.reason}); nothing is sent until they message it again (not sent: ${messageToSend.title})`);
     }
-    const rendered = renderCard(messageToSend, { now: this.o.clock.now(), owner: to.user });
+    const rendered = renderCard(messageToSend, { now: this.options.clock.now(), owner: to.user });
     try {
       await this.continueConversation(entry.reference, async (client) => {
         const reference = isPersonal(entry.reference) ? entry.reference : await this.openPersonalChat(client, key, entry);
         const activity = messageTo(reference, rendered);
-        await this.o.queue.push({
+        await this.options.queue.push({
           kind: 'proactive',
           conversation: reference.conversation.id,
           tenant: tenantOfReference(reference),
@@ -63,35 +63,35 @@ export class TeamsPersonalChat {
       const code = connectorErrorCode(error);
       if (isGone(status, code)) {
         const reason = code ?? `HTTP ${status}`;
-        await (async () => this.o.references.markUnreachable(key, reason, this.o.clock.now()))().catch((e: unknown) => this.o.log.error({ err: e }, 'could not record an unreachable Teams user'));
-        this.o.log.warn(
+        await (async () => this.options.references.markUnreachable(key, reason, this.options.clock.now()))().catch((e: unknown) => this.options.log.error({ err: e }, 'could not record an unreachable Teams user'));
+        this.options.log.warn(
           { account: to.user, teamsUser: entry.reference.user.id, aadObjectId: entry.reference.user.aadObjectId, status, code, forAdmins: true },
           'Teams user removed or blocked the bot: marked unreachable; their reminders stop until they message the bot again',
         );
         throw new Error(`${to.user} cannot be reached in Teams (${reason}): they removed or blocked the bot`, { cause: error });
       }
-      this.o.log.warn({ err: error, account: to.user, status, code }, 'Teams did not deliver a direct message');
+      this.options.log.warn({ err: error, account: to.user, status, code }, 'Teams did not deliver a direct message');
       throw new Error(`Teams did not deliver the message to ${to.user}${status ? ` (HTTP ${status}${code ? ` ${code}` : ''})` : ''}`, { cause: error });
     }
   }
 
   private async referenceFor(to: Recipient): Promise<{ key: string; entry: StoredConversation } | { key?: undefined; entry?: undefined } | { refused: string }> {
     // The lease's conversation is the user key it was claimed with; the user's other Teams identities are tried after.
-    const keys = [to.conversation, ...this.o.userKeysOf(to.user).reverse()];
+    const keys = [to.conversation, ...this.options.userKeysOf(to.user).reverse()];
     let refused: string | undefined;
     for (const key of new Set(keys)) {
-      const entry = await this.o.references.get(key);
+      const entry = await this.options.references.get(key);
       if (!entry) continue;
       // A reference names a Teams user; if that user now maps to someone else, it is not theirs to receive.
       if (entry.account !== to.user) {
-        this.o.log.warn({ account: to.user, storedFor: entry.account }, 'Teams conversation reference belongs to another account; not used');
+        this.options.log.warn({ account: to.user, storedFor: entry.account }, 'Teams conversation reference belongs to another account; not used');
         continue;
       }
       // The bot's Bot Connector token goes with every call: never to a host off the allow-list.
-      const notAllowed = this.o.serviceUrls.refusal(entry.reference.serviceUrl);
+      const notAllowed = this.options.serviceUrls.refusal(entry.reference.serviceUrl);
       if (notAllowed) {
         refused ??= notAllowed;
-        this.o.log.warn({ account: to.user, reason: notAllowed, forAdmins: true }, 'stored Teams conversation reference names a service URL that is not allowed; not used');
+        this.options.log.warn({ account: to.user, reason: notAllowed, forAdmins: true }, 'stored Teams conversation reference names a service URL that is not allowed; not used');
         continue;
       }
       return { key, entry };
@@ -100,17 +100,17 @@ export class TeamsPersonalChat {
   }
 
   private async continueConversation(reference: TeamsConversationReference, logic: (client: ConnectorClient) => Promise<void>): Promise<void> {
-    const { auth } = this.o;
+    const { auth } = this.options;
     // Anonymously there is no app id to act as: an identity without an audience gives an unauthenticated connector client.
     const identity: Parameters<CloudAdapter['continueConversation']>[0] = auth.mode === 'production' ? auth.clientId : {};
     let failure: { error: unknown } | undefined;
     // The SDK hands errors inside the turn to onTurnError; they are carried out here instead.
-    await this.o.adapter.continueConversation(
+    await this.options.adapter.continueConversation(
       identity,
       { serviceUrl: reference.serviceUrl, channelId: reference.channelId, conversation: reference.conversation, user: reference.user, agent: reference.agent, ...(reference.locale ? { locale: reference.locale } : {}) },
       async (context) => {
         try {
-          await logic(context.turnState.get<ConnectorClient>(this.o.adapter.ConnectorClientKey));
+          await logic(context.turnState.get<ConnectorClient>(this.options.adapter.ConnectorClientKey));
         } catch (error) {
           failure = { error };
         }
@@ -131,13 +131,13 @@ export class TeamsPersonalChat {
       members: [{ id: reference.user.id }],
       ...(tenantId ? { tenantId, channelData: { tenant: { id: tenantId } } } : {}),
     } as unknown as ConversationParameters;
-    const created = await this.o.queue.push({ kind: 'open personal chat', tenant: tenantId, run: () => client.createConversation(parameters) });
+    const created = await this.options.queue.push({ kind: 'open personal chat', tenant: tenantId, run: () => client.createConversation(parameters) });
     if (!created?.id) throw new Error('Teams did not open a personal chat with the user');
     const personal: TeamsConversationReference = {
       ...reference,
       conversation: { id: created.id, conversationType: 'personal', ...(tenantId ? { tenantId } : {}) },
     };
-    await this.o.references.put(key, { reference: personal, account: entry.account, updatedAt: entry.updatedAt });
+    await this.options.references.put(key, { reference: personal, account: entry.account, updatedAt: entry.updatedAt });
     return personal;
   }
 }

@@ -29,10 +29,10 @@ export interface AgentRequestHandlerOptions {
  * for the bot's own HTTP server, in the manner of the SDK's Express `createAgentRequestHandler`:
  * the SDK's `startServer` opens a server of its own that cannot be closed.
  */
-export function agentRequestHandler(o: AgentRequestHandlerOptions): Handler {
-  const maxBytes = o.maxBodyBytes ?? 1_048_576;
+export function agentRequestHandler(options: AgentRequestHandlerOptions): Handler {
+  const maxBytes = options.maxBodyBytes ?? 1_048_576;
   return async (req: IncomingMessage, res: ServerResponse) => {
-    if (o.accepting && !o.accepting()) return plain(res, 503, { error: 'the bot is stopping' }, { 'retry-after': '5' });
+    if (options.accepting && !options.accepting()) return plain(res, 503, { error: 'the bot is stopping' }, { 'retry-after': '5' });
     const type = String(req.headers['content-type'] ?? '');
     if (!/^application\/json\b/i.test(type)) return plain(res, 415, { error: 'expected a JSON activity (content-type: application/json)' });
     let body: unknown;
@@ -47,29 +47,29 @@ export function agentRequestHandler(o: AgentRequestHandlerOptions): Handler {
     const request: Request = { body: body as Record<string, unknown>, headers: req.headers, method: req.method ?? 'POST' };
     const response = new NodeWebResponse(res);
     let authorised = false;
-    if (o.authenticate) {
-      const outcome = await o.authenticate(request);
+    if (options.authenticate) {
+      const outcome = await options.authenticate(request);
       if (!outcome.ok) {
-        o.log.warn({ status: outcome.status, reason: outcome.reason, remote: req.socket.remoteAddress }, 'Teams request refused: not authenticated');
+        options.log.warn({ status: outcome.status, reason: outcome.reason, remote: req.socket.remoteAddress }, 'Teams request refused: not authenticated');
         return plain(res, outcome.status, { error: outcome.status === 401 ? 'unauthorized' : 'try again later' }, outcome.status === 503 ? { 'retry-after': '60' } : {});
       }
       request.user = outcome.claims;
       authorised = true;
     } else {
-      await o.adapter.authorizeRequest(request, response, () => {
+      await options.adapter.authorizeRequest(request, response, () => {
         authorised = true;
       });
     }
     if (!authorised) {
-      o.log.warn({ status: res.statusCode, remote: req.socket.remoteAddress }, 'Teams request refused: not authenticated');
+      options.log.warn({ status: res.statusCode, remote: req.socket.remoteAddress }, 'Teams request refused: not authenticated');
       return;
     }
-    const refusal = o.refuse?.(body as Record<string, unknown>);
+    const refusal = options.refuse?.(body as Record<string, unknown>);
     if (refusal) {
-      o.log.warn({ reason: refusal }, 'Teams request refused');
+      options.log.warn({ reason: refusal }, 'Teams request refused');
       return plain(res, 400, { error: refusal });
     }
-    await o.adapter.process(request, response, o.logic);
+    await options.adapter.process(request, response, options.logic);
     if (!res.writableEnded) res.end();
   };
 }

@@ -146,6 +146,6 @@ function connectionSettings(env: Env): { clientId?: string; clientSecret?: strin
   return defined({ clientId: first.clientid, clientSecret: first.clientsecret, tenantId: first.tenantid });
 }
 
-function defined<T extends Record<string, string | undefined>>(o: T): { [K in keyof T]?: string } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: string };
+function defined<T extends Record<string, string | undefined>>(values: T): { [K in keyof T]?: string } {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: string };
 }

@@ -56,7 +56,7 @@ export interface TeamsMember {
 
 export type { Identity };
 
-export interface UserMapperOptions {
+export interface TeamsUserMapperOptions {
   rules: TeamsIdentityRules;
   clock: Clock;
   log: Logger;
@@ -74,9 +74,9 @@ export class TeamsUserMapper {
   private readonly identities: IdentityCache;
   private readonly map: Map<string, string>;
 
-  constructor(private readonly o: UserMapperOptions) {
-    this.identities = new IdentityCache({ clock: o.clock, maxEntries: o.maxEntries ?? 10_000, ttlMs: o.rules.cacheTtlMs, negativeTtlMs: o.rules.negativeTtlMs });
-    this.map = new Map(Object.entries(o.rules.map ?? {}).map(([k, v]) => [mapKey(k), v]));
+  constructor(private readonly options: TeamsUserMapperOptions) {
+    this.identities = new IdentityCache({ clock: options.clock, maxEntries: options.maxEntries ?? 10_000, ttlMs: options.rules.cacheTtlMs, negativeTtlMs: options.rules.negativeTtlMs });
+    this.map = new Map(Object.entries(options.rules.map ?? {}).map(([k, v]) => [mapKey(k), v]));
   }
 
   /**
@@ -99,7 +99,7 @@ export class TeamsUserMapper {
     return reply(
       'error',
       'Your Teams account is not linked to a facility account, so the bot cannot act for you.',
-      text(`${reason}\nAsk ${this.o.rules.contact} to link your account (${who}) to your facility account.`),
+      text(`${reason}\nAsk ${this.options.rules.contact} to link your account (${who}) to your facility account.`),
     );
   }
 
@@ -108,7 +108,7 @@ export class TeamsUserMapper {
     if (explicit !== undefined) return mappedAccount(explicit);
     const member = await lookup();
     const identity = this.fromMember(member);
-    if (!identity.ok) this.o.log.info({ teamsUser: user.id, aadObjectId: user.aadObjectId, reason: identity.reason }, 'Teams user not mapped to an account');
+    if (!identity.ok) this.options.log.info({ teamsUser: user.id, aadObjectId: user.aadObjectId, reason: identity.reason }, 'Teams user not mapped to an account');
     return identity;
   }
 
@@ -124,7 +124,7 @@ export class TeamsUserMapper {
       const mapped = this.map.get(mapKey(member.aadObjectId));
       if (mapped !== undefined) return mappedAccount(mapped);
     }
-    const rules = this.o.rules;
+    const rules = this.options.rules;
     const rule = rules.rule ?? 'upn-local-part';
     if (rule === 'map-only') return { ok: false, reason: 'Your Teams account is not in the bot’s list of users.' };
     const guest = member.userRole?.toLowerCase() === 'guest' || (upn?.includes('#ext#') ?? false);
