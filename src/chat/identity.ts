@@ -35,6 +35,19 @@ export function mappedAccount(account: string): Identity {
     : { ok: false, reason: `The bot’s list of users gives you an account name the bot cannot use (${JSON.stringify(account)}).` };
 }
 
+/** An administrator's explicit map (platform user or address → account), keyed the way the platform compares keys. */
+export function explicitMap(map: Readonly<Record<string, string>> | undefined, keyOf: (key: string) => string): Map<string, string> {
+  return new Map(Object.entries(map ?? {}).map(([key, account]) => [keyOf(key), account]));
+}
+
+/** How long a platform's answers are trusted: what every platform's identity rules say. */
+export interface CacheRules {
+  /** How long a mapping is trusted before the platform is asked again. Default 1 h. */
+  cacheTtlMs?: number;
+  /** How long a failed mapping is remembered, so a fix by an admin shows soon. Default 1 min. */
+  negativeTtlMs?: number;
+}
+
 /**
  * Identities by platform user key: answers cached (failures briefly), one look-up at a time per
  * user, and the users seen with each account, most recent last, bounded like the cache.
@@ -46,6 +59,11 @@ export class IdentityCache {
 
   constructor(private readonly options: { clock: Clock; maxEntries?: number; ttlMs?: number; negativeTtlMs?: number }) {
     this.cache = new TtlCache({ clock: options.clock, maxEntries: options.maxEntries ?? 10_000 });
+  }
+
+  /** A cache following a platform's identity rules. */
+  static forRules(rules: CacheRules, options: { clock: Clock; maxEntries?: number | undefined }): IdentityCache {
+    return new IdentityCache({ clock: options.clock, maxEntries: options.maxEntries ?? 10_000, ttlMs: rules.cacheTtlMs, negativeTtlMs: rules.negativeTtlMs });
   }
 
   /** The cached identity of `key`, the look-up already running for it, or `lookUp()` (whose answer is remembered). */
@@ -83,5 +101,25 @@ export class IdentityCache {
       }
     }
     return identity;
+  }
+}
+
+/**
+ * What every platform's user mapper shares: the administrator's explicit map, keyed the way the
+ * platform compares keys, and the cache of answers with the way back from an account to its users.
+ */
+export abstract class PlatformUserMapper {
+  /** Answers by platform user key, and the user keys of each account. */
+  protected readonly identities: IdentityCache;
+  protected readonly map: Map<string, string>;
+
+  protected constructor(rules: CacheRules & { map?: Readonly<Record<string, string>> | undefined }, options: { clock: Clock; maxEntries?: number | undefined }, keyOf: (key: string) => string) {
+    this.identities = IdentityCache.forRules(rules, options);
+    this.map = explicitMap(rules.map, keyOf);
+  }
+
+  /** Platform user keys known to hold this account (most recent last). */
+  usersOf(account: string): string[] {
+    return this.identities.usersOf(account);
   }
 }

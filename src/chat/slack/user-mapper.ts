@@ -1,7 +1,7 @@
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import { reply, text, type Reply } from '../reply.ts';
-import { accountFromAddress, IdentityCache, mappedAccount, type Identity } from '../identity.ts';
+import { accountFromAddress, mappedAccount, PlatformUserMapper, type Identity } from '../identity.ts';
 
 /**
  * How Slack users become facility accounts. The explicit map is checked first (by Slack user
@@ -75,14 +75,9 @@ export function mapKey(key: string): string {
 }
 
 /** Maps Slack users to facility accounts, caching the answers, and remembers the way back. */
-export class SlackUserMapper {
-  /** Answers by Slack user, and the Slack users of each account: whose Home to refresh. */
-  private readonly identities: IdentityCache;
-  private readonly map: Map<string, string>;
-
+export class SlackUserMapper extends PlatformUserMapper {
   constructor(private readonly options: SlackUserMapperOptions) {
-    this.identities = new IdentityCache({ clock: options.clock, maxEntries: options.maxEntries ?? 10_000, ttlMs: options.rules.cacheTtlMs, negativeTtlMs: options.rules.negativeTtlMs });
-    this.map = new Map(Object.entries(options.rules.map ?? {}).map(([k, v]) => [mapKey(k), v]));
+    super(options.rules, options, mapKey);
   }
 
   /** The facility account of a Slack user, or why there is none. */
@@ -90,9 +85,9 @@ export class SlackUserMapper {
     return this.identities.resolve(slackUserId, () => this.lookUp(slackUserId));
   }
 
-  /** Slack users known to hold this account (most recent last). */
+  /** Slack users known to hold this account (most recent last): whose Home to refresh. */
   slackUsersOf(account: string): string[] {
-    return this.identities.usersOf(account);
+    return this.usersOf(account);
   }
 
   /** The answer for someone who cannot be mapped: what went wrong and whom to ask. */

@@ -1,7 +1,7 @@
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import { reply, text, type Reply } from '../reply.ts';
-import { accountFromAddress, IdentityCache, mappedAccount, type Identity } from '../identity.ts';
+import { accountFromAddress, mappedAccount, PlatformUserMapper, type Identity } from '../identity.ts';
 
 /**
  * How Teams users become facility accounts. The explicit map is checked first (by Entra object
@@ -69,14 +69,9 @@ export function userKeyOf(user: TeamsUser): string {
 }
 
 /** Maps Teams users to facility accounts, caching the answers, and remembers the way back. */
-export class TeamsUserMapper {
-  /** Answers by user key, and the user keys of each account. */
-  private readonly identities: IdentityCache;
-  private readonly map: Map<string, string>;
-
+export class TeamsUserMapper extends PlatformUserMapper {
   constructor(private readonly options: TeamsUserMapperOptions) {
-    this.identities = new IdentityCache({ clock: options.clock, maxEntries: options.maxEntries ?? 10_000, ttlMs: options.rules.cacheTtlMs, negativeTtlMs: options.rules.negativeTtlMs });
-    this.map = new Map(Object.entries(options.rules.map ?? {}).map(([k, v]) => [mapKey(k), v]));
+    super(options.rules, options, mapKey);
   }
 
   /**
@@ -90,7 +85,7 @@ export class TeamsUserMapper {
 
   /** User keys known to hold this account (most recent last). */
   userKeysOf(account: string): string[] {
-    return this.identities.usersOf(account);
+    return this.usersOf(account);
   }
 
   /** The answer for someone who cannot be mapped: what went wrong and whom to ask. */
