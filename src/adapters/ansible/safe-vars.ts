@@ -183,3 +183,12 @@ export function toExtraVarsJson(vars: ExtraVars): string {
   };
   return JSON.stringify(wrap(safeExtraVars(vars)));
 }
+
+/** The variables as `toExtraVarsJson` wrote them, unwrapped again: for a run's log. */
+export function fromExtraVarsJson(json: string): unknown {
+  return JSON.parse(json, (_key, value: unknown) => (isUnsafeWrapper(value) ? value.__ansible_unsafe : value));
+}
+
+function isUnsafeWrapper(value: unknown): value is { __ansible_unsafe: unknown } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && '__ansible_unsafe' in value;
+}
