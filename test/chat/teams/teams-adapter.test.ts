@@ -7,6 +7,7 @@ import test, { type ExecutionContext } from 'ava';
 import { SystemClock } from '../../../src/adapters/system-clock.ts';
 import type { Invocation } from '../../../src/chat/invocation.ts';
 import type { Reply } from '../../../src/chat/reply.ts';
+import { InMemoryDeliveryLog } from '../../../src/adapters/memory-delivery-log.ts';
 import { InMemoryConversationReferenceStore } from '../../../src/chat/teams/conversation-store.ts';
 import type { AdaptiveCard } from '../../../src/chat/teams/render-card.ts';
 import { TEAMS_MESSAGES_PATH, TeamsAdapter, type TeamsAdapterOptions } from '../../../src/chat/teams/teams-adapter.ts';
@@ -111,7 +112,7 @@ async function setup(t: ExecutionContext, options: { h?: Harness; fake?: FakeCon
     restart: async () => {
       await teams.stop();
       await http.close();
-      return setup(t, { h, fake, store });
+      return setup(t, { h, fake, store, ...(options.extra?.deliveries ? { extra: { deliveries: options.extra.deliveries } } : {}) });
     },
   };
   return self;
@@ -449,6 +450,29 @@ test('repeated deliveries are ignored; another tenant is refused; installationUp
   await s.post(installationUpdate(s.fake, ALICE, 'remove'));
   await s.teams.idle();
   t.like(s.store.get(ALICE.aadObjectId), { unreachable: { reason: 'removed the app' } });
+});
+
+test('a message and an invoke Teams repeats after a restart are recognised: not run again, the invoke answered as before', async (t) => {
+  // Shared by the bot before and after the restart, as the SQLite file is.
+  const deliveries = new InMemoryDeliveryLog();
+  const first = await setup(t, { extra: { deliveries } });
+  const claim = personalMessage(first.fake, ALICE, 'claim physics');
+  await first.post(claim);
+  const answer = await first.fake.waitFor(() => first.fake.delivered()[0], 'the card');
+  const extend = executeAction(cardOf(answer), 'extend');
+  const click = executeInvoke(first.fake, ALICE, { verb: extend.verb, data: extend.data });
+  const clicked = await first.post(click);
+  t.is(first.h.store.activeLeases({ user: 'alice' })[0]!.extensionsUsed, 1);
+
+  const s = await first.restart();
+  const delivered = s.fake.delivered().length;
+  await s.post(claim);
+  t.deepEqual((await s.post(click)).body, clicked.body, 'the same answer as before the restart');
+  await s.teams.idle();
+  t.is(s.h.store.activeLeases({ user: 'alice' })[0]!.extensionsUsed, 1, 'extended once');
+  t.is(s.h.store.auditLog().filter((a) => a.action === 'claim').length, 1, 'claimed once');
+  t.is(s.fake.delivered().length, delivered, 'nothing answered twice');
+  t.true(s.logs.some((l) => l.message === 'repeated Teams delivery ignored'));
 });
 
 test('a member of another tenant’s directory is never mapped by the rule; with allowGuests only an explicit mapping lets them in', async (t) => {
