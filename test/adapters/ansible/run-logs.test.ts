@@ -1,0 +1,55 @@
+import test from 'ava';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RunLogs } from '../../../src/adapters/ansible/run-logs.ts';
+import { ManualClock } from '../../../src/adapters/manual-clock.ts';
+import { tempDir } from '../../helpers/harness.ts';
+
+test('one file per run, named by VM, time and playbook; two runs in one millisecond stay apart and in order', async (t) => {
+  const dir = tempDir('daaas-run-logs-');
+  t.teardown(dir.remove);
+  const clock = new ManualClock(Date.UTC(2026, 0, 5, 9, 0, 0, 123));
+  const logs = new RunLogs({ dir: join(dir.path, 'logs'), clock });
+  const first = await logs.open('vm-1', 'provision.yml', clock.now());
+  const second = await logs.open('vm-1', 'claim.yaml', clock.now());
+  first.write('start');
+  await clock.advance(1_000);
+  first.write('end');
+  await Promise.all([first.close(), second.close()]);
+  t.deepEqual(readdirSync(join(dir.path, 'logs')), ['vm-1--20260105T090000.123Z-000--provision.log', 'vm-1--20260105T090000.123Z-001--claim.log']);
+  t.is(readFileSync(first.file, 'utf8'), '2026-01-05T09:00:00.123Z start\n2026-01-05T09:00:01.123Z end\n');
+});
+
+test("lastLog gives the end of a VM's latest run: this process's first, else the newest file of that VM alone", async (t) => {
+  const dir = tempDir('daaas-run-logs-');
+  t.teardown(dir.remove);
+  const clock = new ManualClock();
+  const logs = new RunLogs({ dir: dir.path, clock });
+  t.is(await logs.lastLog('vm-1'), undefined);
+  const older = join(dir.path, 'vm-1--20260101T000000.000Z-000--provision.log');
+  const newer = join(dir.path, 'vm-1--20260102T000000.000Z-000--claim.log');
+  writeFileSync(older, 'old\n');
+  writeFileSync(newer, 'a\nb\nc\n');
+  // Another VM whose name starts the same, and a file that is not a run log.
+  writeFileSync(join(dir.path, 'vm-10--20260103T000000.000Z-000--claim.log'), 'not vm-1\n');
+  writeFileSync(join(dir.path, 'vm-1--notes.txt'), 'not a log\n');
+  t.deepEqual(await logs.lastLog('vm-1', 2), { file: newer, lines: ['b', 'c'] });
+
+  const run = await logs.open('vm-1', 'release.yml', clock.now());
+  run.write('this run');
+  await run.close();
+  t.deepEqual((await logs.lastLog('vm-1'))?.lines, [`${new Date(clock.now()).toISOString()} this run`]);
+  await t.throwsAsync(() => logs.lastLog('../etc'), undefined, 'a VM name that is not a plain name is refused');
+});
+
+test('a long log is read from its end, without a partial first line', async (t) => {
+  const dir = tempDir('daaas-run-logs-');
+  t.teardown(dir.remove);
+  const file = join(dir.path, 'vm-big--20260101T000000.000Z-000--provision.log');
+  const lines = Array.from({ length: 30_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 17)}`);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  const tail = await new RunLogs({ dir: dir.path, clock: new ManualClock() }).lastLog('vm-big', 100_000);
+  t.is(tail?.lines.at(-1), lines.at(-1));
+  t.true(tail!.lines.length < lines.length);
+  t.true(tail!.lines.every((line) => lines.includes(line)), 'every line returned is whole');
+});
