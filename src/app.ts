@@ -13,6 +13,7 @@ import type { Logger } from './ports/logger.ts';
 import type { Metrics } from './ports/metrics.ts';
 import type { Provisioner } from './ports/provisioner.ts';
 import type { Store } from './ports/store.ts';
+import { OutboxSender } from './scheduler/outbox-sender.ts';
 import { Reconciler } from './scheduler/reconciler.ts';
 import { TickLoop } from './scheduler/tick-loop.ts';
 
@@ -35,6 +36,8 @@ export interface App {
   reconciler: Reconciler;
   dispatcher: Dispatcher;
   notifier: NotifierRouter;
+  /** Delivers what the bot says on its own (reminders, notices) from the outbox, outside the tick. */
+  outbox: OutboxSender;
   loop: TickLoop;
   dispatch(invocation: Invocation): ReturnType<Dispatcher['dispatch']>;
   /** Who an account is on a platform: what chat adapters show (App Home) must match what commands allow. */
@@ -58,6 +61,7 @@ export function createApp(ports: AppPorts): App {
     ...(config.access.directory ? { contact: config.access.directory.contact } : {}),
   });
   const notifier = new NotifierRouter();
+  const outbox = new OutboxSender({ store, notifier, clock, log: log.child({ component: 'outbox' }), ...(ports.metrics ? { metrics: ports.metrics } : {}) });
   let loop: TickLoop | undefined;
   const kick = () => loop?.kick();
 
@@ -65,13 +69,13 @@ export function createApp(ports: AppPorts): App {
     store,
     cloud: ports.cloud,
     provisioner: ports.provisioner,
-    notifier,
     clock,
     log: log.child({ component: 'reconciler' }),
     pools: config.pools,
     instance: config.instance,
     settings: { ...config.scheduler, applyConcurrency: 8 },
     onProgress: kick,
+    onMessageQueued: () => outbox.wake(),
     ...(ports.metrics ? { metrics: ports.metrics } : {}),
     // With a directory, claim.yml gets the account's uid, gid, name, e-mail and home from it.
     ...(ports.directory ? { claimAccount: (user: string) => access.claimAccount(user) } : {}),
@@ -102,13 +106,23 @@ export function createApp(ports: AppPorts): App {
     principal: (inv) => principalOf(inv.account, inv.platform),
     ...(ports.metrics ? { metrics: ports.metrics } : {}),
   });
-  loop = new TickLoop({ tick: () => reconciler.tick(), schedule: config.scheduler.schedule, now: () => clock.now(), log: log.child({ component: 'scheduler' }) });
+  // The outbox is delivered from the loop's first tick on: every chat adapter is registered by then.
+  loop = new TickLoop({
+    tick: () => {
+      outbox.start();
+      return reconciler.tick();
+    },
+    schedule: config.scheduler.schedule,
+    now: () => clock.now(),
+    log: log.child({ component: 'scheduler' }),
+  });
 
   return {
     service,
     reconciler,
     dispatcher,
     notifier,
+    outbox,
     loop,
     dispatch: (invocation) => dispatcher.dispatch(invocation),
     principalOf,
@@ -117,6 +131,7 @@ export function createApp(ports: AppPorts): App {
     async stop() {
       await loop?.stop();
       await reconciler.stop();
+      await outbox.stop();
     },
   };
 }

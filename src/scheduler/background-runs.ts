@@ -1,6 +1,7 @@
 import { homeReadyMessage, setupFailedMessage } from '../chat/lease-card.ts';
 import { userSetupFailuresAfter, type BackoffSettings } from '../core/backoff.ts';
 import { errorMessage } from '../core/error-message.ts';
+import { noticeFor } from '../core/outbox.ts';
 import type { LeaseView, PoolSpec, Vm } from '../core/model.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
@@ -92,10 +93,13 @@ export class BackgroundRuns {
       (claimAccount ? claimAccount(lease.user) : Promise.resolve(lease.user)).then((account) => provisioner.personalise(lease.vm, pool, account, controller.signal)).then(
         async (done) => {
           const at = clock.now();
-          if (!store.markHomeReady(lease.id, at)) return; // released meanwhile
-          store.clearUserSetupFailures(lease.user);
-          log.info({ vm: lease.vm.name, user: lease.user, homeCreated: done.homeCreated, ms: at - lease.claimedAt }, 'home directory ready');
-          await outcomes.tell(lease, homeReadyMessage(lease, pool, done, at));
+          const ready = store.transaction(() => {
+            if (!store.markHomeReady(lease.id, at)) return false; // released meanwhile
+            store.clearUserSetupFailures(lease.user);
+            outcomes.queueMessage(noticeFor('home-ready', lease, homeReadyMessage(lease, pool, done, at), at));
+            return true;
+          });
+          if (ready) log.info({ vm: lease.vm.name, user: lease.user, homeCreated: done.homeCreated, ms: at - lease.claimedAt }, 'home directory ready');
         },
         async (error: unknown) => {
           if (this.stopped) return; // interrupted by shutdown: the next start runs it again
@@ -123,6 +127,9 @@ export class BackgroundRuns {
       if (backToPool) store.updateVm(lease.vmId, { state: 'ready', detail: null }, at, 'releasing');
       else store.updateVm(lease.vmId, { state: 'failed', detail: reason }, at, 'releasing');
       if (userTied) store.saveUserSetupFailures(userSetupFailuresAfter(store.userSetupFailures(lease.user), { user: lease.user, message: errorMessage(error), at }, backoff));
+      const retryAt = userTied ? store.userSetupFailures(lease.user)?.retryAt : undefined;
+      const body = setupFailedMessage(lease, errorMessage(error), retryAt === undefined ? undefined : { retryInMs: retryAt - at, contact: pool.owner });
+      outcomes.queueMessage(noticeFor('setup-failed', lease, body, at));
       return true;
     });
     if (!ended) return;
@@ -131,8 +138,6 @@ export class BackgroundRuns {
       userTied ? 'personalising failed for a reason tied to the user; their claims back off' : 'personalising a claimed VM failed; the user has their claim back',
     );
     outcomes.noteError(pool.name, `${lease.vm.name}: ${reason}`, at, false);
-    const retryAt = userTied ? store.userSetupFailures(lease.user)?.retryAt : undefined;
-    await outcomes.tell(lease, setupFailedMessage(lease, errorMessage(error), retryAt === undefined ? undefined : { retryInMs: retryAt - at, contact: pool.owner }));
   }
 
   /**

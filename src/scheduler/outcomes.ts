@@ -1,9 +1,8 @@
-import type { Reply } from '../chat/reply.ts';
 import { poolHealthAfterError, type BackoffSettings } from '../core/backoff.ts';
 import type { LeaseEndReason, LeaseView, Vm } from '../core/model.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Metrics } from '../ports/metrics.ts';
-import type { Notifier } from '../ports/notifier.ts';
+import type { OutboxMessage } from '../ports/outbox.ts';
 import type { Store } from '../ports/store.ts';
 
 /** Who the audit log names for what the scheduler does on its own. */
@@ -11,10 +10,11 @@ export const SCHEDULER_ACTOR = 'scheduler';
 
 export interface OutcomesDeps {
   store: Store;
-  notifier: Notifier;
   log: Logger;
   metrics: Metrics;
   backoff: BackoffSettings;
+  /** Called when a message was queued in the outbox, so that its sender delivers it. */
+  onMessageQueued?: () => void;
 }
 
 /**
@@ -44,14 +44,11 @@ export class Outcomes {
     return ended;
   }
 
-  /** Sends the lease's user a direct message; false (and a log line) when it could not be delivered. */
-  async tell(lease: LeaseView, body: Reply): Promise<boolean> {
-    try {
-      await this.deps.notifier.notify({ platform: lease.platform, user: lease.user, conversation: lease.conversation }, body);
-      return true;
-    } catch (error) {
-      this.deps.log.warn({ err: error, user: lease.user, platform: lease.platform, vm: lease.vm.name }, 'could not deliver a direct message');
-      return false;
-    }
+  /**
+   * Queues a direct message to a lease's user in the outbox. Call it inside the transaction of
+   * the change it announces: the two commit together or not at all.
+   */
+  queueMessage(message: OutboxMessage): void {
+    if (this.deps.store.enqueueMessage(message)) this.deps.onMessageQueued?.();
   }
 }

@@ -2,6 +2,7 @@ import { reminderMessage, teardownMessage } from '../chat/lease-card.ts';
 import { formatDuration } from '../core/duration.ts';
 import { errorMessage } from '../core/error-message.ts';
 import type { LeaseView, PoolSpec, Vm, VmState } from '../core/model.ts';
+import { noticeFor, reminderFor } from '../core/outbox.ts';
 import { nextLeaseEvent, planLeases, type LeaseAction } from '../core/plan-leases.ts';
 import { META, planPools, WARM, type Action, type ObservedWorld, type Plan, type PlanSettings } from '../core/plan-pools.ts';
 import type { CloudStatus } from '../core/service.ts';
@@ -9,7 +10,6 @@ import type { Clock } from '../ports/clock.ts';
 import type { Cloud, CloudServer } from '../ports/cloud.ts';
 import type { Logger } from '../ports/logger.ts';
 import { noMetrics, type Metrics } from '../ports/metrics.ts';
-import type { Notifier } from '../ports/notifier.ts';
 import type { ClaimAccount, Provisioner } from '../ports/provisioner.ts';
 import type { Store } from '../ports/store.ts';
 import { BackgroundRuns } from './background-runs.ts';
@@ -29,7 +29,6 @@ export interface ReconcilerOptions {
   store: Store;
   cloud: Cloud;
   provisioner: Provisioner;
-  notifier: Notifier;
   clock: Clock;
   log: Logger;
   pools: readonly PoolSpec[];
@@ -38,6 +37,8 @@ export interface ReconcilerOptions {
   instance: string;
   /** Called when background work (a provisioning run) finished and another tick is due. */
   onProgress?: () => void;
+  /** Called when a message to a user was queued in the outbox, so that its sender delivers it. */
+  onMessageQueued?: () => void;
   metrics?: Metrics;
   /** The account a claimed VM is set up for (from the facility directory); the lease's user name when absent. */
   claimAccount?: (user: string) => Promise<string | ClaimAccount>;
@@ -50,8 +51,6 @@ export interface TickReport {
   nextWakeAt: number | null;
 }
 
-/** Reminders and expiries handled at once in a tick. */
-const LEASE_CONCURRENCY = 16;
 /** States in which a missing server would cost a VM, so its absence is confirmed first. */
 const CONFIRM: ReadonlySet<VmState> = new Set<VmState>([...WARM, 'claimed']);
 
@@ -79,7 +78,7 @@ export class Reconciler {
     this.pools = new Map(options.pools.map((p) => [p.name, p]));
     this.metrics = options.metrics ?? noMetrics;
     const backoff = options.settings;
-    this.outcomes = new Outcomes({ store: options.store, notifier: options.notifier, log: options.log, metrics: this.metrics, backoff });
+    this.outcomes = new Outcomes({ store: options.store, log: options.log, metrics: this.metrics, backoff, ...(options.onMessageQueued ? { onMessageQueued: options.onMessageQueued } : {}) });
     this.runs = new BackgroundRuns({
       store: options.store,
       provisioner: options.provisioner,
@@ -116,10 +115,12 @@ export class Reconciler {
     let count = 0;
     // Leases first: an expiry found now is torn down by the cloud half of this same tick.
     const leases = this.options.store.activeLeases();
-    // Several at once: a chat platform's round trip must not hold up a fan-out of reminders.
-    // Each is recorded before it is sent, so none is ever sent twice.
+    // One transaction: each expiry or reminder stage is written with the message about it, and
+    // the outbox sender delivers the messages afterwards; the tick never waits on a chat platform.
     const leaseActions = planLeases(leases, this.pools, this.options.store.activeReminders(), now);
-    await runLimited(leaseActions, LEASE_CONCURRENCY, (action) => this.applyLease(action, now));
+    this.options.store.transaction(() => {
+      for (const action of leaseActions) this.applyLease(action, now);
+    });
     count += leaseActions.length;
     // A claim hands over the VM at once; the user's account and home follow in the background.
     this.runs.personaliseClaims(leases, now);
@@ -283,7 +284,7 @@ export class Reconciler {
         case 'fail':
           return this.outcomes.failVm(action.vm, action.reason, now);
         case 'lost':
-          return await this.lost(action.vm, action.reason, now);
+          return this.lost(action.vm, action.reason, now);
         case 'delete-server':
           // A VM a user had gets its release play (flush, unmount) first; it never blocks teardown.
           if (!this.runs.mayDeleteServer(action.vm)) return;
@@ -334,32 +335,36 @@ export class Reconciler {
   }
 
   /** A claimed VM died under its user: end the lease and tell them, rather than leave them guessing. */
-  private async lost(vm: Vm, reason: string, now: number): Promise<void> {
+  private lost(vm: Vm, reason: string, now: number): void {
     const lease = this.options.store.activeLeases({ pool: vm.pool }).find((l) => l.vmId === vm.id);
     this.options.store.transaction(() => {
       this.options.store.updateVm(vm.id, { state: 'failed', detail: reason }, now, 'claimed');
-      if (lease) this.outcomes.endLease(lease, 'vm-lost', now);
+      if (lease && this.outcomes.endLease(lease, 'vm-lost', now)) {
+        this.outcomes.queueMessage(noticeFor('teardown', lease, teardownMessage(lease, `Your VM stopped working (${reason}).`), now));
+      }
     });
     this.outcomes.noteError(vm.pool, `${vm.name} (claimed): ${reason}`, now, false);
-    if (lease) await this.outcomes.tell(lease, teardownMessage(lease, `Your VM stopped working (${reason}).`));
   }
 
   // ---- leases --------------------------------------------------------------------------------
 
-  private async applyLease(action: LeaseAction, now: number): Promise<void> {
+  /**
+   * Runs inside the tick's lease transaction: an expiry and its teardown notice, a reminder
+   * stage's record and its message, commit together. Nothing here waits on a chat platform:
+   * the outbox sender delivers the messages after the transaction.
+   */
+  private applyLease(action: LeaseAction, now: number): void {
     const { lease } = action;
     const pool = this.pools.get(lease.pool);
     if (action.kind === 'expire') {
-      if (this.options.store.transaction(() => this.outcomes.endLease(lease, 'expired', now))) {
-        await this.outcomes.tell(lease, teardownMessage(lease, `Its lease of ${pool ? formatDuration(pool.leaseMs) : 'the pool'} ran out.`));
+      if (this.outcomes.endLease(lease, 'expired', now)) {
+        this.outcomes.queueMessage(noticeFor('teardown', lease, teardownMessage(lease, `Its lease of ${pool ? formatDuration(pool.leaseMs) : 'the pool'} ran out.`), now));
       }
       return;
     }
     for (const beforeMs of action.superseded) this.options.store.recordReminder(lease.id, beforeMs, lease.expiresAt, 'superseded', now);
-    // Recorded before sending: a crash may lose this reminder, but can never send it twice.
-    if (!pool || !this.options.store.recordReminder(lease.id, action.beforeMs, lease.expiresAt, 'sending', now)) return;
-    const sent = await this.outcomes.tell(lease, reminderMessage(lease, pool, now));
-    this.options.store.setReminderStatus(lease.id, action.beforeMs, lease.expiresAt, sent ? 'sent' : 'failed');
-    this.metrics.reminder(sent ? 'sent' : 'failed');
+    // The stage is recorded once, with its message: it is queued once, whatever happens next.
+    if (!pool || !this.options.store.recordReminder(lease.id, action.beforeMs, lease.expiresAt, 'queued', now)) return;
+    this.outcomes.queueMessage(reminderFor(lease, action.beforeMs, reminderMessage(lease, pool, now), now));
   }
 }

@@ -13,7 +13,7 @@ import { parseConfig, type AppConfig } from '../../src/config/load-config.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
 import type { Clock } from '../../src/ports/clock.ts';
 import type { Directory } from '../../src/ports/directory.ts';
-import type { Notifier, Recipient } from '../../src/ports/notifier.ts';
+import { UndeliverableError, type Notifier, type Recipient } from '../../src/ports/notifier.ts';
 
 /** A small configuration for tests: two pools, fast simulated boots, quick back-off. */
 export const TEST_CONFIG = `
@@ -68,14 +68,18 @@ pools:
     owner: { name: Imaging group, contact: imaging@facility.example }
 `;
 
-/** Records every direct message, and can be told to fail like an unreachable platform. */
+/**
+ * Records every direct message, and can be told to fail: for the moment, like an unreachable
+ * platform (`true`), or for good, like a user who removed the app (`'for good'`).
+ */
 export class RecordingNotifier implements Notifier {
   readonly sent: { to: Recipient; message: Reply; at: number }[] = [];
-  failing = false;
+  failing: boolean | 'for good' = false;
 
   constructor(private readonly clock: Clock) {}
 
   async notify(to: Recipient, message: Reply): Promise<void> {
+    if (this.failing === 'for good') throw new UndeliverableError('the user removed the app');
     if (this.failing) throw new Error('platform unreachable');
     this.sent.push({ to, message, at: this.clock.now() });
   }
@@ -109,7 +113,7 @@ export interface Harness {
   store: SqliteStore;
   provisioner: SimProvisioner;
   dms: RecordingNotifier;
-  /** One reconcile tick, then lets background provisioning settle. */
+  /** One reconcile tick, then lets background provisioning settle and the outbox deliver. */
   tick(): Promise<void>;
   /** Ticks every `stepMs` of simulated time for `totalMs`. */
   run(totalMs: number, stepMs?: number): Promise<void>;
@@ -158,10 +162,12 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   const app = createApp({ config, store, cloud, provisioner, clock, log: silentLogger, metrics, ...(options.directory ? { directory: options.directory } : {}) });
   const dms = new RecordingNotifier(clock);
   app.notifier.register('test', dms);
+  app.outbox.start();
 
   const tick = async () => {
     await app.reconciler.tick();
     await new Promise<void>((resolve) => setImmediate(resolve));
+    await app.outbox.idle();
   };
   return {
     app,
@@ -184,6 +190,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
       const answer = await app.dispatch({ platform: 'test', account, conversation: `dm-${account}`, text: `claim ${pool}` });
       await tick();
       await app.reconciler.idle();
+      await app.outbox.idle();
       dms.sent.length = 0;
       return answer;
     },

@@ -2,7 +2,7 @@ import test from 'ava';
 import { join } from 'node:path';
 import { ManualClock } from '../../src/adapters/manual-clock.ts';
 import { META } from '../../src/core/plan-pools.ts';
-import { createHarness, tempDir, TEST_CONFIG } from '../helpers/harness.ts';
+import { createHarness, tempDir, TEST_CONFIG, type Harness } from '../helpers/harness.ts';
 import { assertConsistent, assertFull } from '../helpers/invariants.ts';
 
 const HOUR = 3_600_000;
@@ -285,22 +285,54 @@ test('a bot that was down across several stages sends only the most urgent one',
   const lease = h.store.activeLeases()[0]!;
   t.deepEqual(
     h.store.activeReminders().map((r) => [r.beforeMs, r.status]).sort(),
-    [[10 * MIN, 'sent'], [24 * HOUR, 'superseded'], [HOUR, 'superseded']].sort(),
+    [[10 * MIN, 'queued'], [24 * HOUR, 'superseded'], [HOUR, 'superseded']].sort(),
   );
+  t.deepEqual(reminders(h).map((m) => [m.key, m.status]), [[`reminder:${lease.id}:${10 * MIN}:${lease.expiresAt}`, 'sent']]);
   t.is(lease.user, 'alice');
 });
 
-test('an undeliverable reminder is recorded as failed and not retried every tick', async (t) => {
+/** The reminders in the outbox, oldest first. */
+const reminders = (h: Harness) => h.store.outboxMessages().filter((m) => m.kind === 'reminder');
+
+test('a reminder the platform refuses for good is recorded as failed and never tried again', async (t) => {
   const h = createHarness();
   t.teardown(() => h.close());
   await h.run(12_000);
   await h.claim('alice', 'physics');
-  h.dms.failing = true;
+  h.dms.failing = 'for good';
   await h.run(25 * HOUR, 30 * MIN);
   h.dms.failing = false;
   await h.run(HOUR, 10 * MIN);
-  t.deepEqual(h.store.activeReminders().map((r) => r.status), ['failed']);
+  t.deepEqual(h.store.activeReminders().map((r) => r.status), ['queued']);
+  t.deepEqual(reminders(h).map((m) => [m.kind, m.status, m.attempts]), [['reminder', 'failed', 1]]);
   t.is(h.dms.sent.length, 0);
+});
+
+test('a reminder the platform cannot take for the moment is sent once when it can, not tried every tick; one still undelivered at the next stage is superseded', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  await h.claim('alice', 'physics');
+  const lease = h.store.activeLeases()[0]!;
+  h.dms.failing = true;
+  await h.run(24 * HOUR + 10 * MIN, MIN);
+  const [waiting] = reminders(h);
+  t.is(waiting?.status, 'pending');
+  t.true(waiting!.attempts >= 3 && waiting!.attempts < 10, `backed off: ${waiting!.attempts} attempts in 10 minutes of ticks every minute`);
+  h.dms.failing = false;
+  await h.run(20 * MIN, MIN);
+  t.deepEqual(h.dms.titles(), [`${lease.vm.name} will be torn down in 1d`], 'delivered once, when the platform took it');
+  t.is(reminders(h)[0]?.status, 'sent');
+
+  // The platform is down from before the 1 h stage to after the 10 min one: the older waits, then gives way.
+  h.dms.failing = true;
+  await h.run(23 * HOUR + 25 * MIN, 5 * MIN);
+  h.dms.failing = false;
+  await h.run(10 * MIN, MIN);
+  t.deepEqual(reminders(h).map((m) => [m.key.split(':')[2], m.status]), [[`${24 * HOUR}`, 'sent'], [`${HOUR}`, 'superseded'], [`${10 * MIN}`, 'sent']]);
+  const told = h.dms.titles().filter((x) => x.includes('will be torn down in'));
+  t.is(told.length, 2, 'the 1 day one and the most urgent one');
+  t.false(told.some((x) => x.endsWith(' 1h')), 'never "1 hour left" after the 10 minute stage');
 });
 
 test('reminders survive a restart: none repeated, none that is still due skipped', async (t) => {

@@ -5,7 +5,7 @@ import type { HttpServer } from '../../http/http-server.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { DeliveryLog } from '../../ports/delivery-log.ts';
 import type { Logger } from '../../ports/logger.ts';
-import type { Notifier, Recipient } from '../../ports/notifier.ts';
+import { UndeliverableError, type Notifier, type Recipient } from '../../ports/notifier.ts';
 import { InboundPipeline, type Identified } from '../inbound.ts';
 import type { Invocation } from '../invocation.ts';
 import type { Reply } from '../reply.ts';
@@ -167,7 +167,7 @@ export class SlackAdapter implements Notifier {
   /** Reminder and teardown messages: a direct message (chat.postMessage to the user id). */
   async notify(to: Recipient, message: Reply): Promise<void> {
     const channel = this.slackUserOf(to);
-    if (!channel) throw new Error(`no Slack user is known for ${to.user}, so they cannot be told: ${message.title}`);
+    if (!channel) throw new UndeliverableError(`no Slack user is known for ${to.user}, so they cannot be told: ${message.title}`);
     const rendered = renderBlocks(message, { now: this.options.clock.now(), owner: to.user });
     try {
       await this.queue.push({
@@ -178,7 +178,9 @@ export class SlackAdapter implements Notifier {
     } catch (error) {
       const code = slackErrorCode(error);
       this.log.warn({ err: error, slackError: code, user: to.user, channel }, 'Slack did not deliver a direct message');
-      throw new Error(`Slack did not deliver the message to ${to.user}${code ? `: ${code}` : ''}`, { cause: error });
+      // Slack's own refusal ({ok: false}, rate limits aside) does not change by sending again.
+      const Failure = code !== undefined && slackRetryAfterMs(error) === undefined ? UndeliverableError : Error;
+      throw new Failure(`Slack did not deliver the message to ${to.user}${code ? `: ${code}` : ''}`, { cause: error });
     }
     // Reminders come with lease changes (a teardown ends one): keep the Home tab in step.
     void this.refreshHomeOf(to.user);

@@ -2,7 +2,7 @@ import { Activity, type ConversationParameters } from '@microsoft/agents-activit
 import type { CloudAdapter, ConnectorClient } from '@microsoft/agents-hosting';
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
-import type { Recipient } from '../../ports/notifier.ts';
+import { UndeliverableError, type Recipient } from '../../ports/notifier.ts';
 import type { Reply } from '../reply.ts';
 import type { ConversationReferenceStore, StoredConversation, TeamsConversationReference } from './conversation-store.ts';
 import { connectorErrorCode, connectorStatus, type TeamsOutboundQueue } from './outbound-queue.ts';
@@ -34,17 +34,18 @@ export class TeamsPersonalChat {
    * A card in the user's personal chat, through the reference stored when they last talked to
    * the bot (opening the personal chat first if they only ever talked in a channel). A user who
    * removed or blocked the app is marked unreachable and not tried again until they talk to the
-   * bot again. A reference naming a service URL off the allow-list is never used.
+   * bot again. A reference naming a service URL off the allow-list is never used. Each of these
+   * is thrown as UndeliverableError: the outbox does not try that message again.
    */
   async send(to: Recipient, messageToSend: Reply): Promise<void> {
     const found = await this.referenceFor(to);
     if ('refused' in found) {
-      throw new Error(`the Teams conversation stored for ${to.user} names a service URL the bot does not send to (${found.refused}); it is not used until they message the bot again (not sent: ${messageToSend.title})`);
+      throw new UndeliverableError(`the Teams conversation stored for ${to.user} names a service URL the bot does not send to (${found.refused}); it is not used until they message the bot again (not sent: ${messageToSend.title})`);
     }
-    if (!found.entry) throw new Error(`no Teams conversation is known for ${to.user}: they have to message the bot in Teams once before it can reach them (not sent: ${messageToSend.title})`);
+    if (!found.entry) throw new UndeliverableError(`no Teams conversation is known for ${to.user}: they have to message the bot in Teams once before it can reach them (not sent: ${messageToSend.title})`);
     const { key, entry } = found;
     if (entry.unreachable) {
-      throw new Error(`${to.user} removed or blocked the bot in Teams (${entry.unreachable.reason}); nothing is sent until they message it again (not sent: ${messageToSend.title})`);
+      throw new UndeliverableError(`${to.user} removed or blocked the bot in Teams (${entry.unreachable.reason}); nothing is sent until they message it again (not sent: ${messageToSend.title})`);
     }
     const rendered = renderCard(messageToSend, { now: this.options.clock.now(), owner: to.user });
     try {
@@ -68,7 +69,7 @@ export class TeamsPersonalChat {
           { account: to.user, teamsUser: entry.reference.user.id, aadObjectId: entry.reference.user.aadObjectId, status, code, forAdmins: true },
           'Teams user removed or blocked the bot: marked unreachable; their reminders stop until they message the bot again',
         );
-        throw new Error(`${to.user} cannot be reached in Teams (${reason}): they removed or blocked the bot`, { cause: error });
+        throw new UndeliverableError(`${to.user} cannot be reached in Teams (${reason}): they removed or blocked the bot`, { cause: error });
       }
       this.options.log.warn({ err: error, account: to.user, status, code }, 'Teams did not deliver a direct message');
       throw new Error(`Teams did not deliver the message to ${to.user}${status ? ` (HTTP ${status}${code ? ` ${code}` : ''})` : ''}`, { cause: error });

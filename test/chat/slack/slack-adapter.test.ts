@@ -375,12 +375,12 @@ test('a 429 with Retry-After delays the message, which then arrives once; {ok:fa
   const error = await t.throwsAsync(s.slack.notify(to, reminderMessage(lease, pool, s.h.clock.now())));
   t.regex(error!.message, /Slack did not deliver the message to alice: messages_tab_disabled/);
   t.true(s.logs.some((l) => l.level === 'warn' && (l.fields as { slackError?: string }).slackError === 'messages_tab_disabled'));
-  // Through the reconciler, a failed delivery is recorded as such and the bot carries on.
+  // Through the outbox, a refused delivery is recorded as failed, not tried again, and the bot carries on.
   s.fake.answerNext('chat.postMessage', { error: 'account_inactive' });
   await s.h.clock.advance(24 * 3_600_000 + 1_000);
   await s.h.tick();
   t.is(s.h.store.activeLeases({ user: 'alice' }).length, 1);
-  t.deepEqual(s.h.store.activeReminders().filter((r) => r.leaseId === lease.id).map((r) => r.status), ['failed']);
+  t.deepEqual(s.h.store.outboxMessages({ leaseId: lease.id }).filter((m) => m.kind === 'reminder').map((m) => [m.status, m.attempts]), [['failed', 1]]);
   t.true(s.logs.some((l) => (l.fields as { slackError?: string }).slackError === 'account_inactive'));
 });
 
