@@ -255,6 +255,8 @@ function buildTeams(config: AppConfig, app: App, http: HttpServer, store: Sqlite
       negativeTtlMs: identity.negativeTtl,
     },
     references: new SqliteTeamsConversations(store),
+    // Teams' repeated messages and invokes are recognised across a restart.
+    deliveries: new SqliteDeliveryLog(store),
     ...(config.teams.tenants.length ? { tenants: config.teams.tenants } : {}),
     cloud: config.teams.cloud,
     ...(config.teams.serviceUrls.length ? { serviceUrls: config.teams.serviceUrls } : {}),
