@@ -6,9 +6,9 @@ interface Entry<V> {
 }
 
 /**
- * A bounded in-memory map whose entries expire: for user look-ups and for recognising a
- * delivery Slack sends twice. When full, the entry written longest ago goes first, so memory
- * stays bounded however many users or deliveries there are.
+ * A bounded in-memory map whose entries expire: for user look-ups. When full, the entry written
+ * longest ago goes first, so memory stays bounded however many users there are. (Deliveries a
+ * platform sends twice are recognised by the inbound pipeline's delivery log, which outlives a restart.)
  */
 export class TtlCache<V> {
   private readonly entries = new Map<string, Entry<V>>();
@@ -37,13 +37,6 @@ export class TtlCache<V> {
       if (oldest.done) break;
       this.entries.delete(oldest.value);
     }
-  }
-
-  /** Records `key` unless it is already there; true the first time, false for a repeat. */
-  add(key: string, value: V, ttlMs: number): boolean {
-    if (this.has(key)) return false;
-    this.set(key, value, ttlMs);
-    return true;
   }
 
   delete(key: string): void {
