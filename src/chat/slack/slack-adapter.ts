@@ -186,11 +186,6 @@ export class SlackAdapter implements Notifier {
     void this.refreshHomeOf(to.user);
   }
 
-  /** Publishes a user's App Home: their VMs, the pools they may claim, and `notice` on top. */
-  publishHome(slackUserId: string, notice?: Reply): Promise<void> {
-    return this.home.publish(slackUserId, notice);
-  }
-
   /** Republishes the Home tab of the Slack users holding `account`, once; never throws. */
   refreshHomeOf(account: string): Promise<void> {
     return this.home.refreshHomeOf(account);
