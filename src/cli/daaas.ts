@@ -9,6 +9,7 @@ import { DataDirError, lockDataDir } from '../adapters/data-dir-lock.ts';
 import { connectOpenStack } from '../adapters/openstack/connect.ts';
 import { OpenStackConfigError } from '../adapters/openstack/os-config.ts';
 import { AnsibleMissingError } from '../adapters/ansible/ansible-runner.ts';
+import { backupStore, NotAStoreError, restoreStore, STORE_FILE, type StoreSummary } from '../adapters/sqlite/backup.ts';
 import { SqliteStore, StoreOpenError } from '../adapters/sqlite/sqlite-store.ts';
 import { SystemClock } from '../adapters/system-clock.ts';
 import { createApp } from '../app.ts';
@@ -35,6 +36,9 @@ Commands:
   reconcile --once          one reconcile tick, as the bot would run it, then wait for its work
   reconcile --once --dry-run
                             what that tick would do, without doing it
+  backup <file>             a consistent copy of the store in <file>, while the bot runs
+  restore <file>            put a backup in place as the store (refused while a bot runs on
+                            the data directory; the store it replaces is kept beside it)
 
 Options:
   --json        answer in JSON
@@ -72,6 +76,8 @@ async function main(argv: string[]): Promise<number> {
   const command = positionals.join(' ');
   try {
     if (positionals[0] === 'directory' && positionals[1] === 'check') return await directoryCommand(out, positionals.slice(2));
+    if (positionals[0] === 'backup') return await backup(out, positionals.slice(1));
+    if (positionals[0] === 'restore') return restore(out, positionals.slice(1));
     switch (command) {
       case 'config check':
         return await configCheck(out);
@@ -273,6 +279,45 @@ async function reconcile(out: Output, dryRun: boolean): Promise<number> {
   } finally {
     store.close();
     unlock?.();
+  }
+}
+
+const described = (s: StoreSummary) => `schema ${s.schemaVersion}, ${s.vms} VM${s.vms === 1 ? '' : 's'}, ${s.activeLeases} active lease${s.activeLeases === 1 ? '' : 's'}, ${(s.bytes / 1024).toFixed(0)} KiB`;
+
+async function backup(out: Output, args: string[]): Promise<number> {
+  if (args.length !== 1) throw new UsageError('backup needs one file to write: npm run daaas -- backup <file> [--json]');
+  const dataDir = resolve(config().dataDir);
+  const store = join(dataDir, STORE_FILE);
+  if (!existsSync(store)) throw new UsageError(`There is no state in ${dataDir} yet: the bot has not run with this DAAAS_DATA_DIR.`);
+  try {
+    const result = await backupStore(store, args[0]!);
+    const file = resolve(args[0]!);
+    if (out.json) out.write(`${JSON.stringify({ ok: true, file, ...result, ms: Math.round(result.ms) }, null, 2)}\n`);
+    else out.write(`✔ Backed up ${store} to ${file}: ${described(result)} (${Math.round(result.ms)} ms).\n`);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof NotAStoreError)) throw error;
+    process.stderr.write(`✖ ${error.message}\n`);
+    return 1;
+  }
+}
+
+function restore(out: Output, args: string[]): number {
+  if (args.length !== 1) throw new UsageError('restore needs the backup file: npm run daaas -- restore <file> [--json]');
+  const dataDir = resolve(config().dataDir);
+  try {
+    const { summary, keptAs, retired } = restoreStore(dataDir, args[0]!, new SystemClock().now());
+    if (out.json) out.write(`${JSON.stringify({ ok: true, dataDir, ...summary, retired, keptAs }, null, 2)}\n`);
+    else {
+      out.write(`✔ Restored ${resolve(args[0]!)} into ${dataDir}: ${described(summary)}.\n`);
+      if (retired) out.write(`  ${retired} VM${retired === 1 ? ' that was' : 's that were'} ready in the backup will be replaced: ${retired === 1 ? 'it' : 'they'} may have been claimed after it was taken.\n`);
+      if (keptAs) out.write(`  The store it replaced is kept as ${keptAs}.\n`);
+    }
+    return 0;
+  } catch (error) {
+    if (!(error instanceof NotAStoreError || error instanceof DataDirError)) throw error;
+    process.stderr.write(`✖ Not restored: ${error.message}\n`);
+    return 1;
   }
 }
 

@@ -142,3 +142,31 @@ test('the read-only commands work on a read-only copy of the state', async (t) =
   t.is(tick.err.trim().split('\n').length, 1, tick.err);
   t.regex(tick.err, /data directory .* is not writable/);
 });
+
+test('backup while the bot holds the data directory; restore is refused then, and puts the copy in place once it has stopped', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  writeFileSync(join(dir.path, 'c.yaml'), SIM);
+  const env = { DAAAS_CONFIG: join(dir.path, 'c.yaml'), DAAAS_DATA_DIR: join(dir.path, 'var') };
+  t.is((await daaas(['backup', join(dir.path, 'b.db')], env)).code, 2, 'no state yet');
+  t.is((await daaas(['reconcile', '--once'], env)).code, 0);
+
+  const unlock = lockDataDir(join(dir.path, 'var'));
+  const backup = await daaas(['backup', join(dir.path, 'b.db')], env);
+  t.is(backup.code, 0, backup.err);
+  t.regex(backup.out, /✔ Backed up .*var\/daaas\.db to .*b\.db: schema \d+, 2 VMs, 0 active leases, \d+ KiB \(\d+ ms\)\./);
+  const refused = await daaas(['restore', join(dir.path, 'b.db')], env);
+  t.is(refused.code, 1);
+  t.regex(refused.err, /✖ Not restored: a DAaaS bot is using the data directory .*var; stop it first/);
+  unlock();
+
+  const restored = await daaas(['restore', join(dir.path, 'b.db'), '--json'], { ...env, DAAAS_DATA_DIR: join(dir.path, 'fresh') });
+  t.is(restored.code, 0, restored.err);
+  t.like(JSON.parse(restored.out), { ok: true, vms: 2, activeLeases: 0, retired: 0, keptAs: null });
+  t.like((JSON.parse((await daaas(['pools', '--json'], { ...env, DAAAS_DATA_DIR: join(dir.path, 'fresh') })).out) as object[])[0], { pool: 'physics', booting: 2 });
+  writeFileSync(join(dir.path, 'junk.db'), 'junk');
+  const junk = await daaas(['restore', join(dir.path, 'junk.db')], env);
+  t.is(junk.code, 1);
+  t.regex(junk.err, /junk\.db is not an SQLite database/);
+  t.is((await daaas(['restore'], env)).code, 2);
+});
