@@ -12,9 +12,9 @@ import type { Reply } from '../reply.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { SlackHomeTab } from './home-tab.ts';
 import { OutboundQueue, slackErrorCode, slackRetryAfterMs, type RateLimit } from './outbound-queue.ts';
-import { COMMAND_ACTION, decodeButtonValue, LINK_ACTION, renderBlocks } from './render-blocks.ts';
+import { COMMAND_ACTION, decodeButtonValue, LINK_ACTION, renderBlocks, type SlackMessage } from './render-blocks.ts';
 import { SlackHttpReceiver } from './slack-receiver.ts';
-import { SlackUserMapper, type IdentityRules, type SlackProfile, type SlackWorkspace } from './user-mapper.ts';
+import { SlackUserMapper, type SlackIdentityRules, type SlackProfile, type SlackWorkspace } from './user-mapper.ts';
 
 export const SLACK_PLATFORM = 'slack';
 export const SLACK_EVENTS_PATH = '/slack/events';
@@ -35,7 +35,7 @@ export interface SlackAdapterOptions {
   /** The dispatcher: text in, neutral reply out. */
   dispatch: (invocation: Invocation) => Promise<Reply>;
   /** How Slack users map to facility accounts. */
-  identity: IdentityRules;
+  identity: SlackIdentityRules;
   /** What App Home shows: the core service and who an account is. Without it, Home shows only help. */
   home?: { service: DaaasService; principal: (account: string) => Principal | Promise<Principal> };
   clock: Clock;
@@ -52,11 +52,9 @@ export interface SlackAdapterOptions {
   leaseChanges?: (listener: (account: string) => void) => void;
 }
 
-type SlackMessage = ReturnType<typeof renderBlocks>;
-
 /**
  * Slack as a chat platform, on Bolt: `/daaas <text>` and the buttons on its cards run commands
- * through the dispatcher as the Slack user's facility account; answers go back through the
+ * through the inbound pipeline (inbound.ts) as the Slack user's facility account; answers go back through the
  * response_url (ephemeral), reminders as direct messages, and App Home shows the user's VMs and
  * the pools they may claim from. Socket Mode with an app token (no inbound URL: right behind a
  * firewall), otherwise HTTP on the bot's own server.

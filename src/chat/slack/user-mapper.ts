@@ -9,7 +9,7 @@ import { accountFromAddress, mappedAccount, PlatformUserMapper, type Identity } 
  * Guests, bots, deactivated users and users of other workspaces become accounts only through
  * their Slack user id in the map: their e-mail addresses are not the facility's to vouch for.
  */
-export interface IdentityRules {
+export interface SlackIdentityRules {
   /**
    * `email-local-part`: jane.doe@facility.example → jane.doe; `map-only`: only users in `map`
    * are known. (A whole address is never an account: it is not an account name.)
@@ -56,7 +56,7 @@ export interface SlackWorkspace {
 export type { Identity };
 
 export interface SlackUserMapperOptions {
-  rules: IdentityRules;
+  rules: SlackIdentityRules;
   /** users.info; resolves undefined when Slack does not know the user. Throws on transient failures. */
   lookup: (slackUserId: string) => Promise<SlackProfile | undefined>;
   /** The installing workspace; undefined until the bot has asked Slack (then nobody maps by address). */

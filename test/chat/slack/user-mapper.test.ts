@@ -1,12 +1,12 @@
 import test from 'ava';
 import { ManualClock } from '../../../src/adapters/manual-clock.ts';
-import { SlackUserMapper, type IdentityRules, type SlackProfile, type SlackWorkspace } from '../../../src/chat/slack/user-mapper.ts';
+import { SlackUserMapper, type SlackIdentityRules, type SlackProfile, type SlackWorkspace } from '../../../src/chat/slack/user-mapper.ts';
 import { silentLogger } from '../../../src/ports/logger.ts';
 
 const CONTACT = 'the DAaaS team (daaas@facility.example)';
 
 /** Profiles are of the installing workspace (T1) unless they say otherwise, as most users are. */
-function mapper(rules: Partial<IdentityRules>, profiles: Record<string, SlackProfile | Error>, workspace: SlackWorkspace | null = { teamId: 'T1' }) {
+function mapper(rules: Partial<SlackIdentityRules>, profiles: Record<string, SlackProfile | Error>, workspace: SlackWorkspace | null = { teamId: 'T1' }) {
   const clock = new ManualClock();
   const lookups: string[] = [];
   const m = new SlackUserMapper({
