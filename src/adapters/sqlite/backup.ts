@@ -4,7 +4,7 @@
  * the copy is one consistent moment of the store. Restoring needs the data directory to itself.
  */
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DataDirError, dataDirLocked, lockDataDir } from '../data-dir-lock.ts';
 import { MIGRATIONS } from './migrations.ts';
@@ -101,6 +101,8 @@ export async function backupStore(storePath: string, file: string): Promise<Stor
   try {
     const summary = checkStoreFile(partial);
     for (const suffix of ['-wal', '-shm']) rmSync(`${partial}${suffix}`, { force: true });
+    // Users, accounts and addresses are in it: readable by its owner only.
+    chmodSync(partial, 0o600);
     renameSync(partial, target);
     return { ...summary, ms: performance.now() - started };
   } catch (error) {

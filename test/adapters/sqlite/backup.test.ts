@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataDirError, lockDataDir } from '../../../src/adapters/data-dir-lock.ts';
 import { backupStore, checkStoreFile, NotAStoreError, restoreStore, STORE_FILE } from '../../../src/adapters/sqlite/backup.ts';
@@ -90,6 +90,7 @@ test('a backup taken in the middle of claims and releases restores into a fresh 
   t.true(claimsAt[1]! > claimsAt[0]!, 'claims went on while the backup ran');
   t.is(backup.schemaVersion, MIGRATIONS.length);
   t.false(readdirSync(dir).some((f) => f.includes('partial')), 'no partial file is left');
+  t.is(statSync(file).mode & 0o777, 0o600, 'readable by its owner only');
 
   const fresh = join(dir, 'restored');
   const restored = restoreStore(fresh, file, T0);
