@@ -5,6 +5,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { InMemoryDeliveryLog } from '../../../src/adapters/memory-delivery-log.ts';
 import { SystemClock } from '../../../src/adapters/system-clock.ts';
 import type { Invocation } from '../../../src/chat/invocation.ts';
 import { reminderMessage } from '../../../src/chat/lease-card.ts';
@@ -324,6 +325,52 @@ test('Enterprise Grid: users of other workspaces of the installing organisation 
   });
   t.regex(String((await command('WBOB', 'status')).text), /no VM/i);
   t.regex(JSON.stringify((await command('WEVE', 'status')).blocks), /belongs to another workspace/);
+});
+
+test('a delivery Slack retries after the bot restarted is still recognised: acknowledged, not run again', async (t) => {
+  const h = await filledHarness(t);
+  const fake = await FakeSlack.start();
+  t.teardown(() => fake.close());
+  fake.users.set('UALICE', { email: 'alice@facility.example' });
+  // Kept by the bot before and after the restart, as the SQLite file is.
+  const deliveries = new InMemoryDeliveryLog();
+  const startBot = async () => {
+    const http = new HttpServer(recordingLogger([]));
+    const slack = new SlackAdapter({
+      botToken: 'xoxb-test-token',
+      signingSecret: SECRET,
+      slackApiUrl: fake.apiUrl,
+      http,
+      dispatch: (inv) => h.app.dispatch(inv),
+      identity: { rule: 'email-local-part', domains: ['facility.example'], contact: CONTACT },
+      deliveries,
+      clock: h.clock,
+      log: recordingLogger([]),
+      outbound: { clock: new SystemClock(), limits: FAST },
+    });
+    const address = await http.listen('127.0.0.1', 0);
+    await slack.start();
+    const stop = async () => {
+      await slack.stop();
+      await http.close();
+    };
+    return { url: `http://127.0.0.1:${address.port}/slack/events`, stop };
+  };
+  const body = slashCommandBody({ user: 'UALICE', text: 'claim physics', responseUrl: fake.responseUrl('once'), trigger: newTrigger() });
+  const timestampSec = () => Math.floor(h.clock.now() / 1000);
+
+  const before = await startBot();
+  t.is((await postSigned(before.url, body, { secret: SECRET, timestampSec: timestampSec() })).status, 200);
+  await fake.waitFor(() => fake.responsesTo('once')[0], 'the answer');
+  await before.stop();
+
+  const after = await startBot();
+  t.teardown(after.stop);
+  const retried = await postSigned(after.url, body, { secret: SECRET, timestampSec: timestampSec(), headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } });
+  t.is(retried.status, 200);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.is(fake.responsesTo('once').length, 1, 'answered once');
+  t.is(h.store.auditLog().filter((a) => a.action === 'claim').length, 1, 'claimed once, and no refused second claim either');
 });
 
 test('unknown pools and malformed text get clear private errors', async (t) => {
