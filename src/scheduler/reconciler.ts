@@ -4,15 +4,16 @@ import { errorMessage } from '../core/error-message.ts';
 import type { LeaseView, PoolSpec, Vm, VmState } from '../core/model.ts';
 import { noticeFor, reminderFor } from '../core/outbox.ts';
 import { nextLeaseEvent, planLeases, type LeaseAction } from '../core/plan-leases.ts';
-import { META, planPools, WARM, type Action, type ObservedWorld, type Plan, type PlanSettings } from '../core/plan-pools.ts';
+import { META, planPools, type Action, type ObservedWorld, type Plan, type PlanSettings } from '../core/plan-pools.ts';
 import type { CloudStatus } from '../core/service.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { Cloud, CloudServer } from '../ports/cloud.ts';
+import type { Cloud } from '../ports/cloud.ts';
 import type { Logger } from '../ports/logger.ts';
 import { noMetrics, type Metrics } from '../ports/metrics.ts';
 import type { ClaimAccount, Provisioner } from '../ports/provisioner.ts';
 import type { Store } from '../ports/store.ts';
 import { BackgroundRuns } from './background-runs.ts';
+import { CloudObserver } from './cloud-observer.ts';
 import { Outcomes, SCHEDULER_ACTOR } from './outcomes.ts';
 import { runLimited } from './run-limited.ts';
 
@@ -51,9 +52,6 @@ export interface TickReport {
   nextWakeAt: number | null;
 }
 
-/** States in which a missing server would cost a VM, so its absence is confirmed first. */
-const CONFIRM: ReadonlySet<VmState> = new Set<VmState>([...WARM, 'claimed']);
-
 /**
  * The level-based control loop: each tick observes the cloud once (a paged list), compares it
  * with the store, and acts. Every step is safe to repeat and a crash at any point is repaired
@@ -67,12 +65,12 @@ export class Reconciler {
   };
   private readonly creating = new Set<string>();
   private readonly pools: Map<string, PoolSpec>;
-  private readonly coresPerVm = new Map<string, number>();
   private stopped = false;
   private lastTickAt: number | null = null;
   private readonly metrics: Metrics;
   private readonly outcomes: Outcomes;
   private readonly runs: BackgroundRuns;
+  private readonly observer: CloudObserver;
 
   constructor(private readonly options: ReconcilerOptions) {
     this.pools = new Map(options.pools.map((p) => [p.name, p]));
@@ -91,6 +89,7 @@ export class Reconciler {
       ...(options.claimAccount ? { claimAccount: options.claimAccount } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
+    this.observer = new CloudObserver({ cloud: options.cloud, store: options.store, log: options.log, pools: options.pools, tag: this.tag });
   }
 
   get tag(): string {
@@ -150,30 +149,16 @@ export class Reconciler {
   /** The cloud and the store as they are now, or null (and status.lastError) when the cloud did not answer. */
   private async observe(now: number): Promise<ObservedWorld | null> {
     try {
-      const servers = await this.options.cloud.listServers(this.tag);
-      const vms = this.options.store.listVms();
-      servers.push(...(await this.confirmMissing(servers, vms)));
-      let capacity: { instances: number; cores: number } | null = null;
-      // Quotas matter only when a pool is short: at steady state a tick costs one list call.
-      if (this.options.pools.some((pool) => vms.filter((vm) => vm.pool === pool.name && WARM.has(vm.state)).length < pool.size)) {
-        const limits = await this.options.cloud.limits();
-        capacity = { instances: limits.maxInstances - limits.usedInstances, cores: limits.maxCores - limits.usedCores };
-        await this.learnFlavors();
-      }
-      const currentImages = await this.currentImages(vms);
+      const view = await this.observer.read();
       this.status.lastObservedAt = now;
       this.status.lastError = null;
       return {
         now,
         pools: this.options.pools,
-        vms,
-        servers,
+        ...view,
         creating: this.creating,
         provisioning: this.runs.provisioningVms(),
         health: new Map(this.options.pools.map((p) => [p.name, this.options.store.poolHealth(p.name)])),
-        capacity,
-        coresPerVm: this.coresPerVm,
-        currentImages,
         settings: this.options.settings,
       };
     } catch (error) {
@@ -221,52 +206,6 @@ export class Reconciler {
     }
     for (const vm of vms) if (vm.state === 'failed') times.push(vm.stateSince + this.options.settings.failedRetentionMs);
     return times.length ? Math.max(now + 1, Math.min(...times)) : null;
-  }
-
-  /**
-   * Servers of live VMs that the list left out, asked for one by one: a VM is called lost only
-   * when the cloud says so of that server itself. Costs a call only when something is amiss.
-   */
-  private async confirmMissing(listed: readonly CloudServer[], vms: readonly Vm[]): Promise<CloudServer[]> {
-    const seen = new Set(listed.map((s) => s.id));
-    const found: CloudServer[] = [];
-    for (const vm of vms) {
-      if (!vm.serverId || seen.has(vm.serverId) || !CONFIRM.has(vm.state)) continue;
-      const server = await this.options.cloud.getServer(vm.serverId);
-      if (server) {
-        this.options.log.info({ vm: vm.name, server: server.id }, 'a server missing from the list is still there');
-        found.push(server);
-      }
-    }
-    return found;
-  }
-
-  /** The current image of each pool with ready VMs, to replace those built from an older one. */
-  private async currentImages(vms: readonly Vm[]): Promise<Map<string, string>> {
-    // One look-up per image name, all at once: pools often share an image.
-    const lookups = new Map<string, Promise<string | null>>();
-    for (const pool of this.options.pools) {
-      if (!vms.some((vm) => vm.pool === pool.name && vm.state === 'ready') || lookups.has(pool.image)) continue;
-      lookups.set(
-        pool.image,
-        this.options.cloud.imageId(pool.image).catch((error: unknown) => {
-          this.options.log.warn({ err: error, image: pool.image }, 'could not tell which image is current; ready VMs are kept as they are');
-          return null;
-        }),
-      );
-    }
-    const images = new Map<string, string>();
-    for (const pool of this.options.pools) {
-      const id = await lookups.get(pool.image);
-      if (id) images.set(pool.name, id);
-    }
-    return images;
-  }
-
-  private async learnFlavors(): Promise<void> {
-    for (const pool of this.options.pools) {
-      if (!this.coresPerVm.has(pool.name)) this.coresPerVm.set(pool.name, await this.options.cloud.flavorCores(pool.flavor));
-    }
   }
 
   // ---- pools and VMs -------------------------------------------------------------------------
