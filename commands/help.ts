@@ -10,10 +10,21 @@ export const help: CommandSpec = {
     { name: 'command', description: 'A command to explain.' },
     { name: 'subcommand', description: 'Its second word, for admin commands.' },
   ],
-  examples: ['help', 'help release'],
+  examples: ['help', 'help release', 'help admin'],
   permission: 'user',
   handler({ who, args, commands }) {
     const visible = commands.filter((c) => c.permission === 'user' || who.isAdmin);
+    // `help admin`: the admin commands, for admins only (to anyone else there is no such command).
+    if (args.command?.toLowerCase() === 'admin' && !args.subcommand && who.isAdmin) {
+      const admin = visible.filter((c) => c.permission === 'admin');
+      return reply(
+        'info',
+        'Admin commands',
+        text('For admins of the bot. Each is audited with who ran it, the target and the reason; destructive ones ask to confirm unless --yes.'),
+        table(['command', 'what it does', 'example'], admin.map((c) => [usage(c), c.summary, `/daaas ${c.examples[0] ?? c.name}`])),
+        text('More on one command: help admin <command>'),
+      );
+    }
     if (args.command) {
       const name = [args.command, args.subcommand].filter(Boolean).join(' ').toLowerCase();
       const spec = visible.find((c) => c.name === name);

@@ -48,7 +48,13 @@ export class Dispatcher {
     let result = 'ok';
     try {
       const { words, flags } = parseInput(invocation.text);
-      const { spec, rest } = this.find(words);
+      const found = this.find(words);
+      if ('group' in found) {
+        // A group's word alone (`admin`): its commands are named only to those who may run them.
+        const who = await this.options.principal(invocation);
+        throw this.unknownCommand(words, found.group.filter((c) => c.permission === 'user' || who.isAdmin));
+      }
+      const { spec, rest } = found;
       command = spec.name;
       log.info({ command }, 'command');
       const who = await this.options.principal(invocation);
@@ -95,7 +101,7 @@ export class Dispatcher {
     };
   }
 
-  private find(words: string[]): { spec: CommandSpec; rest: string[] } {
+  private find(words: string[]): { spec: CommandSpec; rest: string[] } | { group: CommandSpec[] } {
     if (words.length === 0) return { spec: this.byName.get('help')!, rest: [] };
     for (let n = Math.min(words.length, 3); n > 0; n--) {
       const spec = this.byName.get(words.slice(0, n).join(' ').toLowerCase());
@@ -103,11 +109,17 @@ export class Dispatcher {
     }
     const first = words[0]!.toLowerCase();
     const group = this.options.commands.filter((c) => c.name.startsWith(`${first} `));
+    if (group.length > 0) return { group };
+    throw this.unknownCommand(words, []);
+  }
+
+  private unknownCommand(words: string[], group: readonly CommandSpec[]): UserError {
     if (group.length > 0) {
-      throw new UserError('UNKNOWN_COMMAND', `"${words.join(' ')}" is not a command.`, `Try one of: ${group.map((c) => usage(c)).join(' · ')}`);
+      return new UserError('UNKNOWN_COMMAND', `"${words.join(' ')}" is not a command.`, `Try one of: ${group.map((c) => usage(c)).join(' · ')}`);
     }
-    const close = suggest(first, [...new Set(this.options.commands.map((c) => c.name.split(' ')[0]!))]);
-    throw new UserError('UNKNOWN_COMMAND', `There is no command "${first}".${close ? ` Did you mean ${close}?` : ''}`, 'See every command with: help');
+    const first = words[0]!.toLowerCase();
+    const close = suggest(first, [...new Set(this.options.commands.filter((c) => c.permission === 'user').map((c) => c.name.split(' ')[0]!))]);
+    return new UserError('UNKNOWN_COMMAND', `There is no command "${first}".${close ? ` Did you mean ${close}?` : ''}`, 'See every command with: help');
   }
 }
 

@@ -81,3 +81,18 @@ test('every command has at least one example, and examples parse as that command
     for (const e of c.examples) t.true(e === c.name || e.startsWith(`${c.name} `), `${c.name}: ${e}`);
   }
 });
+
+test('help admin lists the admin commands to admins, and is no command to anyone else', async (t) => {
+  const h = await filledHarness(t);
+  const root = await h.say('root', 'help admin');
+  t.is(root.tone, 'info');
+  t.is(root.title, 'Admin commands');
+  const admin = COMMANDS.filter((c) => c.permission === 'admin');
+  t.deepEqual(tableRows(root).map((row) => row.command), admin.map((c) => usage(c)));
+  t.true(texts(root).includes('More on one command: help admin <command>'));
+  const alice = await h.say('alice', 'help admin');
+  t.is(alice.tone, 'error');
+  t.is(alice.title, 'There is no command "admin" to explain.');
+  t.false(JSON.stringify(alice).includes('admin pools'));
+  t.false(JSON.stringify(await h.say('alice', 'help')).includes('admin'));
+});
