@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import YAML from 'yaml';
 import { teamsRequestedInEnv } from '../chat/teams/teams-auth.ts';
 import type { AccessRules } from '../core/access.ts';
@@ -56,13 +57,16 @@ export function loadConfig(path: string, env: Env): AppConfig {
   return parseConfig(text, path, env);
 }
 
+/** A DNS host name: dot-separated labels of letters, digits and inner hyphens. */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Validates YAML text plus the environment variables operators expect to override it. */
 export function parseConfig(text: string, source: string, env: Env): AppConfig {
   if (text.trim() === '') throw new ConfigError(source, ['the file is empty: start from config/default.yaml']);
   const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+  if (doc.errors.length > 0) throw new ConfigError(source, [yamlProblem(doc.errors[0]!, text, doc.errors.length - 1)]);
   const data: unknown = doc.toJS();
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new ConfigError(source, ['the top level must be a mapping (keys such as pools:, access:)']);
@@ -71,7 +75,7 @@ export function parseConfig(text: string, source: string, env: Env): AppConfig {
   const problems: string[] = [];
   const parsed = configSchema.safeParse(data);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+    for (const issue of parsed.error.issues) problems.push(...issueInWords(issue as unknown as Issue, data as Record<string, unknown>).split('\n'));
   }
   problems.push(...crossCheck(data as Record<string, unknown>));
   problems.push(...identityCheck(data as Record<string, unknown>, platformsInUse(data as Record<string, unknown>, env)));
@@ -137,8 +141,84 @@ function platformsInUse(data: Record<string, unknown>, env: Env): { slack: boole
   };
 }
 
+/**
+ * A YAML syntax error, once: the first one, with its line as written. One stray line makes the
+ * parser report a cascade of follow-on errors that only hide the cause.
+ */
+function yamlProblem(error: YAML.YAMLError, text: string, more: number): string {
+  const [line, column] = [error.linePos?.[0]?.line, error.linePos?.[0]?.col];
+  const what = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  const written = line ? text.split('\n')[line - 1]?.trim() : undefined;
+  const where = line ? `line ${line}${column ? `, column ${column}` : ''}` : 'the file';
+  const follow = more > 0 ? ` (fix it first: the parser's ${more} other complaint${more === 1 ? '' : 's'} follow from it)` : '';
+  return `YAML error at ${where}${written ? ` ("${written.length > 60 ? `${written.slice(0, 57)}...` : written}")` : ''}: ${what}${follow}`;
+}
+
+/** The fields of a zod issue this module puts into words. */
+interface Issue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  origin?: string;
+  minimum?: number | bigint;
+  maximum?: number | bigint;
+  inclusive?: boolean;
+  expected?: string;
+  input?: unknown;
+  values?: unknown[];
+  keys?: string[];
+}
+
+/** The blocks of settings that belong to one driver, by where they sit. */
+const DRIVER_BLOCKS: Record<string, string[]> = { cloud: ['simulated', 'openstack'], provisioner: ['simulated', 'ansible'] };
+
+const kind = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : typeof value === 'string' ? `the text "${value.length > 30 ? `${value.slice(0, 27)}...` : value}"` : `${typeof value} ${String(value)}`);
+
+/**
+ * A schema problem as the other messages say it ("pools.x.size: must be 0 or more"), not in the
+ * validation library's words. Messages the schema sets itself are kept as they are. Several
+ * problems in one issue come back one a line.
+ */
+function issueInWords(issue: Issue, data: Record<string, unknown>): string {
+  const path = issue.path.map(String).join('.');
+  const at = (message: string, where = path) => `${where || '(top level)'}: ${message}`;
+  switch (issue.code) {
+    case 'too_small':
+    case 'too_big': {
+      if (!/^Too (small|big):/.test(issue.message)) break;
+      const small = issue.code === 'too_small';
+      const bound = Number(small ? issue.minimum : issue.maximum);
+      if (issue.origin === 'string') return at(small ? (bound <= 1 ? 'must not be empty' : `must be at least ${bound} characters`) : `must be at most ${bound} characters`);
+      if (issue.origin === 'array' || issue.origin === 'set') return at(small ? `must list at least ${bound} ${bound === 1 ? 'entry' : 'entries'}` : `must list at most ${bound} entries`);
+      if (issue.inclusive === false) return at(small ? `must be more than ${bound}` : `must be less than ${bound}`);
+      return at(small ? `must be ${bound} or more` : `must be ${bound} or less`);
+    }
+    case 'invalid_type': {
+      if (!/^Invalid input:/.test(issue.message)) break;
+      const value = issue.path.reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined), data);
+      const expected = { number: 'a number', string: 'text', boolean: 'true or false', array: 'a list', object: 'a mapping', record: 'a mapping' }[issue.expected ?? ''] ?? issue.expected;
+      return value === undefined ? at(`missing: it must be ${expected}`) : at(`must be ${expected}, not ${kind(value)}`);
+    }
+    case 'invalid_value':
+      if (!/^Invalid (option|input):/.test(issue.message) || !issue.values) break;
+      return at(`must be ${issue.values.map((v) => JSON.stringify(v)).join(', ').replace(/, ([^,]*)$/, ' or $1')}`);
+    case 'unrecognized_keys': {
+      const keys = issue.keys ?? [];
+      const section = DRIVER_BLOCKS[path];
+      const driver = (data[path] as Record<string, unknown> | undefined)?.driver;
+      const misplaced = section ? keys.filter((k) => section.includes(k) && k !== driver) : [];
+      const lines = misplaced.map((k) => at(`this block belongs to driver: ${k}, and ${path}.driver is ${JSON.stringify(driver)}: remove the block, or set ${path}.driver: ${k}`, `${path}.${k}`));
+      const unknown = keys.filter((k) => !misplaced.includes(k));
+      if (unknown.length) lines.push(at(`${unknown.length === 1 ? 'unknown key' : 'unknown keys'} ${unknown.map((k) => `"${k}"`).join(', ')}`));
+      return lines.join('\n');
+    }
+  }
+  return at(issue.message);
+}
+
 function serverFromEnv(env: Env, problems: string[]): AppConfig['server'] {
   const host = env.DAAAS_HOST || '127.0.0.1';
+  if (!isIP(host) && (/^[\d.]+$/.test(host) || !HOST_NAME.test(host))) problems.push(`DAAAS_HOST: "${host}" is not an IP address or a host name (the address to listen on, e.g. 127.0.0.1, 0.0.0.0 or ::)`);
   const portText = env.DAAAS_PORT || '3000';
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65_535) problems.push(`DAAAS_PORT: "${portText}" is not a port number (0–65535; 0 picks a free one)`);

@@ -131,14 +131,14 @@ test('a whitespace-only file is refused as empty', (t) => {
 test('malformed YAML (an unclosed bracket) is refused with the parser message and line', (t) => {
   const problems = refused(t, 'instance: daaas\npools: [excitations\n');
   t.is(problems.length, 1);
-  t.regex(problems[0]!, /^YAML: .*\]/);
-  t.regex(problems[0]!, /line \d+, column \d+/);
+  t.regex(problems[0]!, /^YAML error at line \d+, column \d+.*: .*\]/);
 });
 
 test('duplicate keys are refused', (t) => {
   const problems = refused(t, DEFAULT_TEXT.replace('instance: daaas\n', 'instance: daaas\ninstance: other\n'));
   t.is(problems.length, 1);
-  t.regex(problems[0]!, /^YAML: Map keys must be unique/);
+  const line = DEFAULT_TEXT.split('\n').indexOf('instance: daaas') + 2;
+  t.regex(problems[0]!, new RegExp(`^YAML error at line ${line}, column 1 \\("instance: other"\\): Map keys must be unique`));
 });
 
 test('a list at the top level is refused', (t) => {
@@ -160,13 +160,13 @@ test('a file of only comments is refused as not a mapping', (t) => {
 test('an unknown key at the top level is refused', (t) => {
   const doc = defaultDoc();
   doc.pool = {};
-  t.deepEqual(refused(t, yamlOf(doc)), ['(top level): Unrecognized key: "pool"']);
+  t.deepEqual(refused(t, yamlOf(doc)), ['(top level): unknown key "pool"']);
 });
 
 test('an unknown key inside a pool is refused with the pool path', (t) => {
   const doc = defaultDoc();
   doc.pools.excitations.leese = '48h';
-  t.deepEqual(refused(t, yamlOf(doc)), ['pools.excitations: Unrecognized key: "leese"']);
+  t.deepEqual(refused(t, yamlOf(doc)), ['pools.excitations: unknown key "leese"']);
 });
 
 for (const [label, value, message] of [
@@ -279,9 +279,9 @@ test('openstack settings are checked: page size, durations, unknown keys', (t) =
   const doc = defaultDoc();
   doc.cloud = { driver: 'openstack', openstack: { pageSize: 5000, timeout: 'soon', region: 'x' } };
   t.deepEqual(refused(t, yamlOf(doc)), [
-    'cloud.openstack.pageSize: Too big: expected number to be <=1000',
+    'cloud.openstack.pageSize: must be 1000 or less',
     'cloud.openstack.timeout: "soon" is not a duration: write e.g. 90s, 10m, 48h or 2d',
-    'cloud.openstack: Unrecognized key: "region"',
+    'cloud.openstack: unknown key "region"',
   ]);
 });
 
@@ -352,7 +352,7 @@ test('several field problems in different places are all listed', (t) => {
   t.is(problems.length, 4, problems.join('\n'));
   t.true(problems.some((p) => p.startsWith('instance: ')));
   t.true(problems.includes('defaults.lease: "48x" is not a duration: write e.g. 90s, 10m, 48h or 2d'));
-  t.true(problems.includes('pools.excitations: Unrecognized key: "leese"'));
+  t.true(problems.includes('pools.excitations: unknown key "leese"'));
   t.true(problems.some((p) => p.startsWith('DAAAS_LOG_LEVEL: "loud"')));
 });
 
@@ -369,7 +369,7 @@ test('field problems and cross-key problems are reported together, not one round
     'defaults.lease: "48x" is not a duration: write e.g. 90s, 10m, 48h or 2d',
     'pools.Tomography: not a valid pool name: use 2–32 lower-case letters, digits and dashes, starting with a letter',
     'pools.excitations.size: size 60 is larger than max 50',
-    'pools.excitations: Unrecognized key: "leese"',
+    'pools.excitations: unknown key "leese"',
     'scheduler.schedule: "nope" is not a cron expression (e.g. "* * * * *" for every minute)',
   ]);
 });
@@ -668,4 +668,54 @@ test('access.directory: every problem listed — no directory for ldap: groups, 
   t.deepEqual(refused(t, yamlOf(doc), { DAAAS_LDAP_BIND_PASSWORD: 'x' }), ['access.directory.staleFor: staleFor must be at least ttl (answers are used stale only after they are due again)']);
   doc.access.directory = { ...DIRECTORY, preset: 'active-directory', attributes: { homeDirectory: 'unixHomeDirectory', memberUid: '' } };
   t.like(parseConfig(yamlOf(doc), 'ad.yaml', { DAAAS_LDAP_BIND_PASSWORD: 'x' }).access.directory, { preset: 'active-directory', attributes: { homeDirectory: 'unixHomeDirectory', memberUid: '' } });
+});
+
+test('problems are said in words, not in the validation library\'s: bounds, types, choices, missing keys', (t) => {
+  const doc = defaultDoc();
+  const pool = doc.pools.excitations;
+  pool.size = -1;
+  pool.groups = [];
+  pool.image = '';
+  pool.gpu = 'yes';
+  doc.scheduler = { maxConcurrentBoots: 'four' };
+  delete pool.flavor;
+  doc.cloud.simulated.failureRate = 2;
+  const problems = refused(t, yamlOf(doc));
+  for (const expected of [
+    'pools.excitations.size: must be 0 or more',
+    'pools.excitations.groups: must list at least 1 entry',
+    'pools.excitations.image: must not be empty',
+    'pools.excitations.gpu: must be true or false, not the text "yes"',
+    'pools.excitations.flavor: missing: it must be text',
+    'scheduler.maxConcurrentBoots: must be a number, not the text "four"',
+  ]) t.true(problems.includes(expected), `${expected}\nin:\n${problems.join('\n')}`);
+  t.false(problems.some((p) => /Too small|Too big|Invalid input|Unrecognized key|expected \w+, received/.test(p)), problems.join('\n'));
+});
+
+test('one stray YAML line is one problem, with its line, not a cascade', (t) => {
+  const lines = DEFAULT_TEXT.split('\n');
+  const at = lines.findIndex((l) => /^  excitations:$/.test(l));
+  lines.splice(at + 1, 0, '   image excitations-base');
+  const problems = refused(t, lines.join('\n'));
+  t.is(problems.length, 1, problems.join('\n'));
+  t.regex(problems[0]!, new RegExp(`^YAML error at line ${at + 2}, column \\d+ \\("image excitations-base"\\): .+ \\(fix it first: the parser's \\d+ other complaints follow from it\\)$`));
+  t.notRegex(problems[0]!, /:$/, 'no dangling colon');
+});
+
+test('switching the default to driver: openstack says the simulated: block belongs to the simulated driver', (t) => {
+  const text = DEFAULT_TEXT.replace(/(\ncloud:\n(?:#.*\n)*  driver:) simulated/, '$1 openstack');
+  t.not(text, DEFAULT_TEXT);
+  t.deepEqual(refused(t, text), ['cloud.simulated: this block belongs to driver: simulated, and cloud.driver is "openstack": remove the block, or set cloud.driver: simulated']);
+  const provisioner = defaultDoc();
+  provisioner.provisioner.driver = 'ansible';
+  provisioner.provisioner.ansible = { target: 'local', sandboxRoot: '/srv/sandbox' };
+  t.deepEqual(refused(t, yamlOf(provisioner)), ['provisioner.simulated: this block belongs to driver: simulated, and provisioner.driver is "ansible": remove the block, or set provisioner.driver: simulated']);
+});
+
+test('an invalid DAAAS_HOST is blamed on DAAAS_HOST, not DAAAS_PORT; addresses and host names pass', (t) => {
+  for (const host of ['999.1.1.1', 'bad host', '10.0.0.300', 'host_name', '-x']) {
+    const error = t.throws(() => parseConfig(DEFAULT_TEXT, 'd.yaml', { DAAAS_HOST: host }), { instanceOf: ConfigError });
+    t.deepEqual(error!.problems, [`DAAAS_HOST: "${host}" is not an IP address or a host name (the address to listen on, e.g. 127.0.0.1, 0.0.0.0 or ::)`]);
+  }
+  for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', 'bot.facility.example']) t.is(parseConfig(DEFAULT_TEXT, 'd.yaml', { DAAAS_HOST: host }).server.host, host);
 });
