@@ -113,6 +113,10 @@ interface InstanceReport {
   expired: number;
   lost: number;
   broken: number;
+  /** Outbox messages: all, and those not delivered by the stated rule (cut off by a kill, or past their deadline). */
+  messages: number;
+  interrupted: number;
+  expiredMessages: number;
   commands: number;
   convergeMs: number;
   violations: string[];
@@ -179,6 +183,9 @@ async function runInstance(instance: number, kills: number, root: string, log: (
     expired: 0,
     lost: 0,
     broken: 0,
+    messages: 0,
+    interrupted: 0,
+    expiredMessages: 0,
     commands: 0,
     convergeMs: 0,
     violations,
@@ -283,6 +290,9 @@ async function runInstance(instance: number, kills: number, root: string, log: (
   report.expired = last.leases.filter((l) => l.end_reason === 'expired').length;
   report.lost = last.leases.filter((l) => l.end_reason === 'vm-lost').length;
   report.broken = ledger.broken.size;
+  report.messages = last.outbox.length;
+  report.interrupted = last.outbox.filter((m) => m.status === 'interrupted').length;
+  report.expiredMessages = last.outbox.filter((m) => m.status === 'expired').length;
   return report;
 }
 
@@ -308,7 +318,7 @@ test('crash consistency: SIGKILLed at random moments, the bot loses, doubles and
       `bot ${r.instance}: ${r.kills} kills (${r.modes.startup} in start-up, ${r.modes['first-tick']} at the first tick, ${r.modes.running} while running; ` +
         `${r.killsBeforeFirstTick} before a tick ended), ${r.lives} lives (${r.staleLocks} over a dead bot's pid file), median start ${median(r.startMs)} ms, ${r.commands} commands, ` +
         `${r.claims} claims / ${r.extensions} extensions / ${r.releases} releases acknowledged, ${r.reminders} reminders, ${r.teardowns} teardown messages, ` +
-        `${r.expired} leases expired, ${r.lost} lost (${r.broken} servers broken), converged in ${(r.convergeMs / 1000).toFixed(1)} s`,
+        `${r.expired} leases expired, ${r.lost} lost (${r.broken} servers broken), ${r.messages} messages queued (${r.interrupted} cut off by a kill while sending, ${r.expiredMessages} expired), converged in ${(r.convergeMs / 1000).toFixed(1)} s`,
     );
   }
   t.log(
@@ -343,12 +353,17 @@ test('the crash checks catch each broken invariant (self-test on a doctored stat
   const healthy: Snapshot = {
     vms: [vm('a', 'claimed', 's-a'), vm('b', 'ready', 's-b'), vm('c', 'ready', 's-c'), vm('i', 'ready', 's-i')].map((v) => (v.id === 'i' ? { ...v, name: 'imaging-i', pool: 'imaging' } : v)),
     leases: [lease('l-a', 'a', 'alice', null)],
-    reminders: [{ lease_id: 'l-a', before_ms: 3_000, expires_at: T + POOLS.physics!.leaseMs, status: 'sent' }],
+    reminders: [{ lease_id: 'l-a', before_ms: 3_000, expires_at: T + POOLS.physics!.leaseMs, status: 'queued' }],
+    outbox: [
+      { key: 'home-ready:l-a', kind: 'home-ready', lease_id: 'l-a', status: 'sent', created_at: T + 100, deliver_by: T + 86_400_100 },
+      { key: `reminder:l-a:3000:${T + POOLS.physics!.leaseMs}`, kind: 'reminder', lease_id: 'l-a', status: 'sent', created_at: T + 7_000, deliver_by: T + POOLS.physics!.leaseMs },
+    ],
     audit: [{ actor: 'alice', action: 'claim', result: 'ok', n: 1 }],
     servers: [server('s-a', 'a'), server('s-b', 'b'), server('s-c', 'c'), server('s-i', 'i')],
   };
   const ledger = emptyLedger();
   ledger.claims.push({ user: 'alice', vm: 'physics-a', life: 1 });
+  ledger.dms.push({ to: 'alice', kind: 'home-ready', vm: 'physics-a', life: 1 });
   ledger.dms.push({ to: 'alice', kind: 'reminder', vm: 'physics-a', life: 1 });
   t.deepEqual(checkAtRest(healthy, ledger), [], 'a healthy state passes');
   t.deepEqual(checkConverged(healthy, T + 1_000, ledger), [], 'a converged state passes');
@@ -367,6 +382,17 @@ test('the crash checks catch each broken invariant (self-test on a doctored stat
   t.regex(broken((s) => (s.vms[0]!.state = 'releasing')), /physics-a is releasing but alice's lease on it is live/);
   t.regex(broken((_, l) => l.dms.push({ to: 'alice', kind: 'reminder', vm: 'physics-a', life: 2 })), /2 reminders about physics-a were printed for 1 recorded stage/);
   t.regex(broken((s) => (s.reminders[0]!.status = 'failed')), /reminder of physics-a is recorded as failed/);
+  // The outbox: at most once, nothing lost but by the stated rule, each message with its change.
+  t.regex(broken((s) => (s.outbox[1]!.status = 'failed')), /outbox message reminder:l-a:\d+:\d+ is recorded as failed/);
+  t.regex(broken((_, l) => l.dms.push({ to: 'alice', kind: 'home-ready', vm: 'physics-a', life: 2 })), /2 home-ready message\(s\) about physics-a were printed but the outbox has 1 sent or being sent/);
+  t.regex(broken((_, l) => (l.dms = l.dms.filter((d) => d.kind !== 'reminder'))), /1 reminder message\(s\) about physics-a are recorded as sent in the outbox but 0 were printed/);
+  t.is(broken((s, l) => {
+    s.outbox[1]!.status = 'interrupted';
+    l.dms = l.dms.filter((d) => d.kind !== 'reminder');
+  }), '', 'killed while sending: it may be missing');
+  t.regex(broken((s) => (s.outbox = s.outbox.slice(0, 1))), /reminder stage reminder:l-a:3000:\d+ is recorded as queued but the outbox has no message for it/);
+  t.regex(broken((s) => (s.outbox = s.outbox.slice(1))), /has 0 home-ready message\(s\) in the outbox/);
+  t.regex(broken((s) => Object.assign(s.outbox[1]!, { status: 'pending', created_at: T - 10_000 })), /outbox message reminder:l-a:\d+:\d+ is still pending/);
   t.regex(broken((_, l) => l.dms.push({ to: 'bob', kind: 'home-ready', vm: 'physics-a', life: 2 })), /went to bob, not to its holder alice/);
   t.regex(broken((s) => (s.audit = [])), /alice has 1 lease\(s\) but 0 successful claim/);
   t.regex(broken((_, l) => l.firstTicks.push({ life: 3, startedAt: T + POOLS.physics!.leaseMs + 6_000 })), /alice's lease on physics-a expired 6000 ms before life 3's first tick and is still live/);

@@ -34,6 +34,9 @@ export interface Ledger {
  */
 export const ANNOUNCE_MS = 1_000;
 
+/** How long an undisturbed bot may take to settle a queued message (sent, expired or superseded). */
+const OUTBOX_SETTLE_MS = 5_000;
+
 export function emptyLedger(): Ledger {
   return { claims: [], extensions: new Map(), releases: [], dms: [], faults: [], firstTicks: [], broken: new Set(), lives: [] };
 }
@@ -92,7 +95,12 @@ export function record(ledger: Ledger, life: number, user: string, t: Transcript
 
 const LIVE_WITH_SERVER = new Set(['provisioning', 'ready', 'claimed']);
 const END_REASONS = new Set(['released', 'expired', 'vm-lost', 'setup-failed', 'admin']);
-const REMINDER_STATUSES = new Set(['sending', 'sent', 'failed', 'superseded']);
+const REMINDER_STATUSES = new Set(['queued', 'superseded']);
+const OUTBOX_STATUSES = new Set(['pending', 'sending', 'sent', 'failed', 'expired', 'superseded', 'interrupted']);
+/** Outbox statuses whose message may have been printed: sent, or handed over when the bot was killed. */
+const MAYBE_DELIVERED = new Set(['sent', 'sending', 'interrupted']);
+/** What a message kind's outbox key looks like, and the printed kind it is. */
+const KIND_OF_ROW: Record<string, DmKind> = { reminder: 'reminder', teardown: 'teardown', 'home-ready': 'home-ready', 'setup-failed': 'setup-failed' };
 
 function count<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
   const m = new Map<string, number>();
@@ -205,6 +213,42 @@ export function checkAtRest(s: Snapshot, ledger: Ledger): string[] {
   const keys = s.reminders.map((r) => `${r.lease_id}/${r.before_ms}/${r.expires_at}`);
   if (new Set(keys).size !== keys.length) problems.push('a reminder stage is recorded twice');
 
+  // The outbox: one row per key, a known status, and every change that announces itself has its
+  // message, written in the same transaction (so a kill between the two is impossible).
+  const outboxByLease = new Map<string, Snapshot['outbox']>();
+  for (const m of s.outbox) {
+    if (m.lease_id !== null) outboxByLease.set(m.lease_id, [...(outboxByLease.get(m.lease_id) ?? []), m]);
+    if (!OUTBOX_STATUSES.has(m.status)) problems.push(`outbox message ${m.key} has status ${m.status}`);
+    // In the terminal chat a direct message cannot be refused: a failed one was dropped by the bot.
+    if (m.status === 'failed') problems.push(`outbox message ${m.key} is recorded as failed: it was never delivered, and never will be`);
+    if (!KIND_OF_ROW[m.kind]) problems.push(`outbox message ${m.key} is of an unknown kind ${m.kind}`);
+    else if (m.lease_id === null || !leaseById.has(m.lease_id)) problems.push(`outbox message ${m.key} is about a lease that does not exist`);
+  }
+  const keysOf = new Set(s.outbox.map((m) => m.key));
+  if (keysOf.size !== s.outbox.length) problems.push('an outbox key is queued twice');
+  for (const r of s.reminders) {
+    const key = `reminder:${r.lease_id}:${r.before_ms}:${r.expires_at}`;
+    if (r.status === 'queued' && !keysOf.has(key)) problems.push(`reminder stage ${key} is recorded as queued but the outbox has no message for it`);
+    if (r.status === 'superseded' && keysOf.has(key)) problems.push(`reminder stage ${key} is recorded as superseded but its message was queued`);
+  }
+  for (const m of s.outbox) {
+    if (m.kind !== 'reminder') continue;
+    const [, leaseId, before, expires] = m.key.split(':');
+    if (!s.reminders.some((r) => r.lease_id === leaseId && String(r.before_ms) === before && String(r.expires_at) === expires && r.status === 'queued')) {
+      problems.push(`outbox reminder ${m.key} has no queued reminder stage: it was queued outside the stage's transaction`);
+    }
+  }
+  for (const lease of s.leases) {
+    const name = vmById.get(lease.vm_id)?.name ?? lease.vm_id;
+    const kinds = (outboxByLease.get(lease.id) ?? []).map((m) => m.kind);
+    const n = (kind: string) => kinds.filter((k) => k === kind).length;
+    const teardown = lease.ended_at !== null && ['expired', 'vm-lost'].includes(lease.end_reason ?? '');
+    if (n('teardown') !== (teardown ? 1 : 0)) problems.push(`lease on ${name} (${lease.end_reason ?? 'live'}) has ${n('teardown')} teardown message(s) in the outbox, not ${teardown ? 1 : 0}`);
+    const setupFailed = lease.end_reason === 'setup-failed';
+    if (n('setup-failed') !== (setupFailed ? 1 : 0)) problems.push(`lease on ${name} (${lease.end_reason ?? 'live'}) has ${n('setup-failed')} set-up-failed message(s) in the outbox`);
+    if (n('home-ready') !== (lease.home_ready_at !== null ? 1 : 0)) problems.push(`lease on ${name} (home ${lease.home_ready_at === null ? 'not ' : ''}ready) has ${n('home-ready')} home-ready message(s) in the outbox`);
+  }
+
   const dmsByVm = new Map<string, Ledger['dms']>();
   for (const dm of ledger.dms) dmsByVm.set(dm.vm, [...(dmsByVm.get(dm.vm) ?? []), dm]);
   for (const [name, dms] of dmsByVm) {
@@ -217,9 +261,16 @@ export function checkAtRest(s: Snapshot, ledger: Ledger): string[] {
     const of = (kind: DmKind) => dms.filter((d) => d.kind === kind).length;
     const rows = rowsByLease.get(lease.id) ?? [];
     const recorded = rows.filter((r) => r.status !== 'superseded').length;
-    const sent = rows.filter((r) => r.status === 'sent').length;
     if (of('reminder') > recorded) problems.push(`${of('reminder')} reminders about ${name} were printed for ${recorded} recorded stage(s): a stage was sent twice`);
-    if (of('reminder') < sent) problems.push(`${sent} reminders about ${name} are recorded as sent but ${of('reminder')} were printed`);
+    // At most once, and none lost but by the stated rule: what was printed lies between the
+    // messages recorded as sent and those that may have been (sent, or handed over at a kill).
+    for (const kind of Object.values(KIND_OF_ROW)) {
+      const messages = (outboxByLease.get(lease.id) ?? []).filter((m) => KIND_OF_ROW[m.kind] === kind);
+      const sent = messages.filter((m) => m.status === 'sent').length;
+      const maybe = messages.filter((m) => MAYBE_DELIVERED.has(m.status)).length;
+      if (of(kind) > maybe) problems.push(`${of(kind)} ${kind} message(s) about ${name} were printed but the outbox has ${maybe} sent or being sent: a message was sent twice, or without its outbox row`);
+      if (of(kind) < sent) problems.push(`${sent} ${kind} message(s) about ${name} are recorded as sent in the outbox but ${of(kind)} were printed`);
+    }
     if (of('teardown') > 1) problems.push(`${of('teardown')} teardown messages about ${name}`);
     if (of('teardown') > 0 && !(lease.ended_at !== null && ['expired', 'vm-lost'].includes(lease.end_reason ?? ''))) {
       problems.push(`a teardown message about ${name}, whose lease is ${lease.ended_at === null ? 'live' : `ended as ${lease.end_reason}`}`);
@@ -297,6 +348,10 @@ export function checkConverged(s: Snapshot, now: number, ledger: Ledger): string
     if (lease.expires_at <= now) problems.push(`${lease.user}'s lease on ${name} expired ${now - lease.expires_at} ms ago and is still live`);
     if (lease.home_ready_at === null) problems.push(`${lease.user}'s lease on ${name} never got its home directory`);
     if (ledger.broken.has(name)) problems.push(`${name}'s server was broken under ${lease.user}, yet the lease is live`);
+  }
+  // Nothing is left waiting: every message was sent, expired, superseded, or cut off by a kill.
+  for (const m of s.outbox) {
+    if ((m.status === 'pending' || m.status === 'sending') && m.created_at < now - OUTBOX_SETTLE_MS) problems.push(`outbox message ${m.key} is still ${m.status} ${now - m.created_at} ms after it was queued`);
   }
   return problems;
 }

@@ -111,6 +111,15 @@ export interface ReminderRow {
   status: string;
 }
 
+export interface OutboxRow {
+  key: string;
+  kind: string;
+  lease_id: string | null;
+  status: string;
+  created_at: number;
+  deliver_by: number;
+}
+
 export interface AuditCount {
   actor: string;
   action: string;
@@ -130,12 +139,14 @@ export interface Snapshot {
   vms: VmRow[];
   leases: LeaseRow[];
   reminders: ReminderRow[];
+  /** The outbox: every message the bot sends on its own, with how its delivery went. */
+  outbox: OutboxRow[];
   audit: AuditCount[];
   /** The simulated cloud's servers that carry this deployment's tag. */
   servers: ServerRow[];
 }
 
-const TABLES = ['vms', 'leases', 'reminders', 'audit'];
+const TABLES = ['vms', 'leases', 'reminders', 'outbox', 'audit'];
 
 /**
  * Reads the cloud first, then the store in one read transaction: a server is created only
@@ -144,7 +155,7 @@ const TABLES = ['vms', 'leases', 'reminders', 'audit'];
 export function readSnapshot(dataDir: string): Snapshot {
   const servers = readServers(join(dataDir, 'sim-cloud.json'));
   const dbPath = join(dataDir, 'daaas.db');
-  if (!existsSync(dbPath)) return { vms: [], leases: [], reminders: [], audit: [], servers };
+  if (!existsSync(dbPath)) return { vms: [], leases: [], reminders: [], outbox: [], audit: [], servers };
   try {
     return { ...readStore(dbPath), servers };
   } catch (error) {
@@ -171,13 +182,14 @@ function readStore(path: string, readonly = true): Omit<Snapshot, 'servers'> {
     return db.transaction(() => {
       const present = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((r) => r.name);
       // Killed before its first migration committed: nothing was stored yet.
-      if (!TABLES.every((t) => present.includes(t))) return { vms: [], leases: [], reminders: [], audit: [] };
+      if (!TABLES.every((t) => present.includes(t))) return { vms: [], leases: [], reminders: [], outbox: [], audit: [] };
       return {
         vms: db.prepare('SELECT id, name, pool, state, server_id FROM vms ORDER BY created_at, id').all() as VmRow[],
         leases: db
           .prepare('SELECT id, vm_id, pool, user, claimed_at, expires_at, extensions_used, home_ready_at, ended_at, end_reason FROM leases ORDER BY claimed_at, id')
           .all() as LeaseRow[],
         reminders: db.prepare('SELECT lease_id, before_ms, expires_at, status FROM reminders').all() as ReminderRow[],
+        outbox: db.prepare('SELECT key, kind, lease_id, status, created_at, deliver_by FROM outbox ORDER BY id').all() as OutboxRow[],
         audit: db.prepare('SELECT actor, action, result, COUNT(*) AS n FROM audit GROUP BY actor, action, result').all() as AuditCount[],
       };
     })();
