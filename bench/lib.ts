@@ -318,6 +318,8 @@ export function buildApp(o: BuildOptions): BenchApp {
   const app = createApp({ config, store, cloud: new MeteredCloud(counting, metrics, clock), provisioner, clock, log, metrics, ...(o.directory ? { directory: o.directory } : {}) });
   const platform = new RecordingPlatform();
   app.notifier.register(PLATFORM, platform);
+  // Delivered from the outbox as the bot does once its loop starts (no loop runs here).
+  app.outbox.start();
   return {
     app,
     config,
