@@ -46,8 +46,9 @@ Options:
 
 The configuration comes from DAAAS_CONFIG (default: config/default.yaml), the state from
 DAAAS_DATA_DIR (default: ./var); a real cloud from OS_CLOUD or the OS_* variables.
-Exit status: 0 when all is well, 1 when something is wrong or missing, 2 on a usage or
-configuration error.
+Exit status: 0 when all is well; 1 when something is wrong or missing (for config check:
+the configuration has problems, each listed); 2 on a usage error, or when any other command
+cannot use the configuration.
 `;
 
 type Output = { json: boolean; write: (text: string) => void };

@@ -170,3 +170,20 @@ test('backup while the bot holds the data directory; restore is refused then, an
   t.regex(junk.err, /junk\.db is not an SQLite database/);
   t.is((await daaas(['restore'], env)).code, 2);
 });
+
+test('the exit codes --help gives are the ones the commands give: config check 1 for a bad file, other commands 2', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  writeFileSync(join(dir.path, 'bad.yaml'), SIM.replace('size: 2', 'size: -2'));
+  const env = { DAAAS_CONFIG: join(dir.path, 'bad.yaml'), DAAAS_DATA_DIR: join(dir.path, 'var') };
+  const help = await daaas(['--help'], {});
+  t.is(help.code, 0);
+  t.regex(help.out.replace(/\s+/g, ' '), /1 when something is wrong or missing \(for config check: the configuration has problems, each listed\); 2 on a usage error, or when any other command cannot use the configuration\./);
+  const check = await daaas(['config', 'check'], env);
+  t.is(check.code, 1);
+  t.regex(check.out, /pools\.physics\.size: must be 0 or more/);
+  const pools = await daaas(['pools'], env);
+  t.is(pools.code, 2);
+  t.regex(pools.err, /pools\.physics\.size: must be 0 or more/);
+  t.is((await daaas(['pools', '--frobnicate'], {})).code, 2);
+});
