@@ -138,7 +138,8 @@ function vmName(h: Harness, who: string, a: Extract<Atom, { kind: 'vm' }>): stri
     gone: h.store.listVms({ states: ['deleted', 'releasing', 'failed'] }).map((v) => v.name),
     any: h.store.listVms({ states: VM_STATES }).map((v) => v.name),
   }[a.which];
-  const name = names.length ? names[a.index % names.length]! : `physics-${'abcd'.slice(0, 1 + (a.index % 4))}`;
+  // A made-up name never names a real VM: real ones have four characters after the pool, none a "0".
+  const name = names.length ? names[a.index % names.length]! : `physics-${'abc0'.slice(0, 1 + (a.index % 4))}`;
   return a.upper ? name.toUpperCase() : name;
 }
 
