@@ -1,4 +1,4 @@
-import type { CommandSpec } from '../src/chat/command-spec.ts';
+import { YES_FLAG, type CommandSpec } from '../src/chat/command-spec.ts';
 import { fields, reply, text } from '../src/chat/reply.ts';
 
 export const adminLog: CommandSpec = {
@@ -6,6 +6,7 @@ export const adminLog: CommandSpec = {
   summary: 'Admins: the end of the last provisioning run (provision, claim or release play) of a VM.',
   args: [{ name: 'vm', description: 'the VM, e.g. excitations-7xk2', required: true }],
   examples: ['admin log excitations-7xk2'],
+  flags: [YES_FLAG],
   permission: 'admin',
   async handler({ args, service }) {
     const { vm, log } = await service.provisioningLog(args.vm!);

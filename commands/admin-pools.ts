@@ -1,20 +1,22 @@
-import type { CommandSpec } from '../src/chat/command-spec.ts';
+import { YES_FLAG, type CommandSpec } from '../src/chat/command-spec.ts';
 import { reply, table, text } from '../src/chat/reply.ts';
 import { formatDuration } from '../src/core/duration.ts';
+import type { PoolControl, PoolSpec } from '../src/core/model.ts';
 
 export const adminPools: CommandSpec = {
   name: 'admin pools',
   summary: 'Admins: each pool in detail — every VM state, oldest lease, last error, image owner.',
   args: [],
   examples: ['admin pools'],
+  flags: [YES_FLAG],
   permission: 'admin',
   handler({ who, service, now }) {
     const reports = service.adminReport(who);
     const cloud = service.cloudStatus();
     const figures = service.metrics();
-    const rows = reports.map(({ pool, counts, health, note, oldestLease, typicalReadyMs }) => [
+    const rows = reports.map(({ pool, counts, health, note, oldestLease, typicalReadyMs, control, size }) => [
       pool.name,
-      `${counts.ready}/${pool.size}`,
+      `${counts.ready}/${size}`,
       String(counts.booting),
       String(counts.provisioning),
       String(counts.claimed),
@@ -23,7 +25,7 @@ export const adminPools: CommandSpec = {
       oldestLease ? `${oldestLease.vm.name} (${oldestLease.user}, ${formatDuration(now - oldestLease.claimedAt)})` : '-',
       formatDuration(typicalReadyMs),
       formatDuration(figures.emptyMs.get(pool.name) ?? 0),
-      [health.lastError ? `${health.lastError} (${formatDuration(now - (health.lastErrorAt ?? now))} ago)` : '', note ?? ''].filter(Boolean).join('; ') || '-',
+      [...controlNotes(pool, control, now), health.lastError ? `${health.lastError} (${formatDuration(now - (health.lastErrorAt ?? now))} ago)` : '', note ?? ''].filter(Boolean).join('; ') || '-',
     ]);
     const owners = reports.map(({ pool }) => `${pool.name}: ${pool.image} on ${pool.flavor}, maintained by ${pool.owner.name} <${pool.owner.contact}>`);
     const seen = cloud.lastObservedAt === null ? 'not yet' : `${formatDuration(now - cloud.lastObservedAt)} ago`;
@@ -41,6 +43,15 @@ export const adminPools: CommandSpec = {
     );
   },
 };
+
+/** What admins changed about the pool at run time, first in its notes. */
+function controlNotes(pool: PoolSpec, control: PoolControl, now: number): string[] {
+  return [
+    control.size !== null ? `size ${control.size} set by an admin (configured ${pool.size}; admin resize ${pool.name} reset)` : '',
+    control.drained ? `DRAINED by ${control.drained.by} ${formatDuration(now - control.drained.at)} ago: ${control.drained.reason}` : '',
+    control.paused ? `PAUSED by ${control.paused.by} ${formatDuration(now - control.paused.at)} ago` : '',
+  ];
+}
 
 /** Sub-millisecond latencies matter here, so not rounded to the minute like durations. */
 function formatMs(ms: number): string {

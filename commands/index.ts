@@ -1,6 +1,14 @@
 import type { CommandSpec } from '../src/chat/command-spec.ts';
+import { adminDrain } from './admin-drain.ts';
+import { adminExtend } from './admin-extend.ts';
+import { adminLeases } from './admin-leases.ts';
 import { adminLog } from './admin-log.ts';
+import { adminPause } from './admin-pause.ts';
 import { adminPools } from './admin-pools.ts';
+import { adminRelease } from './admin-release.ts';
+import { adminResize } from './admin-resize.ts';
+import { adminResume } from './admin-resume.ts';
+import { adminUndrain } from './admin-undrain.ts';
 import { claim } from './claim.ts';
 import { extend } from './extend.ts';
 import { help } from './help.ts';
@@ -9,4 +17,7 @@ import { release } from './release.ts';
 import { status } from './status.ts';
 
 /** Every chat command, in the order help lists them. */
-export const COMMANDS: readonly CommandSpec[] = [claim, status, extend, release, pools, help, adminPools, adminLog];
+export const COMMANDS: readonly CommandSpec[] = [
+  claim, status, extend, release, pools, help,
+  adminPools, adminLeases, adminLog, adminRelease, adminExtend, adminResize, adminDrain, adminUndrain, adminPause, adminResume,
+];

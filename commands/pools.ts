@@ -8,7 +8,8 @@ export const pools: CommandSpec = {
   examples: ['pools'],
   permission: 'user',
   handler({ who, service }) {
-    const rows = service.overview(who).map(({ pool, counts, mayClaim }) => [
+    const overview = service.overview(who);
+    const rows = overview.map(({ pool, counts, mayClaim }) => [
       pool.name,
       String(counts.ready),
       String(counts.booting + counts.provisioning),
@@ -22,6 +23,12 @@ export const pools: CommandSpec = {
       'info',
       'Pools',
       table(['pool', 'ready', 'coming', 'in use', 'max', 'lease', 'GPU', 'you may claim'], rows),
+      ...overview.flatMap(({ pool, control }) => {
+        // What admins changed for now: a closed pool, another warm size.
+        if (control.drained) return [text(`${pool.name} is closed for maintenance: ${control.drained.reason}. Ask ${pool.owner.name} (${pool.owner.contact}).`)];
+        if (control.size !== null) return [text(`${pool.name} keeps ${control.size} VMs warm for now (set by an admin; usually ${pool.size}).`)];
+        return [];
+      }),
       text('Claim with: claim <pool>'),
     );
   },

@@ -1,6 +1,7 @@
 import { COMMANDS } from '../commands/index.ts';
 import { Dispatcher } from './chat/dispatcher.ts';
 import type { Invocation } from './chat/invocation.ts';
+import { adminExtendedMessage, adminReleasedMessage } from './chat/lease-card.ts';
 import { NotifierRouter } from './chat/notifier-router.ts';
 import type { AppConfig } from './config/load-config.ts';
 import { AccessPolicy } from './core/access.ts';
@@ -91,6 +92,9 @@ export function createApp(ports: AppPorts): App {
     },
     defaultReadyMs: estimateReadyMs(config),
     runLog: (vmName, maxLines) => ports.provisioner.lastLog(vmName, maxLines),
+    onMessageQueued: () => outbox.wake(),
+    ...(config.access.adminMaxLease !== undefined ? { adminMaxLeaseMs: config.access.adminMaxLease } : {}),
+    adminMessages: { released: adminReleasedMessage, extended: adminExtendedMessage },
     ...(ports.metrics ? { metrics: () => ports.metrics!.summary() } : {}),
   });
   const leaseListeners: ((account: string) => void)[] = [];

@@ -1,4 +1,4 @@
-import type { DaaasService } from '../core/service.ts';
+import type { AdminCommandAudit, DaaasService } from '../core/service.ts';
 import type { Origin, Principal } from '../core/model.ts';
 import type { Reply } from './reply.ts';
 
@@ -11,6 +11,8 @@ export interface ArgSpec {
 export interface FlagSpec {
   name: string;
   description: string;
+  /** What follows the flag when it takes a text (`TEXT` for `--reason TEXT`); see parse.ts. */
+  value?: string;
 }
 
 /** What a command handler gets: who asks, from where, the parsed words, and the core. */
@@ -19,7 +21,14 @@ export interface CommandContext {
   origin: Origin;
   args: Record<string, string | undefined>;
   flags: ReadonlySet<string>;
+  /** The text of flags that take one (`--reason`), by flag name. */
+  values: ReadonlyMap<string, string>;
   service: DaaasService;
+  /**
+   * Admin commands only: the command's one audit record. A use case that changes something
+   * writes it with its change; the dispatcher writes it otherwise.
+   */
+  audit?: AdminCommandAudit;
   now: number;
   /** Every command, for help. */
   commands: readonly CommandSpec[];
@@ -42,6 +51,12 @@ export interface CommandSpec {
 
 export function usage(spec: CommandSpec): string {
   const args = spec.args.map((a) => (a.required ? `<${a.name}>` : `[${a.name}]`));
-  const flags = (spec.flags ?? []).map((f) => `[--${f.name}]`);
+  const flags = (spec.flags ?? []).map((f) => (f.value ? `[--${f.name} ${f.value}]` : `[--${f.name}]`));
   return [spec.name, ...args, ...flags].join(' ');
 }
+
+/** Every admin command accepts --yes: it skips the question where there is one, and is harmless elsewhere. */
+export const YES_FLAG: FlagSpec = { name: 'yes', description: 'Do it without asking to confirm (harmless where nothing needs confirming).' };
+
+/** Why an admin acts: audited, and told to whoever is affected. */
+export const REASON_FLAG: FlagSpec = { name: 'reason', value: 'TEXT', description: 'Why: audited, and told to whoever is affected (the rest of the line, up to the next --flag).' };

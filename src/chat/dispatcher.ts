@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isUserError, UserError } from '../core/errors.ts';
 import type { Principal } from '../core/model.ts';
-import type { DaaasService } from '../core/service.ts';
+import type { AdminCommandAudit, DaaasService } from '../core/service.ts';
 import { suggest } from '../core/suggest.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
@@ -47,7 +47,7 @@ export class Dispatcher {
     let command = 'unknown';
     let result = 'ok';
     try {
-      const { words, flags } = parseInput(invocation.text);
+      const { words, flags, values } = parseInput(invocation.text);
       const found = this.find(words);
       if ('group' in found) {
         // A group's word alone (`admin`): its commands are named only to those who may run them.
@@ -58,8 +58,8 @@ export class Dispatcher {
       command = spec.name;
       log.info({ command }, 'command');
       const who = await this.options.principal(invocation);
-      if (spec.permission === 'admin') return await this.runAdmin(spec, who, invocation, rest, flags);
-      return await spec.handler(this.context(spec, who, invocation, rest, flags));
+      if (spec.permission === 'admin') return await this.runAdmin(spec, who, invocation, rest, flags, values);
+      return await spec.handler(this.context(spec, who, invocation, rest, flags, values));
     } catch (error) {
       if (isUserError(error)) {
         result = error.code;
@@ -74,27 +74,36 @@ export class Dispatcher {
     }
   }
 
-  private async runAdmin(spec: CommandSpec, who: Principal, invocation: Invocation, rest: string[], flags: Set<string>): Promise<Reply> {
+  /**
+   * Admin commands are audited whatever they do, and so are attempts by non-admins: one record
+   * each, with the admin, the target (the command's words) and the reason given.
+   */
+  private async runAdmin(spec: CommandSpec, who: Principal, invocation: Invocation, rest: string[], flags: Set<string>, values: Map<string, string>): Promise<Reply> {
+    const audit: AdminCommandAudit = { who, command: spec.name, target: rest.join(' ') || '-', reason: values.get('reason') ?? null, written: false };
+    const write = (result: string) => {
+      if (!audit.written) this.options.service.auditAdminCommand(audit, result);
+    };
     if (!who.isAdmin) {
-      this.options.service.auditAdminCommand(who, spec.name, 'ADMIN_ONLY');
+      write('ADMIN_ONLY');
       throw new UserError('ADMIN_ONLY', `"${spec.name}" is for admins of the bot.`, 'See what you can do with: help');
     }
     try {
-      const result = await spec.handler(this.context(spec, who, invocation, rest, flags));
-      this.options.service.auditAdminCommand(who, spec.name, 'ok');
+      const result = await spec.handler({ ...this.context(spec, who, invocation, rest, flags, values), audit });
+      write('ok');
       return result;
     } catch (error) {
-      this.options.service.auditAdminCommand(who, spec.name, isUserError(error) ? error.code : 'INTERNAL');
+      write(isUserError(error) ? error.code : 'INTERNAL');
       throw error;
     }
   }
 
-  private context(spec: CommandSpec, who: Principal, invocation: Invocation, rest: string[], flags: Set<string>): CommandContext {
+  private context(spec: CommandSpec, who: Principal, invocation: Invocation, rest: string[], flags: Set<string>, values: Map<string, string>): CommandContext {
     return {
       who,
       origin: { platform: invocation.platform, conversation: invocation.conversation },
       args: bindArgs(spec, rest),
       flags: checkFlags(spec, flags),
+      values,
       service: this.options.service,
       now: this.options.clock.now(),
       commands: this.options.commands,

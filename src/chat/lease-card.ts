@@ -81,3 +81,18 @@ export function teardownMessage(lease: LeaseView, why: string): Reply {
     text(`${why} Your home directory is kept. Claim a new VM any time: claim ${lease.pool}`),
   );
 }
+
+/** An admin ended the holder's lease: who, and why. */
+export function adminReleasedMessage(lease: LeaseView, admin: string, reason: string | null): Reply {
+  return teardownMessage(lease, `An admin, ${admin}, ended your lease${reason ? `: ${reason}` : ' (no reason given)'}.`);
+}
+
+/** An admin extended the holder's lease, beyond the pool's usual limits if need be. */
+export function adminExtendedMessage(lease: LeaseView, admin: string, reason: string | null, byMs: number): Reply {
+  return reply(
+    'success',
+    `${lease.vm.name} was extended by ${formatDuration(byMs)}`,
+    text(`An admin, ${admin}, extended your lease${reason ? `: ${reason}` : ''}.`),
+    fields({ label: 'Expires', value: { time: lease.expiresAt } }),
+  );
+}

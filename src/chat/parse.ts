@@ -9,7 +9,17 @@ const WORD = /^[\p{L}\p{N}._:@-]{1,64}$/u;
 export interface ParsedInput {
   words: string[];
   flags: Set<string>;
+  /** The text of flags that take one (`--reason TEXT`), by flag name. */
+  values: Map<string, string>;
 }
+
+/**
+ * Flags followed by free text, up to the next `--flag` or the end: `--reason image rebuild`.
+ * Their text may hold spaces and ordinary punctuation, never markup or shell syntax.
+ */
+export const TEXT_FLAGS: ReadonlySet<string> = new Set(['reason']);
+const TEXT_WORD = /^[\p{L}\p{N}.,:;!?()'/@#%+=_-]{1,64}$/u;
+const MAX_TEXT_LENGTH = 200;
 
 /**
  * Splits a chat message into words and `--flags`. Commands take only simple words (pool and VM
@@ -26,8 +36,25 @@ export function parseInput(raw: string): ParsedInput {
   const trimmed = raw.replace(/[\u00a0\t\n]/g, ' ').trim().replace(PREFIX, '');
   const words: string[] = [];
   const flags = new Set<string>();
+  const values = new Map<string, string>();
+  let textOf: string | null = null;
+  let text: string[] = [];
+  const endText = () => {
+    if (textOf === null) return;
+    const value = text.join(' ').replace(/^["“”](.*)["“”]$/u, '$1').trim();
+    if (value === '') throw new UserError('BAD_INPUT', `--${textOf} needs a text after it, e.g. --${textOf} image rebuild.`, 'See: help');
+    if (value.length > MAX_TEXT_LENGTH) throw new UserError('BAD_INPUT', `The text of --${textOf} is ${value.length} characters long; at most ${MAX_TEXT_LENGTH}.`);
+    values.set(textOf, value);
+    textOf = null;
+    text = [];
+  };
   for (const token of trimmed.split(/ +/).filter(Boolean)) {
-    if (token.startsWith('--') && WORD.test(token.slice(2))) flags.add(token.slice(2).toLowerCase());
+    if (token.startsWith('--') && WORD.test(token.slice(2))) {
+      endText();
+      const flag = token.slice(2).toLowerCase();
+      flags.add(flag);
+      if (TEXT_FLAGS.has(flag)) textOf = flag;
+    } else if (textOf !== null && TEXT_WORD.test(token.replace(/^["“”]|["“”]$/gu, '') || 'x')) text.push(token);
     else if (WORD.test(token) && !token.startsWith('-')) words.push(token);
     else {
       // Cut by character, not UTF-16 unit, so an emoji is never split into half a character.
@@ -36,5 +63,6 @@ export function parseInput(raw: string): ParsedInput {
       throw new UserError('BAD_INPUT', `"${shown}" is not something the bot understands: names use letters, digits, dots, dashes and underscores.`, 'See: help');
     }
   }
-  return { words, flags };
+  endText();
+  return { words, flags, values };
 }

@@ -247,6 +247,8 @@ export const configSchema = z
       .strictObject({
         admins: z.array(accountOrDirectoryGroup).default([]),
         localUserIsAdmin: z.boolean().default(false),
+        /** How long, claim to expiry, `admin extend` may make a lease. */
+        adminMaxLease: duration.default(7 * 86_400_000),
         directory: directory.optional(),
         groups: z.record(z.string(), z.array(member)).default({}),
       })

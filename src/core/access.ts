@@ -8,6 +8,8 @@ export interface AccessRules {
   admins: readonly string[];
   /** group → member accounts; `*` stands for every account. */
   groups: Readonly<Record<string, readonly string[]>>;
+  /** `access.adminMaxLease` (ms): how long, claim to expiry, admins may extend a lease to. */
+  adminMaxLease?: number;
 }
 
 /**

@@ -19,7 +19,9 @@ export type UserErrorCode =
   | 'NOT_IN_DIRECTORY'
   | 'ACCOUNT_DISABLED'
   | 'DIRECTORY_UNAVAILABLE'
-  | 'SETUP_BACKOFF';
+  | 'SETUP_BACKOFF'
+  | 'POOL_CLOSED'
+  | 'LEASE_CAP';
 
 export class UserError extends Error {
   override readonly name = 'UserError';

@@ -89,6 +89,28 @@ export interface PoolHealth {
   backoffUntil: number | null;
 }
 
+/**
+ * What admins changed about a pool at run time, kept in the store across restarts; the
+ * configuration itself is never changed.
+ */
+export interface PoolControl {
+  pool: string;
+  /** Warm VMs to keep instead of the configured size (0 … max); null: as configured. */
+  size: number | null;
+  /** Closed to new claims and its ready VMs retired; claimed ones stay until their leases end. */
+  drained: { reason: string; by: string; at: number } | null;
+  /** Left alone by the reconciler: no boots, no deletions (leases still expire and remind). */
+  paused: { by: string; at: number } | null;
+}
+
+export const noControl = (pool: string): PoolControl => ({ pool, size: null, drained: null, paused: null });
+
+/** The warm size the planner works to: 0 while drained, the admin's size, or the configured one. */
+export function effectiveSize(pool: PoolSpec, control: PoolControl | undefined): number {
+  if (control?.drained) return 0;
+  return control?.size ?? pool.size;
+}
+
 export interface AuditEntry {
   at: number;
   actor: string;

@@ -26,6 +26,10 @@ export interface ObservedWorld {
   coresPerVm: ReadonlyMap<string, number>;
   /** Per pool, the image id a VM booted now would get; a ready VM on another one is stale. */
   currentImages?: ReadonlyMap<string, string>;
+  /** Pools an admin paused: nothing is booted, retired or deleted for them. */
+  paused?: ReadonlySet<string>;
+  /** Pools an admin drained (their size is 0 here): their ready VMs are retired as such. */
+  drained?: ReadonlySet<string>;
   settings: PlanSettings;
 }
 
@@ -75,7 +79,18 @@ export function planPools(world: ObservedWorld): Plan {
   }
 
   planBoots(world, serverOf, actions, notes);
-  return { actions, notes };
+  const paused = world.paused ?? new Set<string>();
+  if (paused.size === 0) return { actions, notes };
+  // A paused pool is frozen while someone investigates: nothing booted, retired or deleted.
+  for (const pool of paused) notes.set(pool, 'paused by an admin: nothing is booted or deleted');
+  const poolOf = (action: Action): string | undefined =>
+    action.kind === 'create' ? action.pool : action.vm ? action.vm.pool : action.kind === 'delete-server' ? serverPool(world, action.serverId) : undefined;
+  const frozen = new Set<Action['kind']>(['create', 'retire', 'delete-server', 'forget']);
+  return { actions: actions.filter((a) => !(frozen.has(a.kind) && paused.has(poolOf(a) ?? ''))), notes };
+}
+
+function serverPool(world: ObservedWorld, serverId: string): string | undefined {
+  return world.servers.find((s) => s.id === serverId)?.metadata[META.pool];
 }
 
 function planVm(vm: Vm, server: CloudServer | undefined, world: ObservedWorld): Action | undefined {
@@ -145,7 +160,8 @@ function planBoots(world: ObservedWorld, serverOf: ReadonlyMap<string, CloudServ
     const need = Math.max(0, pool.size - current.length);
     // Newest first, so the VMs waiting longest are still the next to be handed out.
     const ready = current.filter((vm) => vm.state === 'ready').reverse();
-    for (const vm of ready.slice(0, Math.max(0, current.length - pool.size))) actions.push({ kind: 'retire', vm });
+    const surplus = world.drained?.has(pool.name) ? 'the pool is drained for maintenance' : undefined;
+    for (const vm of ready.slice(0, Math.max(0, current.length - pool.size))) actions.push(surplus ? { kind: 'retire', vm, reason: surplus } : { kind: 'retire', vm });
     const standIns = Math.max(0, Math.min(ready.length, pool.size) + staleReady.length - pool.size);
     for (const vm of staleReady.slice(0, standIns)) actions.push({ kind: 'retire', vm, reason: 'built from an older image' });
     if (staleReady.length > standIns) notes.set(pool.name, `replacing ${staleReady.length - standIns} ready VM(s) built from an older image`);

@@ -1,4 +1,4 @@
-import type { AuditEntry, LeaseEndReason, LeaseView, PoolHealth, Vm, VmState } from '../core/model.ts';
+import type { AuditEntry, LeaseEndReason, LeaseView, PoolControl, PoolHealth, Vm, VmState } from '../core/model.ts';
 import type { OutboxStore } from './outbox.ts';
 
 export interface NewVm {
@@ -101,6 +101,12 @@ export interface Store extends OutboxStore {
 
   poolHealth(pool: string): PoolHealth;
   savePoolHealth(health: PoolHealth): void;
+  /** Admins' run-time changes to pools (size, drained, paused); pools without any are absent. */
+  poolControls(): PoolControl[];
+  /** The pool's run-time changes; a pool without any gets an empty control. */
+  poolControl(pool: string): PoolControl;
+  /** Saves a pool's run-time changes; one without any change is removed. */
+  savePoolControl(control: PoolControl): void;
   /** Seconds from creation to ready of the pool's latest ready VMs, newest first. */
   recentReadyTimesMs(pool: string, limit: number): number[];
 

@@ -36,9 +36,9 @@ export class CloudObserver {
 
   constructor(private readonly options: CloudObserverOptions) {}
 
-  /** Rejects when the cloud did not answer. */
-  async read(): Promise<CloudView> {
-    const { cloud, store, pools } = this.options;
+  /** Rejects when the cloud did not answer. `pools`: with the warm sizes worked to now (admins may change them). */
+  async read(pools: readonly PoolSpec[] = this.options.pools): Promise<CloudView> {
+    const { cloud, store } = this.options;
     const servers = await cloud.listServers(this.options.tag);
     const vms = store.listVms();
     servers.push(...(await this.confirmMissing(servers, vms)));

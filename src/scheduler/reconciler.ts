@@ -1,7 +1,7 @@
 import { reminderMessage, teardownMessage } from '../chat/lease-card.ts';
 import { formatDuration } from '../core/duration.ts';
 import { errorMessage } from '../core/error-message.ts';
-import type { LeaseView, PoolSpec, Vm, VmState } from '../core/model.ts';
+import { effectiveSize, type LeaseView, type PoolSpec, type Vm, type VmState } from '../core/model.ts';
 import { noticeFor, reminderFor } from '../core/outbox.ts';
 import { nextLeaseEvent, planLeases, type LeaseAction } from '../core/plan-leases.ts';
 import { META, planPools, type Action, type ObservedWorld, type Plan, type PlanSettings } from '../core/plan-pools.ts';
@@ -128,7 +128,7 @@ export class Reconciler {
     if (world && !this.stopped) {
       const plan = planPools(world);
       this.status.notes = plan.notes;
-      this.noteEmptyPools(world.vms, now);
+      this.noteEmptyPools(world.pools, world.vms, now);
       await runLimited(plan.actions, this.options.settings.applyConcurrency, (action) => this.apply(action, now));
       count += plan.actions.length;
     }
@@ -149,12 +149,17 @@ export class Reconciler {
   /** The cloud and the store as they are now, or null (and status.lastError) when the cloud did not answer. */
   private async observe(now: number): Promise<ObservedWorld | null> {
     try {
-      const view = await this.observer.read();
+      // Admins' run-time changes (warm size, drained, paused) are read from the store each tick.
+      const controls = new Map(this.options.store.poolControls().map((c) => [c.pool, c]));
+      const pools = this.options.pools.map((p) => ({ ...p, size: effectiveSize(p, controls.get(p.name)) }));
+      const view = await this.observer.read(pools);
       this.status.lastObservedAt = now;
       this.status.lastError = null;
       return {
         now,
-        pools: this.options.pools,
+        pools,
+        paused: new Set([...controls.values()].filter((c) => c.paused).map((c) => c.pool)),
+        drained: new Set([...controls.values()].filter((c) => c.drained).map((c) => c.pool)),
         ...view,
         creating: this.creating,
         provisioning: this.runs.provisioningVms(),
@@ -169,11 +174,11 @@ export class Reconciler {
   }
 
   /** Time without a ready VM, per pool, since the last tick that saw the cloud. */
-  private noteEmptyPools(vms: readonly Vm[], now: number): void {
+  private noteEmptyPools(pools: readonly PoolSpec[], vms: readonly Vm[], now: number): void {
     const since = this.lastTickAt;
     this.lastTickAt = now;
     if (since === null) return;
-    for (const pool of this.options.pools) {
+    for (const pool of pools) {
       if (pool.size > 0 && !vms.some((vm) => vm.pool === pool.name && vm.state === 'ready')) this.metrics.poolEmpty(pool.name, now - since);
     }
   }

@@ -205,3 +205,19 @@ test('a unicode pool name parses but is an unknown pool', async (t) => {
   t.is(reply.title, 'There is no pool called "ünïcode".');
   t.is(h.store.activeLeases().length, 0);
 });
+
+test('--reason takes the words after it, up to the next flag, as free text with ordinary punctuation', (t) => {
+  const r = parseInput('admin release physics-k3f9 --reason image rebuild, back at 15:00 (sorry!) --yes');
+  t.deepEqual(r.words, ['admin', 'release', 'physics-k3f9']);
+  t.deepEqual([...r.flags].sort(), ['reason', 'yes']);
+  t.is(r.values.get('reason'), 'image rebuild, back at 15:00 (sorry!)');
+  t.is(parseInput('admin drain physics --reason "new image"').values.get('reason'), 'new image');
+  t.is(parseInput('admin drain --reason new image physics').values.get('reason'), 'new image physics', 'words after --reason belong to it');
+  t.deepEqual(parseInput('claim physics').values, new Map());
+});
+
+test('--reason without a text, too long, or with markup or shell syntax is refused', (t) => {
+  for (const raw of ['admin drain physics --reason', 'admin drain physics --reason --yes', `admin drain physics --reason ${'word '.repeat(45)}`, 'admin drain physics --reason <!channel>', 'admin drain physics --reason $(reboot)', 'admin drain physics --reason `id`', 'admin drain physics --reason *bold*']) {
+    refused(t, raw);
+  }
+});

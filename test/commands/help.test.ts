@@ -28,7 +28,7 @@ test('help hides admin commands from non-admins and shows them to admins', async
   t.false(JSON.stringify(forAlice).includes('admin'), 'no admin command in the user help');
   const forRoot = tableRows(await h.say('root', 'help')).map((row) => row.command);
   t.deepEqual(forRoot, COMMANDS.map((c) => usage(c)));
-  t.true(forRoot.includes('admin pools'));
+  t.true(forRoot.includes('admin pools [--yes]'));
 });
 
 test('help release shows usage, summary, arguments and flags (aligned) and examples', async (t) => {
@@ -71,7 +71,7 @@ test('help for an admin command is refused to non-admins and given to admins', a
   t.is(alice.title, 'There is no command "admin pools" to explain.');
   const root = await h.say('root', 'help admin pools');
   t.is(root.tone, 'info');
-  t.is(root.title, 'admin pools');
+  t.is(root.title, 'admin pools [--yes]');
   t.true(texts(root).includes('/daaas admin pools'));
 });
 

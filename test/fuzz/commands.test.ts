@@ -179,6 +179,17 @@ async function sendChecked(h: Harness, who: string, text: string, tally?: Map<st
     const named = /^(\S+) is yours for /.exec(reply.title)?.[1];
     if (h.store.activeLeases({ user: who }).length !== heldBefore + 1) fail('no new lease');
     if (!mine.some((l) => l.vm.name === named)) fail(`the reply names ${named}, which ${who} does not hold`);
+  } else if (change.kind === 'controls') {
+    const changed = differences(before, dump(h)).filter((d) => !d.startsWith('table pool_controls:'));
+    if (changed.length) fail(`it changed ${changed.join('\n    ')}`);
+  } else if (change.kind === 'admin-extend') {
+    const after = h.store.getLease(change.leaseId);
+    if (!leaseBefore || after?.expiresAt !== leaseBefore.expiresAt + change.by || after.extensionsUsed !== leaseBefore.extensionsUsed) {
+      fail(`lease went from ${JSON.stringify(leaseBefore)} to ${JSON.stringify(after)}`);
+    }
+  } else if (change.kind === 'admin-release') {
+    const after = h.store.getLease(change.leaseId);
+    if (after?.endedAt === null || after?.endReason !== 'admin' || h.store.getVm(after.vmId)?.state !== 'releasing') fail(`lease after admin release: ${JSON.stringify(after)}`);
   } else if (change.kind === 'extend') {
     const after = h.store.getLease(change.leaseId);
     if (!leaseBefore || after?.expiresAt !== leaseBefore.expiresAt + change.by || after.extensionsUsed !== leaseBefore.extensionsUsed + 1) {

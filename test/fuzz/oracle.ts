@@ -12,6 +12,7 @@ import type { Reply, Tone } from '../../src/chat/reply.ts';
 import { renderBlocks } from '../../src/chat/slack/render-blocks.ts';
 import { renderText } from '../../src/chat/shell/render-text.ts';
 import { renderCard } from '../../src/chat/teams/render-card.ts';
+import { parseDurationMs } from '../../src/core/duration.ts';
 import { UserError } from '../../src/core/errors.ts';
 import { VM_STATES } from '../../src/core/model.ts';
 import type { Harness } from '../helpers/harness.ts';
@@ -33,7 +34,15 @@ export interface Expectation {
   /** The one audit row the message must add, or null: none. */
   audit: AuditExpectation | null;
   /** What the message changes: nothing, or one named use case. */
-  change: null | { kind: 'claim'; pool: string } | { kind: 'extend'; leaseId: string; by: number } | { kind: 'release'; leaseId: string };
+  change:
+    | null
+    | { kind: 'claim'; pool: string }
+    | { kind: 'extend'; leaseId: string; by: number }
+    | { kind: 'release'; leaseId: string }
+    | { kind: 'admin-extend'; leaseId: string; by: number }
+    | { kind: 'admin-release'; leaseId: string }
+    /** An admin's run-time change to pools: only the pool_controls table may change. */
+    | { kind: 'controls' };
   /** Why, for failure messages: the error code or the command. */
   why: string;
 }
@@ -78,10 +87,12 @@ export function expectOutcome(h: Harness, account: string, text: string): Expect
   const { spec, rest } = found;
   const who = identity(h, account);
   const admin = spec.permission === 'admin';
-  if (admin && !who.isAdmin) return refuse('ADMIN_ONLY', { action: spec.name, target: '-', result: 'ADMIN_ONLY' });
+  // An admin command's one audit record names the words it was given as its target.
+  const adminAudit = (result: string): AuditExpectation => ({ action: spec.name, target: rest.join(' ') || '-', result });
+  if (admin && !who.isAdmin) return refuse('ADMIN_ONLY', adminAudit('ADMIN_ONLY'));
   const known = new Set((spec.flags ?? []).map((f) => f.name));
   const badArgs = rest.length > spec.args.length || spec.args.some((a, i) => a.required && rest[i] === undefined) || [...flags].some((f) => !known.has(f));
-  if (badArgs) return refuse('BAD_INPUT', admin ? { action: spec.name, target: '-', result: 'BAD_INPUT' } : null);
+  if (badArgs) return refuse('BAD_INPUT', admin ? adminAudit('BAD_INPUT') : null);
   const arg = (i: number) => rest[i];
 
   switch (spec.name) {
@@ -95,10 +106,57 @@ export function expectOutcome(h: Harness, account: string, text: string): Expect
       return visible ? answer('info', `help ${name}`) : refuse('UNKNOWN_COMMAND');
     }
     case 'admin pools':
-      return { ...answer('info', spec.name, { action: spec.name, target: '-', result: 'ok' }), alsoTone: 'warning' };
+      return { ...answer('info', spec.name, adminAudit('ok')), alsoTone: 'warning' };
     case 'admin log': {
       const vm = allVms(h).find((v) => v.name === arg(0)!.toLowerCase());
-      return vm ? answer('info', spec.name, { action: spec.name, target: '-', result: 'ok' }) : refuse('UNKNOWN_VM', { action: spec.name, target: '-', result: 'UNKNOWN_VM' });
+      return vm ? answer('info', spec.name, adminAudit('ok')) : refuse('UNKNOWN_VM', adminAudit('UNKNOWN_VM'));
+    }
+    case 'admin leases':
+      if (arg(0) !== undefined && !poolOf(h, arg(0)!)) return refuse('UNKNOWN_POOL', adminAudit('UNKNOWN_POOL'));
+      return answer('info', spec.name, adminAudit('ok'));
+    case 'admin release':
+    case 'admin extend': {
+      let by = 0;
+      if (spec.name === 'admin extend') {
+        by = parseDurationMs(arg(1)!) ?? 0;
+        if (by <= 0) return refuse('BAD_INPUT', adminAudit('BAD_INPUT'));
+      }
+      const vm = allVms(h).find((v) => v.name === arg(0)!.toLowerCase());
+      const lease = vm && h.store.activeLeases().find((l) => l.vmId === vm.id);
+      if (!lease) return refuse('UNKNOWN_VM', adminAudit('UNKNOWN_VM'));
+      if (spec.name === 'admin release') {
+        if (!flags.has('yes')) return answer('warning', 'admin release unconfirmed', adminAudit('asked to confirm'));
+        return { tone: 'success', audit: adminAudit('ok'), change: { kind: 'admin-release', leaseId: lease.id }, why: spec.name };
+      }
+      if (lease.expiresAt + by - lease.claimedAt > h.config.access.adminMaxLease!) return refuse('LEASE_CAP', adminAudit('LEASE_CAP'));
+      return { tone: 'success', audit: adminAudit('ok'), change: { kind: 'admin-extend', leaseId: lease.id, by }, why: spec.name };
+    }
+    case 'admin resize': {
+      const word = arg(1)!.toLowerCase();
+      if (word !== 'reset' && !/^\d{1,6}$/.test(word)) return refuse('BAD_INPUT', adminAudit('BAD_INPUT'));
+      const pool = poolOf(h, arg(0)!);
+      if (!pool) return refuse('UNKNOWN_POOL', adminAudit('UNKNOWN_POOL'));
+      if (word !== 'reset' && Number(word) > pool.max) return refuse('BAD_INPUT', adminAudit('BAD_INPUT'));
+      return { tone: 'success', audit: adminAudit('ok'), change: { kind: 'controls' }, why: spec.name };
+    }
+    case 'admin drain':
+    case 'admin undrain': {
+      const pool = poolOf(h, arg(0)!);
+      if (!pool) return refuse('UNKNOWN_POOL', adminAudit('UNKNOWN_POOL'));
+      if (spec.name === 'admin drain' && !flags.has('yes')) return answer('warning', 'admin drain unconfirmed', adminAudit('asked to confirm'));
+      const drained = h.store.poolControl(pool.name).drained !== null;
+      const tone = spec.name === 'admin drain' || drained ? 'success' : 'info';
+      return { tone, audit: adminAudit('ok'), change: { kind: 'controls' }, why: spec.name };
+    }
+    case 'admin pause':
+    case 'admin resume': {
+      const all = arg(0)!.toLowerCase() === 'all';
+      const pool = all ? undefined : poolOf(h, arg(0)!);
+      if (!all && !pool) return refuse('UNKNOWN_POOL', adminAudit('UNKNOWN_POOL'));
+      const pools = all ? h.config.pools : [pool!];
+      const pause = spec.name === 'admin pause';
+      const changes = pools.some((p) => (h.store.poolControl(p.name).paused !== null) !== pause);
+      return { tone: changes ? 'success' : 'info', audit: adminAudit('ok'), change: { kind: 'controls' }, why: spec.name };
     }
     case 'claim': {
       const typed = arg(0)!;
@@ -106,6 +164,7 @@ export function expectOutcome(h: Harness, account: string, text: string): Expect
       if (!pool) return refuse('UNKNOWN_POOL', { action: 'claim', target: typed, result: 'UNKNOWN_POOL' });
       const audit = (result: string) => ({ action: 'claim', target: pool.name, result });
       if (!who.isAdmin && !pool.groups.some((g) => who.groups.includes(g))) return refuse('NOT_ALLOWED', audit('NOT_ALLOWED'));
+      if (h.store.poolControl(pool.name).drained) return refuse('POOL_CLOSED', audit('POOL_CLOSED'));
       if (h.store.activeLeases({ user: account, pool: pool.name }).length >= pool.maxLeasesPerUser) return refuse('LEASE_LIMIT', audit('LEASE_LIMIT'));
       if (h.store.listVms({ pool: pool.name, states: ['ready'] }).length === 0) return refuse('POOL_EMPTY', audit('POOL_EMPTY'));
       return { tone: 'success', audit: audit('ok'), change: { kind: 'claim', pool: pool.name }, why: 'claim' };
@@ -128,6 +187,10 @@ export function expectOutcome(h: Harness, account: string, text: string): Expect
     default:
       throw new Error(`the oracle does not know the command "${spec.name}": teach it (test/fuzz/oracle.ts)`);
   }
+}
+
+function poolOf(h: Harness, typed: string) {
+  return h.config.pools.find((p) => p.name === typed.toLowerCase());
 }
 
 function allVms(h: Harness) {

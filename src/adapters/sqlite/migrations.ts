@@ -130,4 +130,17 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX outbox_due ON outbox (next_at, id) WHERE status = 'pending';
   CREATE INDEX outbox_lease ON outbox (lease_id, kind) WHERE status = 'pending';
   `,
+  // 7: what admins change about a pool at run time (warm size, drained, paused), so that it
+  // outlives a restart without the configuration being edited.
+  `
+  CREATE TABLE pool_controls (
+    pool           TEXT PRIMARY KEY,
+    size           INTEGER,
+    drained_reason TEXT,
+    drained_by     TEXT,
+    drained_at     INTEGER,
+    paused_by      TEXT,
+    paused_at      INTEGER
+  );
+  `,
 ];

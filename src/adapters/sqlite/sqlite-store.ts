@@ -3,8 +3,8 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditEntry, LeaseEndReason, LeaseView, PoolHealth, Vm, VmState } from '../../core/model.ts';
-import { VM_STATES } from '../../core/model.ts';
+import type { AuditEntry, LeaseEndReason, LeaseView, PoolControl, PoolHealth, Vm, VmState } from '../../core/model.ts';
+import { noControl, VM_STATES } from '../../core/model.ts';
 import type { AttemptOutcome, MessageKind, OutboxMessage, OutboxRow, OutboxStatus } from '../../ports/outbox.ts';
 import type { ClaimOutcome, ClaimRequest, NewVm, ReminderRecord, ReminderStatus, Store, UserSetupFailures, VmPatch } from '../../ports/store.ts';
 import { MIGRATIONS } from './migrations.ts';
@@ -40,6 +40,15 @@ function toVm(r: Row): Vm {
     stateSince: r.state_since as number,
     readyAt: (r.ready_at as number | null) ?? null,
     detail: (r.detail as string | null) ?? null,
+  };
+}
+
+function toPoolControl(r: Row): PoolControl {
+  return {
+    pool: r.pool as string,
+    size: (r.size as number | null) ?? null,
+    drained: r.drained_at === null ? null : { reason: r.drained_reason as string, by: r.drained_by as string, at: r.drained_at as number },
+    paused: r.paused_at === null ? null : { by: r.paused_by as string, at: r.paused_at as number },
   };
 }
 
@@ -416,6 +425,28 @@ export class SqliteStore implements Store {
            consecutive_failures = excluded.consecutive_failures, backoff_until = excluded.backoff_until`,
       )
       .run(h.pool, h.lastError, h.lastErrorAt, h.consecutiveFailures, h.backoffUntil);
+  }
+
+  poolControls(): PoolControl[] {
+    return (this.prepared('SELECT * FROM pool_controls ORDER BY pool').all() as Row[]).map(toPoolControl);
+  }
+
+  poolControl(pool: string): PoolControl {
+    const row = this.prepared('SELECT * FROM pool_controls WHERE pool = ?').get(pool) as Row | undefined;
+    return row ? toPoolControl(row) : noControl(pool);
+  }
+
+  savePoolControl(c: PoolControl): void {
+    if (c.size === null && c.drained === null && c.paused === null) {
+      this.prepared('DELETE FROM pool_controls WHERE pool = ?').run(c.pool);
+      return;
+    }
+    this.prepared(
+      `INSERT INTO pool_controls (pool, size, drained_reason, drained_by, drained_at, paused_by, paused_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (pool) DO UPDATE SET size = excluded.size, drained_reason = excluded.drained_reason, drained_by = excluded.drained_by,
+         drained_at = excluded.drained_at, paused_by = excluded.paused_by, paused_at = excluded.paused_at`,
+    ).run(c.pool, c.size, c.drained?.reason ?? null, c.drained?.by ?? null, c.drained?.at ?? null, c.paused?.by ?? null, c.paused?.at ?? null);
   }
 
   recentReadyTimesMs(pool: string, limit: number): number[] {
