@@ -11,7 +11,7 @@ import type { Invocation } from '../invocation.ts';
 import type { Reply } from '../reply.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { SlackHomeTab } from './home-tab.ts';
-import { OutboundQueue, slackErrorCode, slackRetryAfterMs, type RateLimit } from './outbound-queue.ts';
+import { SlackOutboundQueue, slackErrorCode, slackRetryAfterMs, type RateLimit } from './outbound-queue.ts';
 import { COMMAND_ACTION, decodeButtonValue, LINK_ACTION, renderBlocks, type SlackMessage } from './render-blocks.ts';
 import { SlackHttpReceiver } from './slack-receiver.ts';
 import { SlackUserMapper, type SlackIdentityRules, type SlackProfile, type SlackWorkspace } from './user-mapper.ts';
@@ -63,7 +63,7 @@ export class SlackAdapter implements Notifier {
   readonly mode: 'socket' | 'http';
   readonly bolt: App;
   private readonly log: Logger;
-  private readonly queue: OutboundQueue;
+  private readonly queue: SlackOutboundQueue;
   private readonly mapper: SlackUserMapper;
   private readonly inbound: InboundPipeline<string, SlackMessage>;
   private readonly home: SlackHomeTab;
@@ -79,7 +79,7 @@ export class SlackAdapter implements Notifier {
     if (this.mode === 'http' && !options.signingSecret) throw new Error('Slack in HTTP mode needs a signing secret (SLACK_SIGNING_SECRET), or set an app token (SLACK_APP_TOKEN) for Socket Mode.');
     if (this.mode === 'http' && !options.http) throw new Error('Slack in HTTP mode needs the bot’s HTTP server to mount its endpoint on.');
 
-    this.queue = new OutboundQueue({
+    this.queue = new SlackOutboundQueue({
       clock: options.outbound?.clock ?? options.clock,
       log: this.log,
       retryAfterMs: slackRetryAfterMs,

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ManualClock } from '../../../src/adapters/manual-clock.ts';
-import { OutboundQueue, slackErrorCode, slackRetryAfterMs, type RateLimit } from '../../../src/chat/slack/outbound-queue.ts';
+import { SlackOutboundQueue, slackErrorCode, slackRetryAfterMs, type RateLimit } from '../../../src/chat/slack/outbound-queue.ts';
 import { silentLogger } from '../../../src/ports/logger.ts';
 
 /** What the Web API client throws for a 429 when rejectRateLimitedCalls is on. */
@@ -14,7 +14,7 @@ async function settle(): Promise<void> {
 function setup(limits: Record<string, RateLimit | null> = {}, extra: { maxAttempts?: number; concurrency?: number } = {}) {
   const clock = new ManualClock();
   const t0 = clock.now();
-  const queue = new OutboundQueue({ clock, log: silentLogger, retryAfterMs: slackRetryAfterMs, limits, ...extra });
+  const queue = new SlackOutboundQueue({ clock, log: silentLogger, retryAfterMs: slackRetryAfterMs, limits, ...extra });
   const sent: { what: string; at: number }[] = [];
   const send = (method: string, what: string, channel?: string, failures: unknown[] = [], urgent = false) =>
     queue.push({
