@@ -311,7 +311,7 @@ export class DaaasService {
           room > 0 ? `At most: admin extend ${lease.vm.name} ${formatDuration(room).replace(/ /g, '')}` : 'It is at the cap already.',
         );
       }
-      if (!this.o.store.extendLease(lease.id, expiresAt, lease.extensionsUsed)) {
+      if (!this.o.store.extendLease(lease.id, expiresAt, lease.extensionsUsed, false)) {
         throw new UserError('NO_LEASE', `${lease.vm.name} changed while extending it (released or expired just now).`, 'Every lease: admin leases');
       }
       const extended = this.o.store.getLease(lease.id)!;

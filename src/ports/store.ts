@@ -77,8 +77,11 @@ export interface Store extends OutboxStore {
   claim(request: ClaimRequest): ClaimOutcome;
   activeLeases(filter?: { user?: string; pool?: string }): LeaseView[];
   getLease(id: string): LeaseView | undefined;
-  /** Moves the expiry if the lease is still active with `expectedExtensions` used; its pending reminders are superseded. */
-  extendLease(id: string, newExpiresAt: number, expectedExtensions: number): boolean;
+  /**
+   * Moves the expiry if the lease is still active with `expectedExtensions` used; its pending
+   * reminders are superseded. `counts`: false for an admin's extension, which uses none of the pool's.
+   */
+  extendLease(id: string, newExpiresAt: number, expectedExtensions: number, counts?: boolean): boolean;
   /** Records that the lease's VM was personalised for its user; false if it already was or ended. */
   markHomeReady(id: string, now: number): boolean;
   /** Ends an active lease and marks its VM for teardown, in one transaction; its pending messages are superseded. */
@@ -89,7 +92,6 @@ export interface Store extends OutboxStore {
    * false if it was recorded before, so a stage is queued once.
    */
   recordReminder(leaseId: string, beforeMs: number, expiresAt: number, status: ReminderStatus, now: number): boolean;
-  setReminderStatus(leaseId: string, beforeMs: number, expiresAt: number, status: ReminderStatus): void;
   /** Reminders recorded for the leases that are still active, in one query. */
   activeReminders(): ReminderRecord[];
 

@@ -292,14 +292,14 @@ export class SqliteStore implements Store {
     return row && toLeaseView(row);
   }
 
-  extendLease(id: string, newExpiresAt: number, expectedExtensions: number): boolean {
+  extendLease(id: string, newExpiresAt: number, expectedExtensions: number, counts = true): boolean {
     return this.transaction(() => {
       const extended =
         this.prepared(
-            `UPDATE leases SET expires_at = ?, extensions_used = extensions_used + 1
+            `UPDATE leases SET expires_at = ?, extensions_used = extensions_used + ?
              WHERE id = ? AND ended_at IS NULL AND extensions_used = ?`,
           )
-          .run(newExpiresAt, id, expectedExtensions).changes === 1;
+          .run(newExpiresAt, counts ? 1 : 0, id, expectedExtensions).changes === 1;
       // A reminder still waiting names the old expiry: it would mislead.
       if (extended) this.outbox.supersedeMessages(id, 'reminder', null);
       return extended;
@@ -344,11 +344,6 @@ export class SqliteStore implements Store {
     );
   }
 
-  setReminderStatus(leaseId: string, beforeMs: number, expiresAt: number, status: ReminderStatus): void {
-    this.prepared('UPDATE reminders SET status = ? WHERE lease_id = ? AND before_ms = ? AND expires_at = ?')
-      .run(status, leaseId, beforeMs, expiresAt);
-  }
-
   activeReminders(): ReminderRecord[] {
     return (
       this.prepared(
@@ -364,29 +359,14 @@ export class SqliteStore implements Store {
     }));
   }
 
-  enqueueMessage(message: OutboxMessage): boolean {
-    return this.outbox.enqueueMessage(message);
-  }
-
-  settleAndClaimMessages(outcomes: readonly { id: number; outcome: AttemptOutcome }[], now: number, limit: number): OutboxRow[] {
-    return this.outbox.settleAndClaimMessages(outcomes, now, limit);
-  }
-
-  interruptSendingMessages(now: number): number {
-    return this.outbox.interruptSendingMessages(now);
-  }
-
-  nextMessageDueAt(): number | null {
-    return this.outbox.nextMessageDueAt();
-  }
-
-  supersedeMessages(leaseId: string, kind: MessageKind | undefined, now: number): number {
-    return this.outbox.supersedeMessages(leaseId, kind, now);
-  }
-
-  outboxMessages(filter?: { leaseId?: string; status?: readonly OutboxStatus[]; limit?: number }): OutboxRow[] {
-    return this.outbox.outboxMessages(filter);
-  }
+  // The outbox (ports/outbox.ts), in outbox.ts: one line each.
+  enqueueMessage(message: OutboxMessage): boolean { return this.outbox.enqueueMessage(message); }
+  settleAndClaimMessages(outcomes: readonly { id: number; outcome: AttemptOutcome }[], now: number, limit: number): OutboxRow[] { return this.outbox.settleAndClaimMessages(outcomes, now, limit); }
+  interruptSendingMessages(now: number): number { return this.outbox.interruptSendingMessages(now); }
+  nextMessageDueAt(): number | null { return this.outbox.nextMessageDueAt(); }
+  supersedeMessages(leaseId: string, kind: MessageKind | undefined, now: number): number { return this.outbox.supersedeMessages(leaseId, kind, now); }
+  pruneMessages(doneBefore: number): number { return this.outbox.pruneMessages(doneBefore); }
+  outboxMessages(filter?: { leaseId?: string; status?: readonly OutboxStatus[]; limit?: number }): OutboxRow[] { return this.outbox.outboxMessages(filter); }
 
   userSetupFailures(user: string): UserSetupFailures | undefined {
     const row = this.prepared('SELECT * FROM user_setup_failures WHERE user = ?').get(user) as Row | undefined;
