@@ -63,6 +63,8 @@ export interface OutboxStore {
   interruptSendingMessages(now: number): number;
   /** When the next pending message is due, or null when none is pending. */
   nextMessageDueAt(): number | null;
+  /** Forgets messages that reached a final status before `doneBefore`. Returns how many. */
+  pruneMessages(doneBefore: number): number;
   /** Supersedes the pending messages of a lease (of one kind, or all kinds). */
   supersedeMessages(leaseId: string, kind: MessageKind | undefined, now: number): number;
   /** Queued messages, oldest first: for admins and tests. */

@@ -81,6 +81,10 @@ export class SqliteOutbox implements OutboxStore {
     return this.prepared(`UPDATE outbox SET status = 'interrupted', done_at = ? WHERE status = 'sending'`).run(now).changes;
   }
 
+  pruneMessages(doneBefore: number): number {
+    return this.prepared(`DELETE FROM outbox WHERE status NOT IN ('pending', 'sending') AND done_at < ?`).run(doneBefore).changes;
+  }
+
   nextMessageDueAt(): number | null {
     const row = this.prepared(`SELECT min(next_at) AS at FROM outbox WHERE status = 'pending'`).get() as { at: number | null };
     return row.at ?? null;

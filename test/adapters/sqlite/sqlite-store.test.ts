@@ -406,17 +406,14 @@ test('recordReminder is insert-once per lease, stage and expiry', (t) => {
   readyVm(store);
   const lease = claimOk(t, store, request('alice'));
 
-  t.true(store.recordReminder(lease.id, H, lease.expiresAt, 'sending', T0 + 2 * H));
-  t.false(store.recordReminder(lease.id, H, lease.expiresAt, 'sending', T0 + 3 * H), 'the same stage is never recorded twice');
-  t.false(store.recordReminder(lease.id, H, lease.expiresAt, 'sent', T0 + 3 * H));
-  t.deepEqual(store.activeReminders(), [{ leaseId: lease.id, beforeMs: H, expiresAt: lease.expiresAt, status: 'sending' }]);
-
-  store.setReminderStatus(lease.id, H, lease.expiresAt, 'sent');
-  t.deepEqual(store.activeReminders(), [{ leaseId: lease.id, beforeMs: H, expiresAt: lease.expiresAt, status: 'sent' }]);
+  t.true(store.recordReminder(lease.id, H, lease.expiresAt, 'queued', T0 + 2 * H));
+  t.false(store.recordReminder(lease.id, H, lease.expiresAt, 'queued', T0 + 3 * H), 'the same stage is never recorded twice');
+  t.false(store.recordReminder(lease.id, H, lease.expiresAt, 'superseded', T0 + 3 * H), 'nor changed by a second record');
+  t.deepEqual(store.activeReminders(), [{ leaseId: lease.id, beforeMs: H, expiresAt: lease.expiresAt, status: 'queued' }]);
 
   // Another stage, or the same stage after an extension moved the expiry, is new.
-  t.true(store.recordReminder(lease.id, 10 * 60_000, lease.expiresAt, 'sending', T0 + 4 * H));
-  t.true(store.recordReminder(lease.id, H, lease.expiresAt + 24 * H, 'sending', T0 + 5 * H));
+  t.true(store.recordReminder(lease.id, 10 * 60_000, lease.expiresAt, 'queued', T0 + 4 * H));
+  t.true(store.recordReminder(lease.id, H, lease.expiresAt + 24 * H, 'queued', T0 + 5 * H));
   t.is(store.activeReminders().length, 3);
 });
 
@@ -426,14 +423,14 @@ test('activeReminders lists only the reminders of active leases', (t) => {
   readyVm(store, 'physics', T0 + 2);
   const kept = claimOk(t, store, request('alice'));
   const ended = claimOk(t, store, request('bob'));
-  t.true(store.recordReminder(kept.id, H, kept.expiresAt, 'sent', T0 + 2 * H));
-  t.true(store.recordReminder(ended.id, H, ended.expiresAt, 'failed', T0 + 2 * H));
+  t.true(store.recordReminder(kept.id, H, kept.expiresAt, 'queued', T0 + 2 * H));
+  t.true(store.recordReminder(ended.id, H, ended.expiresAt, 'superseded', T0 + 2 * H));
   t.is(store.activeReminders().length, 2);
 
   t.true(store.endLease(ended.id, 'released', T0 + 3 * H));
-  t.deepEqual(store.activeReminders(), [{ leaseId: kept.id, beforeMs: H, expiresAt: kept.expiresAt, status: 'sent' }]);
+  t.deepEqual(store.activeReminders(), [{ leaseId: kept.id, beforeMs: H, expiresAt: kept.expiresAt, status: 'queued' }]);
   // Ending does not forget: the record still blocks a duplicate.
-  t.false(store.recordReminder(ended.id, H, ended.expiresAt, 'sending', T0 + 4 * H));
+  t.false(store.recordReminder(ended.id, H, ended.expiresAt, 'queued', T0 + 4 * H));
 });
 
 // ---------------------------------------------------------------------------------------------
