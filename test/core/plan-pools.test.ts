@@ -140,3 +140,34 @@ test('ready VMs on an older image are replaced: current ones boot first, each st
   // Without knowing the current image nothing is replaced.
   t.deepEqual(kinds(world({ vms: stale, servers })), []);
 });
+
+test('a paused pool is frozen: no boot, no retirement, no deletion, with a note; its VMs are still watched', (t) => {
+  const ready = [vm('a', 'ready'), vm('a', 'ready'), vm('a', 'ready')];
+  const released = vm('a', 'releasing');
+  const booting = vm('a', 'booting');
+  const orphan = { ...server(vm('a', 'ready')), id: 'orphan', metadata: { [META.vm]: 'gone', [META.pool]: 'a' } };
+  const other = vm('b', 'releasing');
+  const w = world({
+    pools: [pool('a', 1, 6), pool('b', 0, 2)],
+    vms: [...ready, released, booting, other],
+    servers: [...ready.map((v) => server(v)), server(released), server(booting), orphan, server(other)],
+    paused: new Set(['a']),
+  });
+  const plan = planPools(w);
+  t.deepEqual(plan.actions.map((a) => [a.kind, a.kind === 'create' ? a.pool : a.vm?.pool ?? null]), [
+    ['provision', 'a'],
+    ['delete-server', 'b'],
+  ]);
+  t.is(plan.notes.get('a'), 'paused by an admin: nothing is booted or deleted');
+  t.deepEqual(kinds({ ...w, pools: [pool('a', 5, 6)], paused: new Set(['a']) }).filter((k) => k === 'create'), [], 'no boot to a larger size either');
+});
+
+test('a drained pool (size 0 here) retires its ready VMs, saying why', (t) => {
+  const ready = [vm('a', 'ready'), vm('a', 'ready')];
+  const claimed = vm('a', 'claimed');
+  const plan = planPools(world({ pools: [pool('a', 0, 4)], vms: [...ready, claimed], servers: [...ready, claimed].map((v) => server(v)), drained: new Set(['a']) }));
+  t.deepEqual(plan.actions.map((a) => [a.kind, a.kind === 'retire' ? a.reason : null]), [
+    ['retire', 'the pool is drained for maintenance'],
+    ['retire', 'the pool is drained for maintenance'],
+  ]);
+});
