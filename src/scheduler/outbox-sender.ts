@@ -20,7 +20,12 @@ export interface OutboxSenderOptions {
   batchMs?: number;
   /** Looks at the outbox at least this often, even when nobody said a message was queued. Default 60 s. */
   pollMs?: number;
+  /** How long settled messages are kept (for admins and the crash harness). Default 7 days. */
+  keepMs?: number;
 }
+
+/** Settled messages are pruned at most this often. */
+const PRUNE_EVERY_MS = 3_600_000;
 
 /**
  * Delivers the outbox, outside the reconcile tick: it claims the messages that are due (marked
@@ -46,6 +51,7 @@ export class OutboxSender {
   private outcomes: { id: number; outcome: AttemptOutcome }[] = [];
   private nudge: (() => void) | undefined;
   private timer: AbortController | undefined;
+  private prunedAt = Number.NEGATIVE_INFINITY;
   private readonly metrics: Metrics;
 
   constructor(private readonly options: OutboxSenderOptions) {
@@ -151,6 +157,11 @@ export class OutboxSender {
   /** Sleeps until the next retry is due (or `pollMs`), then looks again. */
   private arm(): void {
     if (this.stopped || !this.started) return;
+    const now = this.options.clock.now();
+    if (now - this.prunedAt >= PRUNE_EVERY_MS) {
+      this.prunedAt = now;
+      this.options.store.pruneMessages(now - (this.options.keepMs ?? 7 * 24 * 3_600_000));
+    }
     const pollMs = this.options.pollMs ?? 60_000;
     const next = this.options.store.nextMessageDueAt();
     const delayMs = next === null ? pollMs : Math.min(pollMs, Math.max(1, next - this.options.clock.now()));

@@ -104,6 +104,18 @@ test('a newer reminder, an extension or the end of the lease supersedes what is 
   t.deepEqual(store.outboxMessages({ leaseId: other.id }).map((r) => [r.kind, r.status]), [['teardown', 'pending']]);
 });
 
+test('settled messages are pruned after a while; waiting ones never', (t) => {
+  const { store } = setup(t);
+  const [a, b] = [leaseIn(store, 'a'), leaseIn(store, 'b')];
+  store.enqueueMessage(noticeFor('home-ready', a, body('a'), T0));
+  store.enqueueMessage(noticeFor('home-ready', b, body('b'), T0 + H));
+  const [claimed] = store.settleAndClaimMessages([], T0, 1);
+  store.settleAndClaimMessages([{ id: claimed!.id, outcome: { status: 'sent' } }], T0 + 1, 0);
+  t.is(store.pruneMessages(T0 + 1), 0, 'not yet');
+  t.is(store.pruneMessages(T0 + 100 * H), 1);
+  t.deepEqual(store.outboxMessages().map((m) => [m.to.user, m.status]), [['b', 'pending']]);
+});
+
 test('a message queued in a transaction that rolls back is not queued', (t) => {
   const { store, lease } = setup(t);
   const l = lease();
