@@ -1,4 +1,5 @@
 import { CloudAdapter, type AuthConfiguration } from '@microsoft/agents-hosting';
+import { errorMessage } from '../../core/error-message.ts';
 import type { HttpServer } from '../../http/http-server.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { DeliveryLog } from '../../ports/delivery-log.ts';
@@ -179,7 +180,7 @@ export class TeamsAdapter implements Notifier {
       try {
         await this.adapter.connectionManager.getDefaultConnection().getAccessToken(CLOUDS[this.cloud].scope);
       } catch (error) {
-        throw new Error(`Teams: could not get a token from Entra for app ${auth.clientId} in tenant ${auth.tenantId} (from ${auth.source}). Check clientId, clientSecret and tenantId, and that the bot can reach Entra: ${message(error)}`, { cause: error });
+        throw new Error(`Teams: could not get a token from Entra for app ${auth.clientId} in tenant ${auth.tenantId} (from ${auth.source}). Check clientId, clientSecret and tenantId, and that the bot can reach Entra: ${errorMessage(error)}`, { cause: error });
       }
     }
     this.log.info({ mode: auth.mode, path: TEAMS_MESSAGES_PATH }, auth.mode === 'anonymous' ? 'Teams adapter listening WITHOUT authentication (local trial on loopback)' : 'Teams adapter listening');
@@ -212,8 +213,4 @@ function authConfiguration(auth: TeamsAuth, cloud: TeamsCloud): AuthConfiguratio
   const authority = cloud === 'gov' ? { authorityEndpoint: 'https://login.microsoftonline.us' } : {};
   const settings: AuthConfiguration = auth.mode === 'production' ? { clientId: auth.clientId, clientSecret: auth.clientSecret, tenantId: auth.tenantId, ...authority } : {};
   return { ...settings, connections: new Map([[CONNECTION, settings]]), connectionsMap: [{ serviceUrl: '*', connection: CONNECTION }] };
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
