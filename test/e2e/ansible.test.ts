@@ -55,6 +55,8 @@ pools:
   const app = createApp({ config, store, cloud, provisioner, clock, log: silentLogger });
   const dms = new RecordingNotifier(clock);
   app.notifier.register('test', dms);
+  // Messages the bot sends on its own (home ready) are delivered from the outbox, as in the bot.
+  app.outbox.start();
   // The bot's own messages (home ready) leave through the outbox, as under npm start.
   app.outbox.start();
   t.teardown(async () => {
