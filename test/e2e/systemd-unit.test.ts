@@ -87,8 +87,10 @@ if (!analyze) {
     const copy = join(dir.path, 'daaas.service');
     writeFileSync(copy, text);
     const verified = await run(analyze, ['verify', copy]).catch((error: { code?: number; stderr?: string }) => ({ stdout: '', stderr: `exit ${error.code}: ${error.stderr ?? ''}` }));
-    // verify exits 0 on unknown keys and bad values too, but says so on stderr.
-    t.is(verified.stderr.trim(), '', 'no warning from systemd-analyze verify');
+    // verify exits 0 on unknown keys and bad values too, but says so on stderr. It also loads
+    // the machine's other units and may complain about them: only what it says of ours counts.
+    const ours = verified.stderr.split('\n').filter((line) => line.includes('daaas.service'));
+    t.deepEqual(ours, [], 'no warning from systemd-analyze verify about the unit');
 
     const security = await run(analyze, ['security', '--offline=yes', copy]).catch((error: { stdout?: string; stderr?: string }) => ({ stdout: error.stdout ?? '', stderr: error.stderr ?? '' }));
     const exposure = /Overall exposure level for daaas\.service: ([\d.]+) (\w+)/.exec(security.stdout);
