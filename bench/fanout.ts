@@ -282,7 +282,8 @@ export async function reminderFanOut(quick: boolean): Promise<SectionResult> {
     notes.push(
       `The fan-out reached ${(bucket.shareOfAllowed * 100).toFixed(1)} % of the allowed rate (${ms(bucket.deliverMs)} against ${ms(idealMs)} at ${RATE_PER_S}/s): ` +
         `${ms(wastedMs)} of platform capacity went unused while the bot was not asking to send, ${ms(bucket.firstAfterMs)} of it before the first message (the tick that queues them); ` +
-        `the longest gap between two messages was ${ms(bucket.longestGapMs)}, and the bucket holds only ${ms((BURST / RATE_PER_S) * 1000)}. The bot alone sends ${unlimited.achievedPerS}/s, so the gaps are the process waiting for a CPU, a garbage collection or a tick.`,
+        `the longest gap between two messages was ${ms(bucket.longestGapMs)}, and the bucket holds only ${ms((BURST / RATE_PER_S) * 1000)}. The bot alone sends ${unlimited.achievedPerS}/s, so the gaps are the process waiting for a CPU, a garbage collection or a tick: ` +
+        `the loop ticked every ${TICK_EVERY_MS / 1000} s while the fan-out drained (its poll while VMs are on their way), and each tick holds the one thread for ${ms(during)} at ${n} leases.`,
     );
   }
   if (!exact(bucket) || !exact(slow) || !exact(unlimited)) notes.push('Reminders were lost or duplicated: see results.fanout in the JSON report.');
