@@ -57,8 +57,6 @@ pools:
   app.notifier.register('test', dms);
   // Messages the bot sends on its own (home ready) are delivered from the outbox, as in the bot.
   app.outbox.start();
-  // The bot's own messages (home ready) leave through the outbox, as under npm start.
-  app.outbox.start();
   t.teardown(async () => {
     await app.stop();
     store.close();
