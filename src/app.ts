@@ -93,6 +93,7 @@ export function createApp(ports: AppPorts): App {
     defaultReadyMs: estimateReadyMs(config),
     runLog: (vmName, maxLines) => ports.provisioner.lastLog(vmName, maxLines),
     onMessageQueued: () => outbox.wake(),
+    onPoolChange: () => setImmediate(kick),
     ...(config.access.adminMaxLease !== undefined ? { adminMaxLeaseMs: config.access.adminMaxLease } : {}),
     adminMessages: { released: adminReleasedMessage, extended: adminExtendedMessage },
     ...(ports.metrics ? { metrics: () => ports.metrics!.summary() } : {}),

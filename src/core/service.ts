@@ -84,6 +84,8 @@ export interface ServiceOptions {
   metrics?: () => MetricsSummary;
   /** Called when a message was queued in the outbox, so that its sender delivers it. */
   onMessageQueued?: () => void;
+  /** Called after an admin changed a pool (size, drained, paused), so the reconciler acts at once. */
+  onPoolChange?: () => void;
   /** The longest a lease may last, claim to expiry, when admins extend it. */
   adminMaxLeaseMs?: number;
   /** What holders are told when an admin ends or extends their lease. */
@@ -343,7 +345,7 @@ export class DaaasService {
   /** Sets the warm size at run time (0 … max), or returns to the configured one (`null`). */
   resizePool(audit: AdminCommandAudit, poolName: string, size: number | null): { pool: PoolSpec; control: PoolControl; before: number } {
     const pool = this.adminAudited(audit, () => this.pool(poolName), false);
-    return this.adminAudited(audit, () => {
+    const result = this.adminAudited(audit, () => {
       if (size !== null && (!Number.isInteger(size) || size < 0 || size > pool.max)) {
         throw new UserError('BAD_INPUT', `${pool.name} can keep 0 to ${pool.max} VMs warm (its maximum); ${size} is out of range.`, `e.g. admin resize ${pool.name} ${Math.min(pool.max, pool.size + 1)}`);
       }
@@ -353,12 +355,14 @@ export class DaaasService {
       this.o.store.savePoolControl(next);
       return { pool, control: next, before };
     }, true, { size: size ?? `reset to ${pool.size}` });
+    this.o.onPoolChange?.();
+    return result;
   }
 
   /** Closes a pool to new claims (its ready VMs are retired), or reopens it (`reason` null). */
   drainPool(audit: AdminCommandAudit, poolName: string, drain: boolean): { pool: PoolSpec; control: PoolControl; changed: boolean } {
     const pool = this.adminAudited(audit, () => this.pool(poolName), false);
-    return this.adminAudited(audit, () => {
+    const result = this.adminAudited(audit, () => {
       const control = this.o.store.poolControl(pool.name);
       const next: PoolControl = drain
         ? { ...control, drained: { reason: audit.reason ?? 'no reason given', by: audit.who.account, at: this.o.clock.now() } }
@@ -367,12 +371,14 @@ export class DaaasService {
       this.o.store.savePoolControl(next);
       return { pool, control: next, changed };
     }, true);
+    this.o.onPoolChange?.();
+    return result;
   }
 
   /** Freezes the reconciler for pools (no boots, no deletions), or lets it act again. */
   pausePools(audit: AdminCommandAudit, poolName: string, pause: boolean): { pools: PoolSpec[]; changed: string[] } {
     const pools = this.adminAudited(audit, () => (poolName.toLowerCase() === 'all' ? [...this.o.pools] : [this.pool(poolName)]), false);
-    return this.adminAudited(audit, () => {
+    const result = this.adminAudited(audit, () => {
       const changed: string[] = [];
       for (const pool of pools) {
         const control = this.o.store.poolControl(pool.name);
@@ -382,6 +388,8 @@ export class DaaasService {
       }
       return { pools, changed };
     }, true, { pools: pools.map((p) => p.name) });
+    this.o.onPoolChange?.();
+    return result;
   }
 
   /**
