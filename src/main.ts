@@ -192,7 +192,10 @@ async function main(): Promise<number> {
     if (slackConfigured) chats.push({ name: 'slack', adapter: buildSlack(config, app, http, store, clock, log), connected: false });
     if (teamsConfigured) chats.push({ name: 'teams', adapter: buildTeams(config, app, http, store, clock, log), connected: false });
     const address = await http.listen(config.server.host, config.server.port).catch((error: unknown) => {
-      throw new StartupError(`cannot listen on ${config.server.host}:${config.server.port} (${(error as Error).message}). Set DAAAS_PORT to a free port.`);
+      // A host that does not resolve or is not this machine's is DAAAS_HOST's fault, not the port's.
+      const code = (error as { code?: string }).code ?? '';
+      const fix = ['ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL'].includes(code) ? 'Set DAAAS_HOST to an address of this machine (127.0.0.1, 0.0.0.0 or one of its own).' : 'Set DAAAS_PORT to a free port.';
+      throw new StartupError(`cannot listen on ${config.server.host}:${config.server.port} (${(error as Error).message}). ${fix}`);
     });
     log.info({ host: address.address, port: address.port, config: config.source, dataDir }, 'listening');
     for (const chat of chats) {

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startBot, until } from '../helpers/bot-process.ts';
@@ -180,4 +181,25 @@ test('Slack configured under an address rule without domains: start-up stops, na
   t.not(await bot.exit, 0);
   t.regex(bot.stderr(), /slack\.identity\.domains: needed with rule email-local-part/);
   t.false(bot.stderr().includes('xoxb-never-used'));
+});
+
+test('a bad DAAAS_HOST is blamed on DAAAS_HOST, a port in use on DAAAS_PORT', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const config = fastConfig(dir.path);
+  const refusal = async (env: Record<string, string>) => {
+    const bot = start(t, { DAAAS_DATA_DIR: join(dir.path, 'var'), DAAAS_CONFIG: config, ...env }, ['--no-shell']);
+    t.is(await bot.exit, 1);
+    return bot.stderr();
+  };
+  t.regex(await refusal({ DAAAS_HOST: '999.1.1.1' }), /DAAAS_HOST: "999\.1\.1\.1" is not an IP address or a host name/);
+  // An address of no interface here (TEST-NET-1, documentation only).
+  const foreign = await refusal({ DAAAS_HOST: '192.0.2.1' });
+  t.regex(foreign, /cannot listen on 192\.0\.2\.1:0 .*Set DAAAS_HOST to an address of this machine/);
+  t.notRegex(foreign, /DAAAS_PORT/);
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => taken.close());
+  const port = String((taken.address() as { port: number }).port);
+  t.regex(await refusal({ DAAAS_HOST: '127.0.0.1', DAAAS_PORT: port }), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} .*Set DAAAS_PORT to a free port`));
 });
