@@ -101,8 +101,28 @@ export class SlidingWindows implements Limiter {
   }
 }
 
-/** What one platform's calls are held to. */
-export interface OutboundPolicy {
+/** What the queue needs to know of a call besides how to make it: its lane, limits and priority. */
+export interface JobShape {
+  /** What it is, for the log: `chat.postMessage`, `proactive`, `member lookup`. */
+  kind: string;
+  /** Calls in one lane (a channel, a conversation) go one at a time, in order. None: a lane of its own. */
+  lane?: string;
+  /** The keys of the limits this call counts against. */
+  limits: readonly string[];
+  /** Answers to someone waiting go before reminders and notices. */
+  urgent?: boolean;
+  /** Fields for the log lines about this call. */
+  logFields?: Record<string, unknown>;
+}
+
+export interface OutboundJob<T> extends JobShape {
+  run: () => Promise<T>;
+}
+
+/** What one platform's calls are held to; `S` is the shape of its calls (a Slack method and channel, a Teams conversation and tenant). */
+export interface OutboundPolicy<S = JobShape> {
+  /** Where a call goes in the queue. */
+  shape(call: S): JobShape;
   /** The platform's name, for messages: "the Slack adapter stopped …". */
   platform: string;
   /** The limiter of a key, made once when the key is first used; null: no limit of ours. */
@@ -120,20 +140,6 @@ export interface OutboundPolicy {
   maxAttempts: number;
   /** What the log says of a failure (an HTTP status, an error code). */
   errorFields?: (error: unknown) => Record<string, unknown>;
-}
-
-export interface OutboundJob<T> {
-  /** What it is, for the log: `chat.postMessage`, `proactive`, `member lookup`. */
-  kind: string;
-  /** Calls in one lane (a channel, a conversation) go one at a time, in order. None: a lane of its own. */
-  lane?: string;
-  /** The keys of the limits this call counts against. */
-  limits: readonly string[];
-  /** Answers to someone waiting go before reminders and notices. */
-  urgent?: boolean;
-  /** Fields for the log lines about this call. */
-  logFields?: Record<string, unknown>;
-  run: () => Promise<T>;
 }
 
 interface Entry {
@@ -161,7 +167,7 @@ interface Lane {
  * its place; anything else goes back to the caller at once, so nothing the platform acted on is
  * sent twice.
  */
-export class OutboundQueue {
+export class OutboundQueue<S = JobShape> {
   private readonly lanes = new Map<string, Lane>();
   private readonly limiters = new Map<string, Limiter | null>();
   private seq = 0;
@@ -172,12 +178,13 @@ export class OutboundQueue {
   private wakeUp: AbortController | undefined;
   private readonly idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly options: { clock: Clock; log: Logger; policy: OutboundPolicy }) {}
+  constructor(private readonly options: { clock: Clock; log: Logger; policy: OutboundPolicy<S> }) {}
 
-  push<T>(job: OutboundJob<T>): Promise<T> {
+  push<T>(call: S & { run: () => Promise<T> }): Promise<T> {
     if (this.stopped) return Promise.reject(new Error(`the ${this.options.policy.platform} adapter is stopping; nothing more is sent`));
+    const job: OutboundJob<unknown> = { ...this.options.policy.shape(call), run: call.run };
     return new Promise<T>((resolve, reject) => {
-      const entry: Entry = { seq: this.seq++, job: job as OutboundJob<unknown>, attempts: 0, notBefore: 0, resolve: resolve as (v: unknown) => void, reject };
+      const entry: Entry = { seq: this.seq++, job, attempts: 0, notBefore: 0, resolve: resolve as (v: unknown) => void, reject };
       const key = job.lane !== undefined ? `l\u0000${job.lane}` : `j\u0000${entry.seq}`;
       let lane = this.lanes.get(key);
       if (!lane) {

@@ -45,6 +45,7 @@ function setup(o: Setup = {}) {
   const t0 = clock.now();
   const policy: OutboundPolicy = {
     platform: 'Test',
+    shape: (job) => job,
     limiter: (key) => o.limiters?.[key]?.() ?? null,
     retryDelayMs: o.retry ?? (() => undefined),
     retryPausesLimits: o.pausesLimits ?? false,

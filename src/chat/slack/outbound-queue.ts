@@ -26,15 +26,17 @@ export const SLACK_RATE_LIMITS: Readonly<Record<string, RateLimit | null>> = {
 /** Tier 3, for any other method. */
 const DEFAULT_LIMIT: RateLimit = { perMinute: 50, burst: 5 };
 
-export interface SlackCall<T> {
+/** Where a Slack call goes in the queue. */
+export interface SlackCallShape {
   /** The Web API method (`chat.postMessage`), or `response_url`: picks the rate limit. */
   method: string;
   /** The conversation, for per-channel spacing and ordering. */
   channel?: string;
   /** Answers to someone waiting (command responses, look-ups) go before reminders. */
   urgent?: boolean;
-  run: () => Promise<T>;
 }
+
+export type SlackCall<T> = SlackCallShape & { run: () => Promise<T> };
 
 export interface SlackOutboundOptions {
   clock: Clock;
@@ -56,62 +58,44 @@ export interface SlackOutboundOptions {
  * the same call is sent again. Only a rate-limited call is retried: Slack did not act on it, so a
  * retry cannot deliver a message twice. Any other failure goes back to the caller.
  */
-export class SlackOutboundQueue {
-  private readonly queue: OutboundQueue;
-
-  constructor(private readonly options: SlackOutboundOptions) {
-    const policy: OutboundPolicy = {
-      platform: 'Slack',
-      limiter: (key) => {
-        const [kind, method = ''] = key.split('\u0000');
-        const limit = this.limit(method);
-        if (!limit) return null;
-        if (kind === 'channel') return limit.perChannelMs ? new SlidingWindows([{ limit: 1, ms: limit.perChannelMs }]) : null;
-        return new TokenBucket(limit.perMinute, limit.burst);
-      },
-      retryDelayMs: (error) => options.retryAfterMs(error),
-      retryPausesLimits: true,
-      errorFields: (error) => ({ retryAfterMs: options.retryAfterMs(error) }),
-      concurrency: options.concurrency ?? 4,
-      maxAttempts: options.maxAttempts ?? 5,
-    };
-    this.queue = new OutboundQueue({ clock: options.clock, log: options.log, policy });
+export class SlackOutboundQueue extends OutboundQueue<SlackCallShape> {
+  constructor(options: SlackOutboundOptions) {
+    super({ clock: options.clock, log: options.log, policy: slackPolicy(options) });
   }
+}
 
-  push<T>(call: SlackCall<T>): Promise<T> {
-    // A channel orders and spaces the calls of a limited method; the method's bucket is the workspace's.
-    const limited = this.limit(call.method) !== null;
-    const lane = call.channel !== undefined && limited ? `${call.method}\u0000${call.channel}` : undefined;
-    return this.queue.push({
-      kind: call.method,
-      ...(lane !== undefined ? { lane, limits: [`method\u0000${call.method}`, `channel\u0000${call.method}\u0000${call.channel}`] } : { limits: [`method\u0000${call.method}`] }),
-      ...(call.urgent ? { urgent: true } : {}),
-      logFields: { method: call.method, channel: call.channel },
-      run: call.run,
-    });
-  }
-
-  /** Calls waiting or in flight. */
-  get pending(): number {
-    return this.queue.pending;
-  }
-
-  /** Resolves once nothing is waiting or in flight. */
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  /** Refuses new calls and fails the waiting ones; calls in flight finish. */
-  stop(): void {
-    this.queue.stop();
-  }
-
-  private limit(method: string): RateLimit | null {
-    const own = this.options.limits?.[method];
+function slackPolicy(options: SlackOutboundOptions): OutboundPolicy<SlackCallShape> {
+  const limit = (method: string): RateLimit | null => {
+    const own = options.limits?.[method];
     if (own !== undefined) return own;
     const known = SLACK_RATE_LIMITS[method];
     return known === undefined ? DEFAULT_LIMIT : known;
-  }
+  };
+  return {
+    platform: 'Slack',
+    shape: (call) => {
+      // A channel orders and spaces the calls of a limited method; the method's bucket is the workspace's.
+      const lane = call.channel !== undefined && limit(call.method) !== null ? `${call.method}\u0000${call.channel}` : undefined;
+      return {
+        kind: call.method,
+        ...(lane !== undefined ? { lane, limits: [`method\u0000${call.method}`, `channel\u0000${lane}`] } : { limits: [`method\u0000${call.method}`] }),
+        ...(call.urgent ? { urgent: true } : {}),
+        logFields: { method: call.method, channel: call.channel },
+      };
+    },
+    limiter: (key) => {
+      const [kind, method = ''] = key.split('\u0000');
+      const known = limit(method);
+      if (!known) return null;
+      if (kind === 'channel') return known.perChannelMs ? new SlidingWindows([{ limit: 1, ms: known.perChannelMs }]) : null;
+      return new TokenBucket(known.perMinute, known.burst);
+    },
+    retryDelayMs: (error) => options.retryAfterMs(error),
+    retryPausesLimits: true,
+    errorFields: (error) => ({ retryAfterMs: options.retryAfterMs(error) }),
+    concurrency: options.concurrency ?? 4,
+    maxAttempts: options.maxAttempts ?? 5,
+  };
 }
 
 /**

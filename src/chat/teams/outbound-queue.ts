@@ -24,7 +24,8 @@ export const TEAMS_LIMITS: TeamsLimits = {
 /** What Teams asks the bot to send again, after a pause: throttled, precondition, gateway trouble. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([412, 429, 502, 504]);
 
-export interface TeamsCall<T> {
+/** Where a Teams call goes in the queue. */
+export interface TeamsCallShape {
   /** What it is, for the log: `reply`, `proactive`, `member lookup`. */
   kind: string;
   /** Calls to one conversation go one at a time, in order, within its rate limit. */
@@ -32,8 +33,9 @@ export interface TeamsCall<T> {
   tenant: string;
   /** Answers to someone waiting go before reminders to the same conversation. */
   urgent?: boolean;
-  run: () => Promise<T>;
 }
+
+export type TeamsCall<T> = TeamsCallShape & { run: () => Promise<T> };
 
 export interface OutboundQueueOptions {
   clock: Clock;
@@ -59,67 +61,57 @@ export interface OutboundQueueOptions {
  * times. Anything else, such as a 403 for a user who removed the app, goes straight back to the
  * caller: retrying cannot help.
  */
-export class TeamsOutboundQueue {
-  private readonly queue: OutboundQueue;
-
-  constructor(private readonly options: OutboundQueueOptions) {
-    const limits = options.limits ?? TEAMS_LIMITS;
-    const policy: OutboundPolicy = {
-      platform: 'Teams',
-      limiter: (key) => new SlidingWindows(key.startsWith('tenant\u0000') ? limits.perTenant : limits.perConversation),
-      retryDelayMs: (error, attempt) => this.retryDelayMs(error, attempt),
-      retryPausesLimits: false,
-      errorFields: (error) => ({ status: connectorStatus(error) }),
-      concurrency: options.concurrency ?? 8,
-      maxAttempts: options.maxAttempts ?? 5,
-    };
-    this.queue = new OutboundQueue({ clock: options.clock, log: options.log, policy });
+export class TeamsOutboundQueue extends OutboundQueue<TeamsCallShape> {
+  constructor(private readonly teams: OutboundQueueOptions) {
+    super({ clock: teams.clock, log: teams.log, policy: teamsPolicy(teams) });
   }
 
-  push<T>(call: TeamsCall<T>): Promise<T> {
-    const tenant = `tenant\u0000${call.tenant}`;
-    return this.queue.push({
-      kind: call.kind,
-      // Calls without a conversation (look-ups) each get a lane of their own: they need no order.
-      ...(call.conversation !== undefined ? { lane: call.conversation, limits: [tenant, `conversation\u0000${call.conversation}`] } : { limits: [tenant] }),
-      ...(call.urgent ? { urgent: true } : {}),
-      logFields: { conversation: call.conversation, tenant: call.tenant },
-      run: call.run,
-    });
-  }
-
-  /** Calls waiting or in flight. */
-  get pending(): number {
-    return this.queue.pending;
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  /** Refuses new calls, fails the waiting ones and those pausing before a retry; calls in flight finish. */
-  stop(): void {
-    this.queue.stop();
-  }
-
-  /**
-   * How long to wait before sending a failed call again, or undefined if it must not be sent
-   * again: Retry-After when Teams gives one, else exponential back-off with jitter.
-   */
+  /** How long to wait before sending a failed call again, or undefined if it must not be sent again. */
   retryDelayMs(error: unknown, attempt: number): number | undefined {
-    const status = connectorStatus(error);
-    if (status === undefined || !RETRYABLE_STATUSES.has(status)) return undefined;
-    const random = this.options.random ?? Math.random;
-    const retryAfter = retryAfterMs(error, this.options.clock.now());
-    if (retryAfter !== undefined) {
-      if (retryAfter > (this.options.maxRetryAfterMs ?? 60_000)) return undefined;
-      // A little jitter on top, so callers told the same time do not all come back at once.
-      return retryAfter + random() * Math.min(1_000, retryAfter * 0.2);
-    }
-    const initial = this.options.backoff?.initialMs ?? 1_000;
-    const cap = Math.min(this.options.backoff?.maxMs ?? 30_000, initial * 2 ** (attempt - 1));
-    return cap / 2 + random() * (cap / 2);
+    return teamsRetryDelayMs(error, attempt, this.teams);
   }
+}
+
+function teamsPolicy(options: OutboundQueueOptions): OutboundPolicy<TeamsCallShape> {
+  const limits = options.limits ?? TEAMS_LIMITS;
+  return {
+    platform: 'Teams',
+    shape: (call) => {
+      const tenant = `tenant\u0000${call.tenant}`;
+      return {
+        kind: call.kind,
+        // Calls without a conversation (look-ups) each get a lane of their own: they need no order.
+        ...(call.conversation !== undefined ? { lane: call.conversation, limits: [tenant, `conversation\u0000${call.conversation}`] } : { limits: [tenant] }),
+        ...(call.urgent ? { urgent: true } : {}),
+        logFields: { conversation: call.conversation, tenant: call.tenant },
+      };
+    },
+    limiter: (key) => new SlidingWindows(key.startsWith('tenant\u0000') ? limits.perTenant : limits.perConversation),
+    retryDelayMs: (error, attempt) => teamsRetryDelayMs(error, attempt, options),
+    retryPausesLimits: false,
+    errorFields: (error) => ({ status: connectorStatus(error) }),
+    concurrency: options.concurrency ?? 8,
+    maxAttempts: options.maxAttempts ?? 5,
+  };
+}
+
+/**
+ * How long to wait before sending a failed call again, or undefined if it must not be sent
+ * again: Retry-After when Teams gives one, else exponential back-off with jitter.
+ */
+function teamsRetryDelayMs(error: unknown, attempt: number, options: OutboundQueueOptions): number | undefined {
+  const status = connectorStatus(error);
+  if (status === undefined || !RETRYABLE_STATUSES.has(status)) return undefined;
+  const random = options.random ?? Math.random;
+  const retryAfter = retryAfterMs(error, options.clock.now());
+  if (retryAfter !== undefined) {
+    if (retryAfter > (options.maxRetryAfterMs ?? 60_000)) return undefined;
+    // A little jitter on top, so callers told the same time do not all come back at once.
+    return retryAfter + random() * Math.min(1_000, retryAfter * 0.2);
+  }
+  const initial = options.backoff?.initialMs ?? 1_000;
+  const cap = Math.min(options.backoff?.maxMs ?? 30_000, initial * 2 ** (attempt - 1));
+  return cap / 2 + random() * (cap / 2);
 }
 
 /** The HTTP status of a failed connector call (the Agents SDK's HttpError), if it had one. */
