@@ -117,9 +117,11 @@ export class Reconciler {
     // One transaction: each expiry or reminder stage is written with the message about it, and
     // the outbox sender delivers the messages afterwards; the tick never waits on a chat platform.
     const leaseActions = planLeases(leases, this.pools, this.options.store.activeReminders(), now);
-    this.options.store.transaction(() => {
-      for (const action of leaseActions) this.applyLease(action, now);
-    });
+    if (leaseActions.length > 0) {
+      this.options.store.transaction(() => {
+        for (const action of leaseActions) this.applyLease(action, now);
+      });
+    }
     count += leaseActions.length;
     // A claim hands over the VM at once; the user's account and home follow in the background.
     this.runs.personaliseClaims(leases, now);
