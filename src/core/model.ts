@@ -52,6 +52,8 @@ export interface Vm {
   readyAt: number | null;
   /** Why the VM failed, or the last problem seen with it. */
   detail: string | null;
+  /** The SSH host key the bot gave it at boot (`ssh-ed25519 AAAA…`), pinned for every play. */
+  hostKey?: string | null;
 }
 
 export interface Lease {

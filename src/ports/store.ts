@@ -28,6 +28,7 @@ export interface VmPatch {
   address?: string | null;
   readyAt?: number | null;
   detail?: string | null;
+  hostKey?: string | null;
 }
 
 /** Personalisations that failed for a user's own reasons, in a row: what backs off their claims. */

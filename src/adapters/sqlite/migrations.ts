@@ -143,4 +143,8 @@ export const MIGRATIONS: readonly string[] = [
     paused_at      INTEGER
   );
   `,
+  // 8: the SSH host key the bot gave each VM at boot, pinned for every play that reaches it.
+  `
+  ALTER TABLE vms ADD COLUMN host_key TEXT;
+  `,
 ];

@@ -15,7 +15,7 @@ type Row = Record<string, unknown>;
 const LIVE_STATES = VM_STATES.filter((s) => s !== 'deleted');
 
 const VM_COLUMNS = `v.id, v.name, v.pool, v.state, v.server_id, v.address, v.image, v.flavor,
-  v.created_at, v.state_since, v.ready_at, v.detail`;
+  v.created_at, v.state_since, v.ready_at, v.detail, v.host_key`;
 const LEASE_SELECT = `SELECT l.id AS lease_id, l.vm_id, l.pool AS lease_pool, l.user, l.platform,
   l.conversation, l.claimed_at, l.expires_at, l.extensions_used, l.home_ready_at, l.ended_at, l.end_reason, ${VM_COLUMNS}
   FROM leases l JOIN vms v ON v.id = l.vm_id`;
@@ -40,6 +40,7 @@ function toVm(r: Row): Vm {
     stateSince: r.state_since as number,
     readyAt: (r.ready_at as number | null) ?? null,
     detail: (r.detail as string | null) ?? null,
+    hostKey: (r.host_key as string | null) ?? null,
   };
 }
 
@@ -229,7 +230,7 @@ export class SqliteStore implements Store {
   updateVm(id: string, patch: VmPatch, now: number, expect?: VmState | readonly VmState[]): boolean {
     const sets: string[] = [];
     const params: unknown[] = [];
-    const column = { state: 'state', serverId: 'server_id', address: 'address', readyAt: 'ready_at', detail: 'detail' } as const;
+    const column = { state: 'state', serverId: 'server_id', address: 'address', readyAt: 'ready_at', detail: 'detail', hostKey: 'host_key' } as const;
     for (const key of Object.keys(column) as (keyof VmPatch)[]) {
       if (patch[key] !== undefined) {
         sets.push(`${column[key]} = ?`);

@@ -593,3 +593,14 @@ test('two connections on one file: a claim sees a VM the other connection just m
   t.deepEqual(a.claim(request('alice')), { ok: false, reason: 'lease-limit', held: 1 });
   t.deepEqual(a.claim(request('bob')), { ok: false, reason: 'pool-empty', held: 0 });
 });
+
+test('a VM keeps the host key the bot gave it; a VM made before has none', (t) => {
+  const store = memoryStore(t);
+  const vm = newVm(store);
+  t.is(store.getVm(vm.id)!.hostKey, null);
+  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJelAo/L4ViAaDevp2LBS6io6T5Z1sr+9YJyWH3SFJJN';
+  t.true(store.updateVm(vm.id, { hostKey: key }, T0 + 1, 'booting'));
+  t.is(store.getVm(vm.id)!.hostKey, key);
+  t.is(store.getVm(vm.id)!.stateSince, T0, 'setting the key is not a change of state');
+  t.is(store.findVmByName(vm.name)!.hostKey, key);
+});
