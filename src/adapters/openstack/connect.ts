@@ -1,3 +1,5 @@
+import type { Agent } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import { OpenStackCloud } from './openstack-cloud.ts';
@@ -26,9 +28,16 @@ export interface OpenStackConnection {
  * The OpenStack adapter as the configuration and the environment describe it. Throws
  * OpenStackConfigError, naming what is missing, when no usable cloud is configured.
  */
-export function connectOpenStack(config: OpenStackConfig, env: Readonly<Record<string, string | undefined>>, clock: Clock, log: Logger): OpenStackConnection {
+export function connectOpenStack(
+  config: OpenStackConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  clock: Clock,
+  log: Logger,
+  /** The outbound proxy's agents for a URL (NO_PROXY usually exempts the cloud); undefined: direct. */
+  agentsFor?: (url: string) => { http?: Agent; https?: HttpsAgent } | undefined,
+): OpenStackConnection {
   const settings = resolveOpenStack(env, config.cloud ? { cloud: config.cloud } : {});
-  const session = new OpenStackSession({ settings, clock, log, timeoutMs: config.timeout });
+  const session = new OpenStackSession({ settings, clock, log, timeoutMs: config.timeout, ...(agentsFor ? { agentsFor } : {}) });
   const cloud = new OpenStackCloud({
     session,
     clock,

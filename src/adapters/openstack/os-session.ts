@@ -5,6 +5,8 @@
  * something. Built on got. The token and the password never reach a log line or an error.
  */
 import { readFileSync } from 'node:fs';
+import type { Agent } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import got, { RequestError, type Got, type Method, type Response } from 'got';
 import type { Clock } from '../../ports/clock.ts';
 import { CloudError } from '../../ports/cloud.ts';
@@ -26,6 +28,8 @@ export interface SessionOptions {
   /** Renew the token when less than this is left of it. */
   renewBeforeMs?: number;
   random?: () => number;
+  /** Node agents for a URL when it goes through the outbound proxy (HTTPS_PROXY/NO_PROXY); undefined: direct. */
+  agentsFor?: (url: string) => { http?: Agent; https?: HttpsAgent } | undefined;
 }
 
 export interface RequestOptions {
@@ -162,8 +166,10 @@ export class OpenStackSession {
       let response: Response<string> | undefined;
       let failure: RequestError | undefined;
       try {
+        const agent = this.o.agentsFor?.(url);
         response = await this.http(url, {
           method,
+          ...(agent ? { agent } : {}),
           headers: { ...options.headers, ...auth },
           ...(options.json !== undefined ? { json: options.json } : {}),
           ...(options.searchParams ? { searchParams: options.searchParams } : {}),

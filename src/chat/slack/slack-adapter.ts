@@ -1,4 +1,5 @@
-import { App, type AnyMiddlewareArgs, type RespondArguments, type RespondFn } from '@slack/bolt';
+import { App, SocketModeReceiver, type AnyMiddlewareArgs, type RespondArguments, type RespondFn } from '@slack/bolt';
+import type { Dispatcher } from 'undici';
 import type { Principal } from '../../core/model.ts';
 import type { DaaasService } from '../../core/service.ts';
 import type { HttpServer } from '../../http/http-server.ts';
@@ -50,6 +51,8 @@ export interface SlackAdapterOptions {
   repeatWindowMs?: number;
   /** Subscribes to lease changes (claims, extensions, releases) on any platform: each republishes the user's Home tab once. */
   leaseChanges?: (listener: (account: string) => void) => void;
+  /** Outbound proxy (HTTPS_PROXY/NO_PROXY): the Web API's fetch and Socket Mode's WebSocket dispatcher. Default: direct. */
+  proxy?: { fetch: typeof globalThis.fetch; dispatcher: Dispatcher };
 }
 
 /**
@@ -114,6 +117,8 @@ export class SlackAdapter implements Notifier {
     const logger = boltLogger(this.log);
     const slackApiUrl = options.slackApiUrl ? { slackApiUrl: options.slackApiUrl.endsWith('/') ? options.slackApiUrl : `${options.slackApiUrl}/` } : {};
     this.receiver = this.mode === 'http' ? new SlackHttpReceiver({ signingSecret: options.signingSecret!, clock: options.clock, log: this.log, boltLogger: logger }) : undefined;
+    // Through the proxy when one is set: every Web API call, and Socket Mode's connection.
+    const fetch = options.proxy ? { fetch: options.proxy.fetch } : {};
     this.bolt = new App({
       token: options.botToken,
       logger,
@@ -122,10 +127,16 @@ export class SlackAdapter implements Notifier {
       convoStore: false,
       // The outbound queue handles 429s and decides what may be retried; the client must not
       // retry behind its back (a retried post after a lost answer would be a duplicate).
-      clientOptions: { ...slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: options.timeoutMs ?? 10_000 },
-      ...(this.receiver
-        ? { receiver: this.receiver }
-        : { socketMode: true, appToken: options.appToken!, installerOptions: { clientOptions: { ...slackApiUrl } } }),
+      clientOptions: { ...slackApiUrl, ...fetch, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: options.timeoutMs ?? 10_000 },
+      // Bolt passes no dispatcher to its own Socket Mode receiver, so the bot builds it.
+      receiver:
+        this.receiver ??
+        new SocketModeReceiver({
+          appToken: options.appToken!,
+          logger,
+          installerOptions: { clientOptions: { ...slackApiUrl, ...fetch } },
+          ...(options.proxy ? { dispatcher: options.proxy.dispatcher } : {}),
+        }),
     });
     this.bolt.error(async (error) => {
       this.log.error({ err: error }, 'Slack listener failed');

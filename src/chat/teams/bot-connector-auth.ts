@@ -106,6 +106,8 @@ export interface BotConnectorKeysOptions {
   maxAgeMs?: number;
   /** How long one fetch may take. Default 10 s. */
   timeoutMs?: number;
+  /** The fetch to use: through the outbound proxy when one is set. Default the global fetch. */
+  fetch?: typeof globalThis.fetch;
 }
 
 /** The Bot Framework's signing keys by key id, fetched lazily and seldom. */
@@ -163,7 +165,7 @@ export class BotConnectorKeys {
 
   private async fetchJson(url: string): Promise<Record<string, unknown>> {
     this.fetches++;
-    const response = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000), redirect: 'error' });
+    const response = await (this.options.fetch ?? fetch)(url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000), redirect: 'error' });
     if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
     const body = (await response.json()) as unknown;
     if (typeof body !== 'object' || body === null) throw new Error(`${url} did not answer a JSON object`);

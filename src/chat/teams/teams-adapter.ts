@@ -53,6 +53,12 @@ export interface TeamsAdapterOptions {
   repeatWindowMs?: number;
   /** Ask Entra for a token in start(), so bad credentials stop the bot at once. Default true. */
   verifyCredentials?: boolean;
+  /**
+   * The fetch for the Bot Framework's signing keys: through the outbound proxy when one is set.
+   * The Agents SDK itself (connector, Entra tokens) calls the global fetch, whose default
+   * dispatcher the composition root points at the proxy.
+   */
+  fetch?: typeof globalThis.fetch;
 }
 
 /**
@@ -147,7 +153,7 @@ export class TeamsAdapter implements Notifier {
             appId: options.auth.clientId,
             issuer: endpoints.issuer,
             serviceUrls: this.serviceUrls,
-            keys: new BotConnectorKeys({ openIdMetadataUrl: options.openIdMetadataUrl ?? endpoints.openIdMetadataUrl, clock: options.clock, log: this.log }),
+            keys: new BotConnectorKeys({ openIdMetadataUrl: options.openIdMetadataUrl ?? endpoints.openIdMetadataUrl, clock: options.clock, log: this.log, ...(options.fetch ? { fetch: options.fetch } : {}) }),
             clock: options.clock,
           })
         : undefined;
