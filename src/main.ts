@@ -14,6 +14,7 @@ import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
 import { SqliteTeamsConversations } from './adapters/sqlite/teams-conversations.ts';
 import { SystemClock } from './adapters/system-clock.ts';
 import { createApp, type App } from './app.ts';
+import { outboundProxyFromEnv, type OutboundProxy } from './adapters/http-proxy.ts';
 import { buildCloud, buildDirectory, buildProvisioner, ROOT, StartupError, type BuiltDirectory } from './compose.ts';
 import { SHELL_PLATFORM, ShellAdapter } from './chat/shell/shell-adapter.ts';
 import { SLACK_PLATFORM, SlackAdapter } from './chat/slack/slack-adapter.ts';
@@ -58,6 +59,9 @@ Environment:
                    and Connections__ServiceConnection__Settings__* work too)
   TEAMS_ALLOW_ANONYMOUS=1
                    Teams without credentials, for local trials; only with DAAAS_HOST on loopback
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY (or lower-case)
+                   the outbound proxy for Slack, Teams, Entra and OpenStack; NO_PROXY lists the
+                   hosts reached directly (host, .domain, host:port, or *), such as the cloud
 
 Exit status: 0 after a clean stop; 1 when start-up is refused (said in one sentence on stderr:
 the configuration, the data directory, the store, a platform); 2 for an unknown option.
@@ -124,7 +128,10 @@ async function main(): Promise<number> {
   let provisioner: Provisioner;
   let directory: BuiltDirectory | undefined;
   let store: SqliteStore;
+  let proxy: OutboundProxy | undefined;
   try {
+    // Read once, before any client is built: every outbound call honours it.
+    proxy = buildOutboundProxy(process.env, log);
     store = new SqliteStore(join(dataDir, 'daaas.db'));
     const opened = store;
     undo.push(() => opened.close());
@@ -189,8 +196,8 @@ async function main(): Promise<number> {
     }),
   );
   try {
-    if (slackConfigured) chats.push({ name: 'slack', adapter: buildSlack(config, app, http, store, clock, log), connected: false });
-    if (teamsConfigured) chats.push({ name: 'teams', adapter: buildTeams(config, app, http, store, clock, log), connected: false });
+    if (slackConfigured) chats.push({ name: 'slack', adapter: buildSlack(config, app, http, store, clock, log, proxy), connected: false });
+    if (teamsConfigured) chats.push({ name: 'teams', adapter: buildTeams(config, app, http, store, clock, log, proxy), connected: false });
     const address = await http.listen(config.server.host, config.server.port).catch((error: unknown) => {
       // A host that does not resolve or is not this machine's is DAAAS_HOST's fault, not the port's.
       const code = (error as { code?: string }).code ?? '';
@@ -229,6 +236,24 @@ async function main(): Promise<number> {
   return 0;
 }
 
+/**
+ * The outbound proxy HTTPS_PROXY / HTTP_PROXY / NO_PROXY set (lower-case forms too), read once,
+ * here; undefined when none is set. It becomes the global fetch's default too, for the clients
+ * that take no agent (the Agents SDK's connector and Entra token requests).
+ */
+function buildOutboundProxy(env: NodeJS.ProcessEnv, log: pino.Logger): OutboundProxy | undefined {
+  let proxy: OutboundProxy | undefined;
+  try {
+    proxy = outboundProxyFromEnv(env);
+  } catch (error) {
+    throw new StartupError((error as Error).message);
+  }
+  if (!proxy) return undefined;
+  proxy.installGlobal();
+  log.info(proxy.describe(), 'outbound calls go through the proxy, except to NO_PROXY hosts');
+  return proxy;
+}
+
 /** VMs per pool and state, read when /metrics is scraped. */
 function poolCounts(store: SqliteStore): PoolCounts[] {
   const counts = new Map<string, number>();
@@ -239,7 +264,7 @@ function poolCounts(store: SqliteStore): PoolCounts[] {
   });
 }
 
-function buildTeams(config: AppConfig, app: App, http: HttpServer, store: SqliteStore, clock: SystemClock, log: pino.Logger): TeamsAdapter {
+function buildTeams(config: AppConfig, app: App, http: HttpServer, store: SqliteStore, clock: SystemClock, log: pino.Logger, proxy: OutboundProxy | undefined): TeamsAdapter {
   const auth = TeamsAdapter.authFromEnv(process.env, config.server.host);
   if (!auth.ok) throw new StartupError(auth.error);
   const { identity } = config.teams;
@@ -263,6 +288,8 @@ function buildTeams(config: AppConfig, app: App, http: HttpServer, store: Sqlite
     ...(config.teams.tenants.length ? { tenants: config.teams.tenants } : {}),
     cloud: config.teams.cloud,
     ...(config.teams.serviceUrls.length ? { serviceUrls: config.teams.serviceUrls } : {}),
+    // The key set; the SDK's own calls take the global fetch, which buildOutboundProxy pointed at the proxy.
+    ...(proxy ? { fetch: proxy.fetch } : {}),
     clock,
     log: log.child({ component: 'teams' }),
   });
@@ -271,7 +298,7 @@ function buildTeams(config: AppConfig, app: App, http: HttpServer, store: Sqlite
   return teams;
 }
 
-function buildSlack(config: AppConfig, app: App, http: HttpServer, store: SqliteStore, clock: SystemClock, log: pino.Logger): SlackAdapter {
+function buildSlack(config: AppConfig, app: App, http: HttpServer, store: SqliteStore, clock: SystemClock, log: pino.Logger, proxy: OutboundProxy | undefined): SlackAdapter {
   const env = process.env;
   const { identity } = config.slack;
   const slack = new SlackAdapter({
@@ -288,6 +315,7 @@ function buildSlack(config: AppConfig, app: App, http: HttpServer, store: Sqlite
     leaseChanges: (listener) => app.onLeaseChange(listener),
     // Slack's retried events are recognised across a restart.
     deliveries: new SqliteDeliveryLog(store),
+    ...(proxy ? { proxy } : {}),
     clock,
     log: log.child({ component: 'slack' }),
   });

@@ -6,6 +6,7 @@ import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeSlack, postSigned, slashCommandBody } from '../chat/slack/fake-slack.ts';
+import { ConnectProxy } from '../helpers/connect-proxy.ts';
 import { startBot, until } from '../helpers/bot-process.ts';
 import { tempDir } from '../helpers/harness.ts';
 
@@ -65,4 +66,29 @@ test('Slack in HTTP mode without a signing secret, or with a refused token: star
   const refused = bot(t, { ...base, SLACK_BOT_TOKEN: 'xoxb-revoked', SLACK_SIGNING_SECRET: SECRET });
   t.is(await refused.exit, 1);
   t.regex(refused.stderr(), /The bot did not start: Slack did not accept the bot token \(SLACK_BOT_TOKEN\): invalid_auth/);
+});
+
+test('behind HTTPS_PROXY/HTTP_PROXY, Slack (Web API and Socket Mode) is reached through the proxy; a proxy that is not a URL stops start-up', async (t) => {
+  const fake = await FakeSlack.start();
+  t.teardown(() => fake.close());
+  const proxy = await ConnectProxy.start();
+  t.teardown(() => proxy.close());
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  writeFileSync(join(dir.path, 'c.yaml'), CONFIG);
+  const port = Number(new URL(fake.apiUrl).port);
+  const base = { DAAAS_CONFIG: join(dir.path, 'c.yaml'), DAAAS_DATA_DIR: join(dir.path, 'var'), SLACK_BOT_TOKEN: 'xoxb-e2e', SLACK_APP_TOKEN: 'xapp-e2e', SLACK_API_URL: `http://slack.test:${port}/api/` };
+  const noProxy = /^(https?_proxy|no_proxy)$/i;
+  const b = startBot(t, { ...base, HTTPS_PROXY: proxy.url, http_proxy: proxy.url, NO_PROXY: 'cloud.example' }, [], noProxy);
+  await until('Slack connected', () => /"msg":"Slack adapter listening"/.test(b.stdout()));
+  t.regex(b.stdout(), /"noProxy":"cloud.example","msg":"outbound calls go through the proxy, except to NO_PROXY hosts"/);
+  t.true(proxy.callsTo(port).some((c) => c.target === `slack.test:${port}`), 'the Web API, at a name only the proxy resolves');
+  t.true(proxy.callsTo(port).some((c) => c.kind === 'connect' && c.target === `127.0.0.1:${port}`), 'the Socket Mode WebSocket');
+  t.is(fake.socketConnections, 1);
+  b.child.kill('SIGTERM');
+  t.is(await b.exit, 0);
+
+  const refused = startBot(t, { ...base, HTTPS_PROXY: 'proxy.example:3128' }, [], noProxy);
+  t.is(await refused.exit, 1);
+  t.regex(refused.stderr(), /The bot did not start: HTTPS_PROXY must be an http:\/\/ or https:\/\/ URL/);
 });
