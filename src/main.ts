@@ -16,7 +16,7 @@ import { SystemClock } from './adapters/system-clock.ts';
 import { createApp, type App } from './app.ts';
 import { outboundProxyFromEnv, type OutboundProxy } from './adapters/http-proxy.ts';
 import { buildCloud, buildDirectory, buildProvisioner, ROOT, StartupError, type BuiltDirectory } from './compose.ts';
-import { SHELL_PLATFORM, ShellAdapter } from './chat/shell/shell-adapter.ts';
+import { SHELL_PLATFORM, ShellAdapter, waitForInputWork } from './chat/shell/shell-adapter.ts';
 import { SLACK_PLATFORM, SlackAdapter } from './chat/slack/slack-adapter.ts';
 import { TEAMS_PLATFORM, TeamsAdapter } from './chat/teams/teams-adapter.ts';
 import { teamsRequestedInEnv } from './chat/teams/teams-auth.ts';
@@ -63,9 +63,16 @@ Environment:
                    the outbound proxy for Slack, Teams, Entra and OpenStack; NO_PROXY lists the
                    hosts reached directly (host, .domain, host:port, or *), such as the cloud
 
+With input from a pipe or a file (npm start < script.txt), the bot answers each line, then waits
+up to 60 s for the home set-ups the script's claims started (and the messages about them) before
+it stops.
+
 Exit status: 0 after a clean stop; 1 when start-up is refused (said in one sentence on stderr:
 the configuration, the data directory, the store, a platform); 2 for an unknown option.
 `;
+
+/** How long the bot waits at the end of piped input for the work the input started. */
+const INPUT_WORK_LIMIT_MS = 60_000;
 
 async function main(): Promise<number> {
   let args;
@@ -232,6 +239,19 @@ async function main(): Promise<number> {
   }
   app.loop.start();
   await adapter.run();
+  // A script piped in (npm start < script.txt): the home set-ups its claims started, and the
+  // messages saying they are ready, finish before the bot stops, up to a limit.
+  if (!interactive) {
+    await waitForInputWork({
+      pending: () => ({
+        setups: store.activeLeases().filter((lease) => lease.platform === SHELL_PLATFORM && lease.homeReadyAt === null).length,
+        messages: (store.nextMessageDueAt() ?? Infinity) <= clock.now() ? 1 : 0,
+      }),
+      clock,
+      limitMs: INPUT_WORK_LIMIT_MS,
+      say: (text) => process.stdout.write(text),
+    });
+  }
   await stop();
   return 0;
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -74,6 +74,29 @@ test('end of input right away: the pending answers are printed and the bot exits
   t.regex(out, /• Pools \(admin\)/, 'the local user is an admin by default');
   t.regex(out, /✖ No VM is ready in physics right now: the pool is refilling/);
   t.regex(out, /✖ There is no command "no-such-command"/);
+});
+
+test('end of piped input right after a claim: the bot waits for the home set-up, says so, and the lease is ready at the next start', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const config = fastConfig(dir.path, FAST.replace('provisionTime: 300ms', 'provisionTime: 300ms, personaliseTime: 2s').replace('lease: 5s', 'lease: 1h'));
+  const env = { DAAAS_DATA_DIR: join(dir.path, 'var'), DAAAS_CONFIG: config };
+  const bot = start(t, env, ['--user', 'alice']);
+  bot.child.stdin.write('pools\n');
+  await until('a ready VM', () => existsSync(join(dir.path, 'var', 'daaas.log')) && readFileSync(join(dir.path, 'var', 'daaas.log'), 'utf8').includes('"msg":"ready"'));
+  bot.child.stdin.end('claim physics\n');
+  t.is(await bot.exit, 0, bot.stderr());
+  const out = bot.stdout();
+  t.regex(out, /✔ physics-\w{4} is yours for 1h/);
+  t.regex(out, /\(End of input: waiting up to 60 s for 1 home set-up to finish\.\)/);
+  t.regex(out, /\[direct message to alice\]\n✔ [^\n]*is ready for you/, 'the home-ready message, before the bot stopped');
+  t.notRegex(out, /Stopped waiting/);
+
+  const again = start(t, env, ['--user', 'alice']);
+  again.child.stdin.end('status\n');
+  t.is(await again.exit, 0, again.stderr());
+  t.regex(again.stdout(), /Home directory\W+ready/);
+  t.notRegex(again.stdout(), /being set up/);
 });
 
 test('--user chats as another account, who is not an admin unless the config says so', async (t) => {

@@ -109,3 +109,42 @@ export class ShellAdapter implements Notifier {
     if (this.options.interactive) this.rl?.prompt();
   }
 }
+
+export interface InputWorkOptions {
+  /** What the input started that is not finished yet: home set-ups, messages about to be sent. */
+  pending: () => { setups: number; messages: number };
+  clock: Clock;
+  /** How long to wait at most. */
+  limitMs: number;
+  /** How often to look again. Default 100 ms. */
+  pollMs?: number;
+  /** Where the wait is announced, and what is left when it runs out. */
+  say: (text: string) => void;
+}
+
+/**
+ * At the end of piped input: waits (up to a limit, said) for the work the input started — a
+ * claimed VM's home set-up and the message saying it is ready — so a script's last word is not
+ * "being set up" until the next start. True when nothing was left.
+ */
+export async function waitForInputWork(options: InputWorkOptions): Promise<boolean> {
+  const busy = () => {
+    const { setups, messages } = options.pending();
+    return setups + messages > 0 ? { setups, messages } : undefined;
+  };
+  let left = busy();
+  if (!left) return true;
+  const seconds = Math.round(options.limitMs / 1000);
+  const what = left.setups > 0 ? `${left.setups} home set-up${left.setups === 1 ? '' : 's'}` : `${left.messages} message${left.messages === 1 ? '' : 's'}`;
+  options.say(`(End of input: waiting up to ${seconds} s for ${what} to finish.)\n`);
+  const until = options.clock.now() + options.limitMs;
+  while (left && options.clock.now() < until) {
+    await options.clock.sleep(Math.min(options.pollMs ?? 100, Math.max(1, until - options.clock.now())));
+    left = busy();
+  }
+  if (left) {
+    options.say(`(Stopped waiting after ${seconds} s: ${left.setups > 0 ? `${left.setups} home set-up${left.setups === 1 ? ' is' : 's are'} still running; ` : ''}the bot carries on at its next start.)\n`);
+    return false;
+  }
+  return true;
+}

@@ -3,7 +3,8 @@ import { PassThrough } from 'node:stream';
 import { ManualClock } from '../../../src/adapters/manual-clock.ts';
 import type { Invocation } from '../../../src/chat/invocation.ts';
 import { fields, reply, text, type Reply } from '../../../src/chat/reply.ts';
-import { SHELL_PLATFORM, ShellAdapter } from '../../../src/chat/shell/shell-adapter.ts';
+import { SHELL_PLATFORM, ShellAdapter, waitForInputWork } from '../../../src/chat/shell/shell-adapter.ts';
+import { SystemClock } from '../../../src/adapters/system-clock.ts';
 import { createHarness } from '../../helpers/harness.ts';
 
 const NOW = Date.UTC(2026, 0, 5, 9, 0, 0);
@@ -270,4 +271,22 @@ test('a line whose answer fails is reported and the next lines are still answere
   // The answer failing to render: reported as such.
   t.regex(s.output(), /alice> when\n✖ That message could not be answered: Invalid time zone specified: Nowhere\/Atlantis\n/);
   t.regex(s.output(), /alice> status\n• answer to status\n/);
+});
+
+test('end of piped input: nothing left, no wait and nothing said; work left is waited for, saying so, and given up on at the limit', async (t) => {
+  const said: string[] = [];
+  const say = (line: string) => void said.push(line);
+  const clock = new SystemClock();
+  t.true(await waitForInputWork({ pending: () => ({ setups: 0, messages: 0 }), clock, limitMs: 1_000, say }));
+  t.deepEqual(said, []);
+
+  let setups = 2;
+  t.true(await waitForInputWork({ pending: () => ({ setups: setups > 0 ? setups-- : 0, messages: 0 }), clock, limitMs: 5_000, pollMs: 5, say }));
+  t.deepEqual(said, ['(End of input: waiting up to 5 s for 2 home set-ups to finish.)\n']);
+
+  said.length = 0;
+  const started = Date.now();
+  t.false(await waitForInputWork({ pending: () => ({ setups: 1, messages: 1 }), clock, limitMs: 1_000, pollMs: 20, say }));
+  t.true(Date.now() - started >= 990);
+  t.deepEqual(said, ['(End of input: waiting up to 1 s for 1 home set-up to finish.)\n', '(Stopped waiting after 1 s: 1 home set-up is still running; the bot carries on at its next start.)\n']);
 });
