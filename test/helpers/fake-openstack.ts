@@ -32,6 +32,8 @@ interface FakeServer {
   created: number;
   error: string | null;
   deletingSince: number | null;
+  /** The user data the server booted with, decoded (Nova takes it base64-encoded). */
+  userData?: string;
 }
 
 type Fault = { status?: number; reset?: boolean; retryAfter?: string; method?: string; path?: RegExp; body?: unknown };
@@ -244,7 +246,7 @@ export class FakeOpenStack {
       return send(res, 403, { forbidden: { code: 403, message: `Quota exceeded for cores: Requested ${flavor.vcpus}, but already used ${used.cores} of ${quota.cores} cores` } });
     }
     const id = randomUUID();
-    this.servers.set(id, { id, name: String(s.name), project: this.projectId, flavorId: flavor.id, imageId: image.id, metadata: metadata as Record<string, string>, tags: (s.tags as string[]) ?? [], networks, created: Date.now(), error: null, deletingSince: null });
+    this.servers.set(id, { id, name: String(s.name), project: this.projectId, flavorId: flavor.id, imageId: image.id, metadata: metadata as Record<string, string>, tags: (s.tags as string[]) ?? [], networks, created: Date.now(), error: null, deletingSince: null, ...(typeof s.user_data === 'string' ? { userData: Buffer.from(s.user_data, 'base64').toString() } : {}) });
     send(res, 202, { server: { id, links: [], adminPass: 'x', security_groups: [{ name: 'default' }] } });
   }
 

@@ -4,6 +4,7 @@
  */
 import type { Clock } from '../../ports/clock.ts';
 import { CloudError, type Cloud, type CloudLimits, type CloudServer, type CreateServerRequest, type ServerStatus } from '../../ports/cloud.ts';
+import { mergeUserData } from '../cloud-init.ts';
 import type { OpenStackSession } from './os-session.ts';
 
 /**
@@ -106,7 +107,8 @@ export class OpenStackCloud implements Cloud {
     const [image, flavor, networks] = await Promise.all([this.resolveImage(request.image), this.resolveFlavor(request.flavor, 'boot'), this.resolveNetworks(request.networks)]);
     const securityGroups = request.securityGroups ?? this.o.securityGroups;
     const keyName = request.keyName ?? this.o.keyName;
-    const userData = request.userData ?? this.o.userData;
+    // The site's user data, with the bot's own (the VM's host key) merged in.
+    const userData = mergeUserData(this.o.userData, request.userData);
     const server = {
       name: request.name,
       imageRef: image.id,

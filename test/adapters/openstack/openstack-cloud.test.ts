@@ -1,5 +1,7 @@
 import test from 'ava';
 import { setTimeout as delay } from 'node:timers/promises';
+import { parse } from 'yaml';
+import { generateHostKey, hostKeyUserData } from '../../../src/adapters/ansible/host-keys.ts';
 import { COMPUTE_MICROVERSION, OpenStackCloud, type OpenStackCloudOptions } from '../../../src/adapters/openstack/openstack-cloud.ts';
 import { resolveOpenStack } from '../../../src/adapters/openstack/os-config.ts';
 import { OpenStackSession } from '../../../src/adapters/openstack/os-session.ts';
@@ -45,6 +47,17 @@ test('boots by image and flavour ids, with the microversion, tags, networks "non
   t.deepEqual(server.networks, []);
   t.is(created.status, 'BUILD');
   t.is(created.image, fake.images[0]!.id);
+  t.is(server.userData, '#cloud-config\n');
+});
+
+test("the bot's user data for a VM (its host key) is merged with the site's configured user data", async (t) => {
+  const { fake, cloud } = await openstack({}, { userData: '#cloud-config\npackages: [htop]\n' });
+  t.teardown(() => fake.stop());
+  const key = generateHostKey();
+  const created = await cloud.createServer({ ...request('vm-k'), userData: hostKeyUserData(key) });
+  const sent = parse(fake.servers.get(created.id)!.userData!) as Record<string, unknown>;
+  t.deepEqual(sent, { packages: ['htop'], ssh_deletekeys: true, ssh_keys: { ed25519_private: key.privateKey, ed25519_public: key.publicKey } });
+  t.true(fake.servers.get(created.id)!.userData!.startsWith('#cloud-config\n'));
 });
 
 test('network names are resolved to ids; an unknown network is a clear error and nothing boots', async (t) => {
