@@ -49,12 +49,25 @@ export interface RunLog {
   lines: string[];
 }
 
+/** What a VM boots with, from the provisioner: its user data, and the host key to pin for it. */
+export interface BootPreparation {
+  /** cloud-init user data, merged by the cloud with any the site configured. */
+  userData?: string;
+  /** The public host key the VM will have (`ssh-ed25519 AAAA…`), kept with the VM. */
+  hostKey?: string;
+}
+
 /**
  * Customises VMs with the facility's software (Ansible in production; simulated in the
  * embedded default): before a VM joins its pool, when it is handed to a user, and before it is
  * torn down. Every step is idempotent, so the scheduler may run it again after a crash.
  */
 export interface Provisioner {
+  /**
+   * Called before the VM's server is created: what it must boot with. The result is kept with
+   * the VM before the server is asked for, so a VM is never reachable without it.
+   */
+  prepareBoot?(vm: Vm): Promise<BootPreparation>;
   /** Resolves when the VM is ready for users; rejects with the reason it is not. */
   provision(vm: Vm, pool: PoolSpec, signal: AbortSignal): Promise<void>;
   /** The user's account and persistent home directory (made only if missing) on a claimed VM. */

@@ -2,8 +2,9 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PoolSpec, Vm } from '../../core/model.ts';
 import { silentLogger, type Logger } from '../../ports/logger.ts';
-import { UserSetupError, type ClaimAccount, type Personalisation as PortPersonalisation, type Provisioner } from '../../ports/provisioner.ts';
-import { AnsibleRunner, type LogTail, type RunResult, type RunTarget } from './ansible-runner.ts';
+import { UserSetupError, type BootPreparation, type ClaimAccount, type Personalisation as PortPersonalisation, type Provisioner } from '../../ports/provisioner.ts';
+import { AnsibleRunner, type JumpHost, type LogTail, type RunResult, type RunTarget } from './ansible-runner.ts';
+import { generateHostKey, hostKeyUserData } from './host-keys.ts';
 import { userTiedClaimFailure } from './claim-failure.ts';
 import { safeAccount, safeAddress, safeDisplayName, safeExtraVars, safeMail, safeName, safePath, safeRole, safeUid, type ExtraVars, type VarValue } from './safe-vars.ts';
 
@@ -41,7 +42,7 @@ export interface AnsibleProvisionerOptions {
    * How to reach VMs (target `address`). `user` is required: the account Ansible logs in with,
    * which claim.yml keeps allowed next to the VM's user so release.yml can still get in.
    */
-  ssh?: { user: string; port?: number; privateKeyFile?: string };
+  ssh?: { user: string; port?: number; privateKeyFile?: string; connectTimeoutS?: number; jumpHost?: JumpHost };
   /** Pool name → facility role; otherwise the role named by the pool (see `facilityRoleFor`). */
   facilities?: Record<string, string>;
   /** Site variables for every play, e.g. package lists or mounts; literal values, never templated. */
@@ -74,6 +75,17 @@ export class AnsibleProvisioner implements Provisioner {
       safeRole(role, `facility role of pool ${pool}`);
       if (!this.roleExists(role)) throw new Error(`facility role "${role}" of pool ${pool} is not in ${join(options.runner.ansibleDir, 'roles')}`);
     }
+  }
+
+  /**
+   * Plays reaching VMs over SSH: each VM boots with an ed25519 host key made here, installed by
+   * cloud-init from the user data; the public key is kept with the VM and is the only key its
+   * plays accept. The private key is not kept: only the cloud (in the user data) and the VM have it.
+   */
+  async prepareBoot(vm: Vm): Promise<BootPreparation> {
+    if (this.options.target !== 'address') return {};
+    const key = generateHostKey(`daaas-${safeName(vm.name, 'vm name')}`);
+    return { userData: hostKeyUserData(key), hostKey: key.publicKey };
   }
 
   /**
@@ -156,7 +168,7 @@ export class AnsibleProvisioner implements Provisioner {
     } else {
       if (vm.address === null) throw new Error(`${name} has no address yet, so ${playbook} cannot reach it`);
       address = safeAddress(vm.address, 'VM address');
-      target = { kind: 'ssh', address, ...this.options.ssh };
+      target = { kind: 'ssh', address, ...this.options.ssh, hostKey: vm.hostKey ?? null };
     }
     const all: Record<string, VarValue> = {
       ...this.extraVars,

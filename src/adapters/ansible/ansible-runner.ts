@@ -5,6 +5,7 @@ import type { Clock } from '../../ports/clock.ts';
 import { silentLogger, type Logger } from '../../ports/logger.ts';
 import { describeEvent, parseEventLine, PlayReport, type HostStats, type TaskResult } from './ansible-events.ts';
 import { AnsibleMissingError, runCommand, runPlaybookProcess, type StopReason } from './ansible-process.ts';
+import { knownHostsLine, safeHostKey } from './host-keys.ts';
 import { RunLogs, type LogTail } from './run-logs.ts';
 import { fromExtraVarsJson, safeAccount, safeAddress, safeName, safePath, safePlaybook, toExtraVarsJson, type ExtraVars } from './safe-vars.ts';
 
@@ -27,10 +28,36 @@ export class AnsibleRunError extends Error {
   }
 }
 
+/** A bastion the SSH connection goes through; its own host key is pinned in `knownHostsFile`. */
+export interface JumpHost {
+  host: string;
+  user?: string;
+  port?: number;
+  /** A known_hosts file holding the bastion's host key (checked strictly, like the VM's). */
+  knownHostsFile: string;
+}
+
+/** How a play reaches a VM over SSH. */
+export interface SshTarget {
+  kind: 'ssh';
+  address: string;
+  user?: string;
+  port?: number;
+  privateKeyFile?: string;
+  /** The VM's pinned host key (`ssh-ed25519 AAAA…`): the only key the connection accepts. */
+  hostKey?: string | null;
+  /** Seconds to wait for the TCP connection and SSH greeting. */
+  connectTimeoutS?: number;
+  jumpHost?: JumpHost;
+}
+
 /** Where a play runs: a VM over SSH, or this machine (a sandbox under `daaas_root`). */
-export type RunTarget =
-  | { kind: 'local' }
-  | { kind: 'ssh'; address: string; user?: string; port?: number; privateKeyFile?: string };
+export type RunTarget = { kind: 'local' } | SshTarget;
+
+/** The run was refused before anything was sent: there is no pinned host key to check the VM against. */
+export class HostKeyMissingError extends Error {
+  override readonly name = 'HostKeyMissingError';
+}
 
 export interface RunRequest {
   /** A playbook file in the Ansible directory, e.g. `provision.yml`. */
@@ -75,7 +102,10 @@ export interface AnsibleRunnerOptions {
   maxConcurrent: number;
   /** The ansible-playbook executable (a name on PATH or a path). */
   command?: string;
-  /** Check SSH host keys (new VMs have new keys; off unless the cloud publishes them). */
+  /**
+   * Check SSH host keys against the key pinned for each VM (on unless false). Off, any key is
+   * accepted and nothing is recorded: only for sites that cannot give VMs their keys.
+   */
   hostKeyChecking?: boolean;
   /** How long a stopped run gets between SIGTERM and SIGKILL. */
   killGraceMs?: number;
@@ -87,7 +117,7 @@ export interface AnsibleRunnerOptions {
 interface Run {
   playbook: string;
   vm: string;
-  inventory: object;
+  target: RunTarget;
   varsJson: string;
   timeoutMs: number;
   signal: AbortSignal | undefined;
@@ -155,10 +185,15 @@ export class AnsibleRunner {
   async run(request: RunRequest): Promise<RunResult> {
     const playbook = safePlaybook(request.playbook);
     const vm = safeName(request.vm, 'vm name');
+    // Checked now, so a bad target is refused before anything is written or started.
+    inventoryFor(vm, request.target, '/nonexistent/known_hosts');
+    if (request.target.kind === 'ssh' && this.options.hostKeyChecking !== false && !request.target.hostKey) {
+      throw new HostKeyMissingError(`${playbook} on ${vm} refused: no host key is pinned for ${vm}, so the machine at ${request.target.address} cannot be told from an impostor (VMs booted by this bot get one; see "Host keys" in ansible/README.md)`);
+    }
     const run: Run = {
       playbook,
       vm,
-      inventory: inventoryFor(vm, request.target),
+      target: request.target,
       varsJson: toExtraVarsJson(request.vars),
       timeoutMs: request.timeoutMs ?? this.options.timeoutMs,
       signal: request.signal,
@@ -191,8 +226,11 @@ export class AnsibleRunner {
     const varsFile = join(work, 'vars.json');
     // JSON is YAML: the yaml inventory plugin reads it.
     const inventoryFile = join(work, 'inventory.yml');
+    const knownHosts = join(work, 'known_hosts');
     await writeFile(varsFile, run.varsJson, { mode: 0o600 });
-    await writeFile(inventoryFile, JSON.stringify(run.inventory), { mode: 0o600 });
+    await writeFile(inventoryFile, JSON.stringify(inventoryFor(vm, run.target, knownHosts, this.options.hostKeyChecking !== false)), { mode: 0o600 });
+    // Only this VM's pinned key: the run's own known_hosts, no other file is consulted.
+    if (run.target.kind === 'ssh' && run.target.hostKey) await writeFile(knownHosts, knownHostsLine(run.target.address, run.target.port, run.target.hostKey), { mode: 0o600 });
 
     const runLog = await this.logs.open(vm, playbook, startedAt);
     runLog.write(`start ${playbook} on ${vm} (timeout ${Math.round(timeoutMs / 1000)} s)`);
@@ -277,7 +315,9 @@ export class AnsibleRunner {
       LC_ALL: 'C.UTF-8',
       LANG: 'C.UTF-8',
       PYTHONUNBUFFERED: '1',
-      ...(work ? { ANSIBLE_LOCAL_TEMP: join(work, 'tmp') } : {}),
+      // Each run its own SSH control sockets: a connection checked for one run (one VM, one key)
+      // is never reused by another run that reaches the same address.
+      ...(work ? { ANSIBLE_LOCAL_TEMP: join(work, 'tmp'), ANSIBLE_SSH_CONTROL_PATH_DIR: join(work, 'cp') } : {}),
     };
   }
 
@@ -308,7 +348,12 @@ export class AnsibleRunner {
   }
 }
 
-function inventoryFor(vm: string, target: RunTarget): object {
+/**
+ * The inventory of one run. Over SSH the connection options are all here: the VM's pinned key
+ * in the run's own known_hosts file and strict checking (or, with checking off, nothing
+ * recorded), the connect timeout, and the bastion, whose key is checked the same way.
+ */
+function inventoryFor(vm: string, target: RunTarget, knownHostsFile: string, checkHostKeys = true): object {
   let hostVars: Record<string, string | number>;
   if (target.kind === 'local') {
     // The controller's own Python: no interpreter discovery on this machine.
@@ -321,10 +366,37 @@ function inventoryFor(vm: string, target: RunTarget): object {
       hostVars.ansible_port = target.port;
     }
     if (target.privateKeyFile !== undefined) hostVars.ansible_ssh_private_key_file = safePath(target.privateKeyFile, 'SSH private key file');
+    if (target.hostKey) safeHostKey(target.hostKey, `host key of ${vm}`);
+    if (target.connectTimeoutS !== undefined) {
+      if (!Number.isInteger(target.connectTimeoutS) || target.connectTimeoutS < 1) throw new Error(`SSH connect timeout ${target.connectTimeoutS} is not a whole number of seconds`);
+      hostVars.ansible_ssh_timeout = target.connectTimeoutS;
+    }
+    const args = checkHostKeys
+      ? [`-o UserKnownHostsFile=${safePath(knownHostsFile, 'known_hosts file')}`, '-o GlobalKnownHostsFile=/dev/null', '-o StrictHostKeyChecking=yes', '-o HostKeyAlgorithms=ssh-ed25519', '-o CheckHostIP=no']
+      : ['-o UserKnownHostsFile=/dev/null', '-o StrictHostKeyChecking=no'];
+    args.push('-o BatchMode=yes');
+    if (target.jumpHost) args.push(`-o ProxyCommand="${proxyCommand(target.jumpHost, target, checkHostKeys)}"`);
+    hostVars.ansible_ssh_common_args = args.join(' ');
   } else {
     throw new Error(`unknown target ${JSON.stringify(target)}`);
   }
   return { all: { hosts: { [vm]: hostVars } } };
+}
+
+/** `ssh -W` through the bastion, with the same key, timeout and strictness as the VM's connection. */
+function proxyCommand(jump: JumpHost, target: SshTarget, checkHostKeys: boolean): string {
+  const host = safeAddress(jump.host, 'jump host');
+  const user = jump.user !== undefined ? safeAccount(jump.user, 'jump host user') : target.user;
+  const port = jump.port ?? 22;
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`jump host port ${port} is not a port number`);
+  const parts = ['ssh', '-o', 'BatchMode=yes'];
+  if (checkHostKeys) parts.push('-o', `UserKnownHostsFile=${safePath(jump.knownHostsFile, 'jump host knownHostsFile')}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes');
+  else parts.push('-o', 'UserKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=no');
+  if (target.connectTimeoutS !== undefined) parts.push('-o', `ConnectTimeout=${target.connectTimeoutS}`);
+  if (target.privateKeyFile !== undefined) parts.push('-i', safePath(target.privateKeyFile, 'SSH private key file'));
+  if (user !== undefined) parts.push('-l', user);
+  parts.push('-p', String(port), '-W', '[%h]:%p', host);
+  return parts.join(' ');
 }
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;

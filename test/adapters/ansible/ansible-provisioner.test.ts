@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnsiblePlayError, AnsibleProvisioner, sandboxVars, type AnsibleProvisionerOptions } from '../../../src/adapters/ansible/ansible-provisioner.ts';
+import { generateHostKey } from '../../../src/adapters/ansible/host-keys.ts';
 import { UnsafeInputError } from '../../../src/adapters/ansible/safe-vars.ts';
 import { UserSetupError } from '../../../src/ports/provisioner.ts';
 import { accountExists, ansibleSuite, isRoot, logFiles, makeRunner, makeSandbox, poolFor, type RecordingRunner, throwawayAccount, vmFor } from './sandbox.ts';
@@ -210,7 +211,8 @@ test('a VM that cannot be reached over SSH fails provisioning as unreachable', a
   const { runner } = setup(t);
   // Port 1 on this machine: nothing listens, so the connection is refused at once.
   const provisioner = new AnsibleProvisioner({ runner, target: 'address', ssh: { user: 'debian', port: 1 } });
-  const error = await t.throwsAsync(provisioner.provision(vmFor('excitations-u1'), poolFor('excitations'), signal()), { instanceOf: AnsiblePlayError });
+  const vm = { ...vmFor('excitations-u1'), hostKey: generateHostKey().publicKey };
+  const error = await t.throwsAsync(provisioner.provision(vm, poolFor('excitations'), signal()), { instanceOf: AnsiblePlayError });
   t.regex(error!.message, /^provision\.yml: excitations-u1 was unreachable at task "common : [^"]+": /);
   t.is(error!.result.failed?.status, 'unreachable');
 });
