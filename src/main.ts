@@ -38,7 +38,7 @@ Options:
                 (default: your login name, an admin by default)
   --shell       chat in the terminal too, next to the configured platforms
   --no-shell    run as a service without the terminal chat
-  --help        show this text
+  -h, --help    show this text
 
 Environment:
   DAAAS_CONFIG     configuration file (default: config/default.yaml)
@@ -78,7 +78,7 @@ async function main(): Promise<number> {
   let args;
   try {
     args = parseArgs({
-      options: { user: { type: 'string' }, shell: { type: 'boolean' }, 'no-shell': { type: 'boolean' }, help: { type: 'boolean' } },
+      options: { user: { type: 'string' }, shell: { type: 'boolean' }, 'no-shell': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
       allowPositionals: false,
     }).values;
   } catch (error) {

@@ -56,6 +56,12 @@ export class Dispatcher {
       }
       const { spec, rest } = found;
       command = spec.name;
+      // `<command> --help` (or -h): that command's help, whatever else was typed; `help --help` is help.
+      const helpSpec = this.byName.get('help');
+      if (helpSpec && flags.delete('help') && spec.name !== 'help') {
+        const who = await this.options.principal(invocation);
+        return await helpSpec.handler(this.context(helpSpec, who, invocation, spec.name.split(' '), new Set(), new Map()));
+      }
       log.info({ command }, 'command');
       const who = await this.options.principal(invocation);
       if (spec.permission === 'admin') return await this.runAdmin(spec, who, invocation, rest, flags, values);

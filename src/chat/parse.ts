@@ -20,6 +20,8 @@ export interface ParsedInput {
 export const TEXT_FLAGS: ReadonlySet<string> = new Set(['reason']);
 const TEXT_WORD = /^[\p{L}\p{N}.,:;!?()'/@#%+=_-]{1,64}$/u;
 const MAX_TEXT_LENGTH = 200;
+/** A token in straight or curly quotes, single or double: what is inside. */
+const QUOTED = /^["“”'‘’](.+)["“”'‘’]$/u;
 
 /**
  * Splits a chat message into words and `--flags`. Commands take only simple words (pool and VM
@@ -55,12 +57,21 @@ export function parseInput(raw: string): ParsedInput {
       flags.add(flag);
       if (TEXT_FLAGS.has(flag)) textOf = flag;
     } else if (textOf !== null && TEXT_WORD.test(token.replace(/^["“”]|["“”]$/gu, '') || 'x')) text.push(token);
-    else if (WORD.test(token) && !token.startsWith('-')) words.push(token);
+    else if (/^-h$/i.test(token)) {
+      // The short form of --help, as on a command line.
+      endText();
+      flags.add('help');
+    } else if (WORD.test(token) && !token.startsWith('-')) words.push(token);
     else {
+      const quoted = QUOTED.exec(token);
+      if (quoted && WORD.test(quoted[1]!) && !quoted[1]!.startsWith('-')) {
+        throw new UserError('BAD_INPUT', `Names need no quotes: write ${quoted[1]} rather than ${token}.`, 'See: help');
+      }
       // Cut by character, not UTF-16 unit, so an emoji is never split into half a character.
       const chars = [...token];
       const shown = chars.length > 40 ? `${chars.slice(0, 40).join('')}…` : token;
-      throw new UserError('BAD_INPUT', `"${shown}" is not something the bot understands: names use letters, digits, dots, dashes and underscores.`, 'See: help');
+      // A word already in quotes is shown as typed, not in a second pair of them.
+      throw new UserError('BAD_INPUT', `${/^["“”'‘’]|["“”'‘’]$/u.test(shown) ? shown : `"${shown}"`} is not something the bot understands: names use letters, digits, dots, dashes and underscores.`, 'See: help');
     }
   }
   endText();

@@ -42,7 +42,7 @@ Commands:
 
 Options:
   --json        answer in JSON
-  --help        show this text
+  -h, --help    show this text
 
 The configuration comes from DAAAS_CONFIG (default: config/default.yaml), the state from
 DAAAS_DATA_DIR (default: ./var); a real cloud from OS_CLOUD or the OS_* variables.
@@ -61,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { json: { type: 'boolean' }, help: { type: 'boolean' }, once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, since: { type: 'string' } },
+      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, since: { type: 'string' } },
       allowPositionals: true,
     });
   } catch (error) {

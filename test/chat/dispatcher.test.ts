@@ -289,3 +289,35 @@ test('the tiny dispatcher falls back to its own help on empty text and suggests 
   t.is((await dispatcher.dispatch(inv('later'))).title, '"later" is not a command.');
   t.deepEqual(calls, ['help'], 'no handler ran for the refused inputs');
 });
+
+test('a swapped pair of letters is a typo too: hlep suggests help', async (t) => {
+  const h = await filledHarness(t);
+  t.is((await h.say('alice', 'hlep')).title, 'There is no command "hlep". Did you mean help?');
+  t.is((await h.say('alice', 'cliam physics')).title, 'There is no command "cliam". Did you mean claim?');
+});
+
+for (const flag of ['--help', '-h', '-H', '--HELP']) {
+  test(`"claim ${flag}" and "admin pools ${flag}" answer that command's help`, async (t) => {
+    const h = await filledHarness(t);
+    const claim = await h.say('alice', `claim physics ${flag}`);
+    t.is(claim.tone, 'info');
+    t.is(claim.title, 'claim <pool>');
+    t.is(h.store.activeLeases({ user: 'alice' }).length, 0, 'nothing was claimed');
+    t.regex((await h.say('root', `admin pools ${flag}`)).title, /^admin pools( |$)/);
+    // To a non-admin an admin command's help does not exist, as the command does not.
+    t.is((await h.say('alice', `admin pools ${flag}`)).tone, 'error');
+    t.is((await h.say('alice', flag)).title, 'DAaaS: analysis VMs on demand');
+  });
+}
+
+test('a name in quotes is refused saying to drop them, not echoed in a second pair of quotes', async (t) => {
+  const h = await filledHarness(t);
+  for (const typed of ['"excitations"', '“excitations”', "'excitations'"]) {
+    const r = await h.say('alice', `claim ${typed}`);
+    t.is(r.tone, 'error');
+    t.is(r.title, `Names need no quotes: write excitations rather than ${typed}.`);
+  }
+  const odd = await h.say('alice', 'claim "a b"');
+  t.false(odd.title.includes('""'), odd.title);
+  t.regex(odd.title, /^"a is not something the bot understands/);
+});

@@ -150,8 +150,6 @@ const HOSTILE: [string, string][] = [
   ['claim physics&&id', 'physics&&id'],
   ['claim physics>out', 'physics>out'],
   ['claim <physics>', '<physics>'],
-  ['claim "physics"', '"physics"'],
-  ["claim 'physics'", "'physics'"],
   ['claim `id`', '`id`'],
   ['claim physics`id`', 'physics`id`'],
   ['claim phy\\sics', 'phy\\sics'],
@@ -172,6 +170,25 @@ for (const [raw, token] of HOSTILE) {
     t.is(error.hint, 'See: help');
   });
 }
+
+test('a name in quotes is refused saying to drop them; a token in quotes is not shown in a second pair', (t) => {
+  for (const quoted of ['"physics"', "'physics'", '“physics”']) {
+    const error = refused(t, `claim ${quoted}`);
+    t.is(error.message, `Names need no quotes: write physics rather than ${quoted}.`);
+    t.is(error.hint, 'See: help');
+  }
+  for (const token of ['"phy sics', '"$(id)"', "'a'b'"]) {
+    const error = refused(t, `claim ${token}`);
+    t.false(/""|''/.test(error.message), error.message);
+    t.regex(error.message, /names use letters, digits, dots, dashes and underscores/);
+  }
+});
+
+test('-h is --help', (t) => {
+  t.deepEqual([...parseInput('claim physics -h').flags], ['help']);
+  t.deepEqual([...parseInput('claim -H physics').flags], ['help']);
+  t.deepEqual(parseInput('claim -h').words, ['claim']);
+});
 
 test('a refused long token is shown cut at 40 characters', (t) => {
   const token = `$(${'a'.repeat(60)})`;

@@ -178,6 +178,9 @@ test('the exit codes --help gives are the ones the commands give: config check 1
   const env = { DAAAS_CONFIG: join(dir.path, 'bad.yaml'), DAAAS_DATA_DIR: join(dir.path, 'var') };
   const help = await daaas(['--help'], {});
   t.is(help.code, 0);
+  const short = await daaas(['-h'], {});
+  t.is(short.code, 0);
+  t.is(short.out, help.out, '-h is --help');
   t.regex(help.out.replace(/\s+/g, ' '), /1 when something is wrong or missing \(for config check: the configuration has problems, each listed\); 2 on a usage error, or when any other command cannot use the configuration\./);
   const check = await daaas(['config', 'check'], env);
   t.is(check.code, 1);

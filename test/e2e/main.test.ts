@@ -174,6 +174,9 @@ test('--help explains the options and the environment', async (t) => {
   t.is(await bot.exit, 0);
   t.regex(bot.stdout(), /--user NAME/);
   t.regex(bot.stdout(), /DAAAS_DATA_DIR/);
+  const short = start(t, {}, ['-h']);
+  t.is(await short.exit, 0);
+  t.is(short.stdout(), bot.stdout(), '-h is --help');
   const wrong = start(t, {}, ['--frobnicate']);
   t.is(await wrong.exit, 2);
   t.regex(wrong.stderr(), /Unknown option '--frobnicate'/);
