@@ -28,3 +28,22 @@ test('admin log: an unknown VM gets a suggestion, a missing one says how to call
   t.regex(await h.sayText('alice', `admin log ${vm!.name}`), /"admin log" is for admins of the bot/);
   t.true(h.store.auditLog({}).some((a) => a.actor === 'alice' && a.action === 'admin log' && a.result === 'ADMIN_ONLY'));
 });
+
+test('admin log is audited with the VM named as its target, found or not', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  await h.run(12_000);
+  const [vm] = h.store.listVms({ states: ['ready'] });
+  await h.sayText('root', `admin log ${vm!.name}`);
+  await h.sayText('root', `admin log ${vm!.name}0`);
+  await h.sayText('root', 'admin log');
+  const records = h.store.auditLog({}).filter((a) => a.action === 'admin log');
+  t.deepEqual(
+    records.map((a) => [a.target, a.result]),
+    [
+      [vm!.name, 'ok'],
+      [`${vm!.name}0`, 'UNKNOWN_VM'],
+      ['-', 'BAD_INPUT'],
+    ],
+  );
+});
