@@ -228,7 +228,8 @@ async function main(): Promise<number> {
   }
 
   const interactive = Boolean(process.stdin.isTTY);
-  const adapter = new ShellAdapter({ input: process.stdin, output: process.stdout, account, interactive, clock, dispatch: app.dispatch });
+  // In a terminal, tables fit its width (read at each answer: the window may be resized).
+  const adapter = new ShellAdapter({ input: process.stdin, output: process.stdout, account, interactive, clock, dispatch: app.dispatch, columns: () => (process.stdout.isTTY ? process.stdout.columns : undefined) });
   // Registered before the first tick: a teardown or reminder due at start-up must find its way.
   app.notifier.register(SHELL_PLATFORM, adapter);
   if (interactive) {

@@ -7,6 +7,11 @@ export interface TextRenderOptions {
   now: number;
   /** IANA zone for absolute times; the machine's own when omitted. */
   timeZone?: string;
+  /**
+   * The terminal's width in columns: a table wider than this wraps its widest column, or, when
+   * even that does not fit, shows each row as a short record. No limit when omitted (a pipe).
+   */
+  width?: number;
 }
 
 /** Renders a neutral reply as plain text for a terminal. */
@@ -40,13 +45,66 @@ function renderBlock(block: Block, options: TextRenderOptions): string[] {
       const width = Math.max(...block.fields.map((f) => f.label.length));
       return block.fields.map((f) => `  ${`${f.label}:`.padEnd(width + 1)} ${renderValue(f.value, options)}`);
     }
-    case 'table': {
-      const cells = [block.columns, ...block.rows.map((row) => row.map((v) => renderValue(v, options)))];
-      const widths = block.columns.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
-      const line = (row: string[]) => `  ${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd();
-      return [line(cells[0]!), line(widths.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)];
-    }
+    case 'table':
+      return renderTable(block.columns, block.rows.map((row) => row.map((v) => renderValue(v, options))), options.width);
     case 'actions':
       return [`  ${block.actions.map((a) => `[${a.label}: ${a.command}]`).join('  ')}`];
   }
+}
+
+/** Narrowest a wrapped column may be before the table is shown as records instead. */
+const MIN_WRAPPED = 16;
+
+function renderTable(columns: readonly string[], rows: string[][], width: number | undefined): string[] {
+  const cells = [[...columns], ...rows];
+  const widths = columns.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
+  const total = (ws: readonly number[]) => 2 + ws.reduce((a, b) => a + b, 0) + 2 * (ws.length - 1);
+  const line = (row: readonly string[], ws: readonly number[]) => `  ${row.map((c, i) => c.padEnd(ws[i]!)).join('  ')}`.trimEnd();
+  if (width === undefined || total(widths) <= width) return [line(cells[0]!, widths), line(widths.map((w) => '-'.repeat(w)), widths), ...rows.map((row) => line(row, widths))];
+
+  // Too wide: the widest column wraps in what the others leave, if that is enough to read.
+  const widest = widths.indexOf(Math.max(...widths));
+  const room = width - total(widths.map((w, i) => (i === widest ? 0 : w)));
+  if (room >= MIN_WRAPPED) {
+    const ws = widths.map((w, i) => (i === widest ? Math.min(w, room) : w));
+    const out = [line(cells[0]!, ws), line(ws.map((w) => '-'.repeat(w)), ws)];
+    for (const row of rows) {
+      const wrapped = wrap(row[widest] ?? '', ws[widest]!);
+      wrapped.forEach((part, n) => out.push(line(row.map((c, i) => (i === widest ? part : n === 0 ? c : '')), ws)));
+    }
+    return out;
+  }
+  // Narrower still: each row as a record, its first cell a heading and the others labelled.
+  const label = Math.max(...columns.slice(1).map((c) => c.length)) + 1;
+  const out: string[] = [];
+  for (const row of rows) {
+    for (const part of wrap(row[0] ?? '', Math.max(MIN_WRAPPED, width - 2))) out.push(`  ${part}`);
+    columns.slice(1).forEach((column, i) => {
+      const parts = wrap(row[i + 1] ?? '', Math.max(MIN_WRAPPED, width - 4 - label - 1));
+      parts.forEach((part, n) => out.push(`    ${(n === 0 ? `${column}:` : '').padEnd(label)} ${part}`.trimEnd()));
+    });
+  }
+  return out;
+}
+
+/** Words into lines of at most `width` characters; a word longer than that is cut. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let current = '';
+  for (let word of text.split(/ +/)) {
+    while (word.length > width) {
+      if (current) lines.push(current);
+      current = '';
+      lines.push(word.slice(0, width));
+      word = word.slice(width);
+    }
+    if (!current) current = word;
+    else if (current.length + 1 + word.length <= width) current += ` ${word}`;
+    else {
+      lines.push(current);
+      current = word;
+    }
+  }
+  lines.push(current);
+  return lines;
 }

@@ -20,6 +20,8 @@ export interface ShellAdapterOptions {
   timeZone?: string;
   /** Where the pipeline logs a failed command. Default: nowhere (the reference is on screen). */
   log?: Logger;
+  /** The terminal's width now (process.stdout.columns): tables fit it. Undefined: no limit. */
+  columns?: () => number | undefined;
 }
 
 export const SHELL_PLATFORM = 'shell';
@@ -42,7 +44,7 @@ export class ShellAdapter implements Notifier {
       platformName: 'the terminal',
       dispatch: options.dispatch,
       lookUp: async (account) => ({ ok: true, account }),
-      render: (answer, { now }) => renderText(answer, { now, timeZone: options.timeZone }),
+      render: (answer, { now }) => renderText(answer, { now, timeZone: options.timeZone, width: options.columns?.() }),
       howToClaim: 'You can claim a VM of your own with: claim <pool> (see the pools with: pools).',
       clock: options.clock,
       log: options.log ?? silentLogger,
@@ -84,7 +86,7 @@ export class ShellAdapter implements Notifier {
   }
 
   async notify(to: Recipient, message: Reply): Promise<void> {
-    const body = renderText(message, { now: this.options.clock.now(), timeZone: this.options.timeZone });
+    const body = renderText(message, { now: this.options.clock.now(), timeZone: this.options.timeZone, width: this.options.columns?.() });
     this.print(`\n[direct message to ${to.user}]\n${body}\n`);
   }
 

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { actions, fields, reply, table, text, type Reply } from '../../../src/chat/reply.ts';
 import { renderText, renderValue } from '../../../src/chat/shell/render-text.ts';
+import { filledHarness } from '../../helpers/replies.ts';
 
 const NOW = Date.UTC(2026, 0, 5, 9, 0, 0); // Monday 5 January 2026, 09:00 UTC
 const HOUR = 3_600_000;
@@ -119,4 +120,35 @@ test('actions render as [label: command] on one line', (t) => {
 test('blocks are rendered in order, under the title', (t) => {
   const out = renderText(reply('warning', 'Release x?', text('Sure?'), fields({ label: 'A', value: 'b' }), actions({ label: 'Go', command: 'go' })), utc);
   t.is(out, ['! Release x?', '  Sure?', '  A: b', '  [Go: go]'].join('\n'));
+});
+
+test('help and admin pools fit an 80-column terminal: the widest column wraps; narrower still, rows become records', async (t) => {
+  const h = await filledHarness(t);
+  const now = h.clock.now();
+  const words = (s: string) => s.split(/\s+/).map((w) => w.replace(/:$/, '')).filter((w) => w && !/^-+$/.test(w));
+  for (const [who, command] of [['alice', 'help'], ['root', 'admin pools'], ['root', 'help admin']] as const) {
+    const answer = await h.say(who, command);
+    // The tables alone: text blocks are the terminal's to wrap.
+    const tables = reply(answer.tone, command, ...answer.blocks.filter((b) => b.type === 'table'));
+    t.true(tables.blocks.length > 0);
+    const wide = renderText(tables, { now, timeZone: 'UTC' });
+    t.true(wide.split('\n').some((l) => l.length > 80), `${command} is wider than 80 columns unbounded`);
+    t.is(renderText(tables, { now, timeZone: 'UTC', width: 500 }), wide, 'a wide terminal changes nothing');
+    for (const width of [80, 60, 40]) {
+      const fitted = renderText(tables, { now, timeZone: 'UTC', width });
+      t.deepEqual(fitted.split('\n').filter((l) => l.length > width), [], `${command} at ${width} columns`);
+      // Nothing is lost: every word of the table is still there, in order.
+      const kept = words(fitted).join(' ');
+      // (Rows shown as records keep the first column's cells as headings, without its name.)
+      const firstColumns = new Set(tables.blocks.flatMap((b) => (b.type === 'table' ? [b.columns[0]] : [])));
+      for (const word of words(wide)) if (!firstColumns.has(word)) t.true(kept.includes(word), `${word} kept in ${command} at ${width} columns`);
+    }
+  }
+});
+
+test('a table narrower than the terminal is as before; a long word in a wrapped column is cut, not lost', (t) => {
+  const message = reply('info', 'T', table(['name', 'what'], [['a', 'short'], ['b', `${'x'.repeat(30)} tail`]]));
+  t.is(renderText(message, { now: 0, width: 80 }), renderText(message, { now: 0 }));
+  const fitted = renderText(message, { now: 0, width: 24 }).split('\n');
+  t.deepEqual(fitted, ['• T', '  name  what', '  ----  ----------------', '  a     short', '  b     xxxxxxxxxxxxxxxx', '        xxxxxxxxxxxxxx', '        tail']);
 });

@@ -290,3 +290,23 @@ test('end of piped input: nothing left, no wait and nothing said; work left is w
   t.true(Date.now() - started >= 990);
   t.deepEqual(said, ['(End of input: waiting up to 1 s for 1 home set-up to finish.)\n', '(Stopped waiting after 1 s: 1 home set-up is still running; the bot carries on at its next start.)\n']);
 });
+
+test('the help table fits the terminal width the adapter is given, read at each answer', async (t) => {
+  const h = createHarness();
+  t.teardown(() => h.close());
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let written = '';
+  output.on('data', (chunk: Buffer) => (written += chunk.toString('utf8')));
+  let columns: number | undefined = 60;
+  const adapter = new ShellAdapter({ input, output, account: 'alice', interactive: false, clock: h.clock, timeZone: 'UTC', dispatch: h.app.dispatch, columns: () => columns });
+  const running = adapter.run();
+  input.write('help\n');
+  await until(() => written.includes('More on one command'));
+  t.deepEqual(written.split('\n').filter((l) => l.length > 60 && !l.startsWith('  Type a command')), []);
+  const narrow = written;
+  columns = undefined;
+  input.end('help\n');
+  await running;
+  t.true(written.slice(narrow.length).split('\n').some((l) => l.length > 60), 'no width: the table as wide as it is');
+});
