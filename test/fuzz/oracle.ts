@@ -86,6 +86,12 @@ export function expectOutcome(h: Harness, account: string, text: string): Expect
   if (!found) return refuse('UNKNOWN_COMMAND');
   const { spec, rest } = found;
   const who = identity(h, account);
+  // `<command> --help` (or -h): that command's help, whatever else was typed; nothing runs, nothing
+  // is audited. An admin command's help is, to anyone else, a command that does not exist.
+  if (flags.has('help')) {
+    if (spec.name !== 'help') return spec.permission === 'user' || who.isAdmin ? answer('info', `help ${spec.name}`) : refuse('UNKNOWN_COMMAND');
+    flags = new Set([...flags].filter((f) => f !== 'help'));
+  }
   const admin = spec.permission === 'admin';
   // An admin command's one audit record names the words it was given as its target.
   const adminAudit = (result: string): AuditExpectation => ({ action: spec.name, target: rest.join(' ') || '-', result });
