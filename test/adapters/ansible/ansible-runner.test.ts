@@ -3,7 +3,8 @@ import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { AnsibleMissingError, AnsibleRunError, INSTALL_HINT, type RunRequest } from '../../../src/adapters/ansible/ansible-runner.ts';
+import { AnsibleMissingError, AnsibleRunError, HostKeyMissingError, INSTALL_HINT, type RunRequest } from '../../../src/adapters/ansible/ansible-runner.ts';
+import { generateHostKey } from '../../../src/adapters/ansible/host-keys.ts';
 import { UnsafeInputError } from '../../../src/adapters/ansible/safe-vars.ts';
 import { tempDir } from '../../helpers/harness.ts';
 import { ANSIBLE_DIR, ansibleSuite, logFiles, makeRunner, testAnsibleDir } from './sandbox.ts';
@@ -57,6 +58,19 @@ const PLAYS = {
     - name: quick
       ansible.builtin.debug:
         msg: "{{ value }}"
+`,
+  'ssh-options.yml': `
+- hosts: all
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: report what the connection would use
+      ansible.builtin.set_stats:
+        data:
+          args: "{{ ansible_ssh_common_args }}"
+          timeout: "{{ ansible_ssh_timeout | default('') }}"
+          known_hosts: "{{ '' if 'UserKnownHostsFile=/dev/null' in ansible_ssh_common_args else lookup('ansible.builtin.file', ansible_ssh_common_args.split('UserKnownHostsFile=')[1].split(' ')[0]) }}"
+          control_path_dir: "{{ lookup('ansible.builtin.env', 'ANSIBLE_SSH_CONTROL_PATH_DIR') }}"
 `,
   'template.yml': `
 - hosts: all
@@ -251,4 +265,40 @@ test('without ansible-playbook, check and run fail saying what to install', asyn
   t.is(runner.running, 0);
   t.regex((await runner.lastLog('vm-none'))!.lines.join('\n'), /not installed/);
   t.is(logFiles(logDir).length, 1);
+});
+
+test('over SSH a run pins the VM\'s key in a known_hosts file of its own, checks strictly, and uses its own control sockets', async (t) => {
+  const { runner, remove } = setup();
+  t.teardown(remove);
+  const { publicKey } = generateHostKey();
+  const target = { kind: 'ssh' as const, address: '10.0.0.5', user: 'debian', port: 2222, privateKeyFile: '/etc/daaas/id_ed25519', hostKey: publicKey, connectTimeoutS: 12 };
+  const result = await runner.run({ playbook: 'ssh-options.yml', vm: 'vm-ssh', target, vars: {} });
+  t.true(result.ok, result.errorOutput);
+  const seen = result.custom._run as { args: string; timeout: string; known_hosts: string; control_path_dir: string };
+  t.is(seen.known_hosts.trim(), `[10.0.0.5]:2222 ${publicKey}`, 'only this VM\'s key, at its address and port');
+  for (const option of ['-o GlobalKnownHostsFile=/dev/null', '-o StrictHostKeyChecking=yes', '-o HostKeyAlgorithms=ssh-ed25519', '-o BatchMode=yes']) t.true(seen.args.includes(option), option);
+  t.regex(seen.args, /-o UserKnownHostsFile=\/\S+\/known_hosts/);
+  t.is(String(seen.timeout), '12');
+  t.regex(seen.control_path_dir, /daaas-ansible-[^/]+\/cp$/, 'control sockets per run, never shared between runs');
+
+  const jumped = await runner.run({ playbook: 'ssh-options.yml', vm: 'vm-ssh', target: { ...target, jumpHost: { host: 'bastion.facility.example', port: 2200, knownHostsFile: '/etc/daaas/bastion_known_hosts' } }, vars: {} });
+  t.regex(
+    (jumped.custom._run as { args: string }).args,
+    /-o ProxyCommand="ssh -o BatchMode=yes -o UserKnownHostsFile=\/etc\/daaas\/bastion_known_hosts -o GlobalKnownHostsFile=\/dev\/null -o StrictHostKeyChecking=yes -o ConnectTimeout=12 -i \/etc\/daaas\/id_ed25519 -l debian -p 2200 -W \[%h\]:%p bastion\.facility\.example"/,
+  );
+});
+
+test('over SSH with no pinned key the run is refused before anything is written; with checking off it is not, and nothing is recorded', async (t) => {
+  const { runner, logDir, remove } = setup();
+  t.teardown(remove);
+  const target = { kind: 'ssh' as const, address: '10.0.0.5', user: 'debian' };
+  await t.throwsAsync(runner.run({ playbook: 'ssh-options.yml', vm: 'vm-ssh', target, vars: {} }), { instanceOf: HostKeyMissingError, message: /no host key is pinned for vm-ssh/ });
+  await t.throwsAsync(runner.run({ playbook: 'ssh-options.yml', vm: 'vm-ssh', target: { ...target, hostKey: 'ssh-rsa AAAAB3Nza' }, vars: {} }), { message: /not an ssh-ed25519 public key/ });
+  t.false(existsSync(logDir), 'nothing was started, not even a log');
+
+  const off = makeRunner(join(logDir, 'off'), { ansibleDir: runner.ansibleDir, hostKeyChecking: false });
+  const result = await off.run({ playbook: 'ssh-options.yml', vm: 'vm-ssh', target, vars: {} });
+  t.true(result.ok, result.errorOutput);
+  const args = (result.custom._run as { args: string }).args;
+  t.true(args.includes('-o UserKnownHostsFile=/dev/null') && args.includes('-o StrictHostKeyChecking=no'));
 });
