@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../ports/clock.ts';
 import { safeName } from './safe-vars.ts';
@@ -21,23 +21,78 @@ export interface RunLog {
  * The log files of playbook runs, one per run, named `<vm>--<UTC time>-<seq>--<playbook>.log` so
  * they sort by time within a VM; and the end of a VM's latest log, for an admin asking why.
  */
+export interface RunLogsOptions {
+  dir: string;
+  clock: Clock;
+  /** Log files kept per VM, the newest; older ones are deleted when a run starts. Default 10. */
+  keepPerVm?: number;
+  /** Bytes all log files may take; the oldest files (any VM) go first beyond it. Default 200 MiB. */
+  maxTotalBytes?: number;
+}
+
 export class RunLogs {
   private readonly latest = new Map<string, string>();
+  /** Files of runs still being written: never rotated away. */
+  private readonly writing = new Set<string>();
   private sequence = 0;
+  private rotating: Promise<void> = Promise.resolve();
 
-  constructor(private readonly options: { dir: string; clock: Clock }) {}
+  constructor(private readonly options: RunLogsOptions) {}
 
   /** Creates the run's log file (never one that exists) and remembers it as the VM's latest. */
   async open(vm: string, playbook: string, at: number): Promise<RunLog> {
     const file = await this.create(vm, playbook, at);
     this.latest.set(vm, file);
+    this.writing.add(file);
+    // Rotation runs beside the run, one at a time; a failure to delete an old log never fails a run.
+    this.rotating = this.rotating.then(() => this.rotate(vm)).catch(() => {});
     const out = createWriteStream(file, { flags: 'a' });
     const clock = this.options.clock;
     return {
       file,
       write: (line) => out.write(`${stamp(clock.now())} ${line}\n`),
-      close: () => closeStream(out),
+      close: async () => {
+        await closeStream(out);
+        this.writing.delete(file);
+      },
     };
+  }
+
+  /** Resolves when the rotations started so far are done: for tests. */
+  async idle(): Promise<void> {
+    await this.rotating;
+  }
+
+  /**
+   * Keeps the newest `keepPerVm` logs of the VM, then deletes the oldest logs of any VM while
+   * all of them together take more than `maxTotalBytes`. Logs being written are kept.
+   */
+  private async rotate(vm: string): Promise<void> {
+    const dir = this.options.dir;
+    const logs = (await readdir(dir)).flatMap((name) => {
+      const at = LOG_STAMP.exec(name);
+      return at ? [{ name, vm: name.slice(0, at.index), order: at[0] }] : [];
+    });
+    const doomed = new Set<string>();
+    const ofVm = logs.filter((l) => l.vm === vm).sort((a, b) => (a.order < b.order ? 1 : -1));
+    for (const old of ofVm.slice(this.options.keepPerVm ?? 10)) doomed.add(old.name);
+    const sized = await Promise.all(
+      logs.filter((l) => !doomed.has(l.name)).map(async (l) => ({ ...l, bytes: await stat(join(dir, l.name)).then((s) => s.size, () => 0) })),
+    );
+    let total = sized.reduce((sum, l) => sum + l.bytes, 0);
+    const limit = this.options.maxTotalBytes ?? 200 * 1024 * 1024;
+    for (const old of sized.sort((a, b) => (a.order < b.order ? -1 : 1))) {
+      if (total <= limit) break;
+      if (this.writing.has(join(dir, old.name))) continue;
+      doomed.add(old.name);
+      total -= old.bytes;
+    }
+    for (const name of doomed) {
+      const file = join(dir, name);
+      if (this.writing.has(file)) continue;
+      await unlink(file).catch(() => {});
+      for (const [key, latest] of this.latest) if (latest === file) this.latest.delete(key);
+    }
   }
 
   /** The end of the last run's log for a VM (this process's runs first, else the newest file). */
@@ -95,6 +150,8 @@ async function tailLines(file: string, maxLines: number): Promise<string[]> {
   }
 }
 
+/** The time and sequence in a log file's name, which order its VM's runs (and all runs, roughly). */
+const LOG_STAMP = /--\d{8}T\d{6}\.\d{3}Z-\d{3}(?=--[a-z0-9_-]+\.log$)/;
 /** What follows the VM name in a log file's name. */
 const LOG_NAME = /^--\d{8}T\d{6}\.\d{3}Z-\d{3}--[a-z0-9_-]+\.log$/;
 const stamp = (at: number) => new Date(at).toISOString();

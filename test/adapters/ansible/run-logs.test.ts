@@ -53,3 +53,41 @@ test('a long log is read from its end, without a partial first line', async (t) 
   t.true(tail!.lines.length < lines.length);
   t.true(tail!.lines.every((line) => lines.includes(line)), 'every line returned is whole');
 });
+
+test('rotation: each VM keeps its newest logs, and all logs together stay under the size cap, oldest first; a log being written is kept', async (t) => {
+  const dir = tempDir('daaas-run-logs-');
+  t.teardown(dir.remove);
+  const clock = new ManualClock(Date.UTC(2026, 0, 5, 9));
+  const logs = new RunLogs({ dir: dir.path, clock, keepPerVm: 3, maxTotalBytes: 10_000 });
+  for (let i = 0; i < 5; i++) {
+    const run = await logs.open('vm-1', 'claim.yml', clock.now());
+    run.write(`run ${i}`);
+    await run.close();
+    await clock.advance(1_000);
+  }
+  const other = await logs.open('vm-2', 'provision.yml', clock.now());
+  await other.close();
+  await logs.idle();
+  const names = readdirSync(dir.path).sort();
+  t.deepEqual(names.filter((n) => n.startsWith('vm-1--')), ['vm-1--20260105T090002.000Z-002--claim.log', 'vm-1--20260105T090003.000Z-003--claim.log', 'vm-1--20260105T090004.000Z-004--claim.log']);
+  t.regex((await logs.lastLog('vm-1'))!.lines[0]!, /run 4$/);
+
+  // A small cap: the oldest logs go, whichever VM they belong to, but not the one being written.
+  writeFileSync(join(dir.path, 'vm-0--20260101T000000.000Z-000--claim.log'), 'x'.repeat(200));
+  const capped = new RunLogs({ dir: dir.path, clock, keepPerVm: 3, maxTotalBytes: 120 });
+  await clock.advance(1_000);
+  const big = await capped.open('vm-3', 'claim.yml', clock.now());
+  await capped.idle();
+  const afterFirst = readdirSync(dir.path);
+  t.false(afterFirst.includes('vm-0--20260101T000000.000Z-000--claim.log'), 'the oldest log, of another VM, went first');
+  t.true(afterFirst.includes('vm-1--20260105T090002.000Z-002--claim.log'), 'and no more than needed');
+  writeFileSync(big.file, 'y'.repeat(200));
+  await clock.advance(1_000);
+  const next = await capped.open('vm-2', 'release.yml', clock.now());
+  await capped.idle();
+  const left = readdirSync(dir.path).sort();
+  t.true(left.includes(big.file.slice(dir.path.length + 1)), 'the log being written stays, even over the cap');
+  t.true(left.includes(next.file.slice(dir.path.length + 1)));
+  t.deepEqual(left.filter((n) => n.startsWith('vm-1--')), [], 'the older ones went to make room');
+  await Promise.all([big.close(), next.close()]);
+});
