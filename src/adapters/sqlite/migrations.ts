@@ -147,4 +147,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE vms ADD COLUMN host_key TEXT;
   `,
+  // 9: forgetting old history in small batches, oldest first: ended leases, deleted VMs (and
+  // whether a lease still names one).
+  `
+  CREATE INDEX leases_ended ON leases (ended_at) WHERE ended_at IS NOT NULL;
+  CREATE INDEX leases_vm ON leases (vm_id);
+  CREATE INDEX vms_deleted ON vms (state_since) WHERE state = 'deleted';
+  `,
 ];
