@@ -1,6 +1,7 @@
 import { YES_FLAG, type CommandSpec } from '../src/chat/command-spec.ts';
 import { reply, table, text } from '../src/chat/reply.ts';
 import { formatDuration } from '../src/core/duration.ts';
+import type { Circuit } from '../src/core/circuit.ts';
 import type { PoolControl, PoolSpec } from '../src/core/model.ts';
 
 export const adminPools: CommandSpec = {
@@ -14,7 +15,7 @@ export const adminPools: CommandSpec = {
     const reports = service.adminReport(who);
     const cloud = service.cloudStatus();
     const figures = service.metrics();
-    const rows = reports.map(({ pool, counts, health, note, oldestLease, typicalReadyMs, control, size }) => [
+    const rows = reports.map(({ pool, counts, health, note, oldestLease, typicalReadyMs, control, size, circuit }) => [
       pool.name,
       `${counts.ready}/${size}`,
       String(counts.booting),
@@ -25,7 +26,7 @@ export const adminPools: CommandSpec = {
       oldestLease ? `${oldestLease.vm.name} (${oldestLease.user}, ${formatDuration(now - oldestLease.claimedAt)})` : '-',
       formatDuration(typicalReadyMs),
       formatDuration(figures.emptyMs.get(pool.name) ?? 0),
-      [...controlNotes(pool, control, now), health.lastError ? `${health.lastError} (${formatDuration(now - (health.lastErrorAt ?? now))} ago)` : '', note ?? ''].filter(Boolean).join('; ') || '-',
+      [...controlNotes(pool, control, now), circuitNote(pool, circuit, now), health.lastError ? `${health.lastError} (${formatDuration(now - (health.lastErrorAt ?? now))} ago)` : '', circuit.state === 'closed' ? (note ?? '') : ''].filter(Boolean).join('; ') || '-',
     ]);
     const owners = reports.map(({ pool }) => `${pool.name}: ${pool.image} on ${pool.flavor}, maintained by ${pool.owner.name} <${pool.owner.contact}>`);
     const seen = cloud.lastObservedAt === null ? 'not yet' : `${formatDuration(now - cloud.lastObservedAt)} ago`;
@@ -51,6 +52,13 @@ function controlNotes(pool: PoolSpec, control: PoolControl, now: number): string
     control.drained ? `DRAINED by ${control.drained.by} ${formatDuration(now - control.drained.at)} ago: ${control.drained.reason}` : '',
     control.paused ? `PAUSED by ${control.paused.by} ${formatDuration(now - control.paused.at)} ago` : '',
   ];
+}
+
+/** A failing pool first: its booting stopped, when it tries again, how to close it, where its logs are. */
+function circuitNote(pool: PoolSpec, circuit: Circuit, now: number): string {
+  if (circuit.state === 'closed') return '';
+  const when = circuit.state === 'open' ? `one trial boot in ${formatDuration(circuit.retryAt - now)}` : 'trying one boot';
+  return `FAILING: ${circuit.failures} failures in a row, booting stopped (${when}; admin resume ${pool.name} closes it; admin log <vm> for a run's log)`;
 }
 
 /** Sub-millisecond latencies matter here, so not rounded to the minute like durations. */

@@ -21,7 +21,8 @@ export type UserErrorCode =
   | 'DIRECTORY_UNAVAILABLE'
   | 'SETUP_BACKOFF'
   | 'POOL_CLOSED'
-  | 'LEASE_CAP';
+  | 'LEASE_CAP'
+  | 'POOL_FAILING';
 
 export class UserError extends Error {
   override readonly name = 'UserError';

@@ -1,4 +1,5 @@
 import type { CloudServer } from '../ports/cloud.ts';
+import { circuitOf, type CircuitSettings } from './circuit.ts';
 import type { PoolHealth, PoolSpec, Vm, VmState } from './model.ts';
 
 /** Metadata keys that mark a server as the bot's and tie it to a store record. */
@@ -8,6 +9,8 @@ export interface PlanSettings {
   readinessTimeoutMs: number;
   failedRetentionMs: number;
   maxConcurrentBoots: number;
+  /** The circuit breaker of failing pools; without it pools only back off. */
+  circuit?: CircuitSettings;
 }
 
 export interface ObservedWorld {
@@ -168,6 +171,24 @@ function planBoots(world: ObservedWorld, serverOf: ReadonlyMap<string, CloudServ
     const room = Math.max(0, pool.max - vms.length);
     const backoffUntil = world.health.get(pool.name)?.backoffUntil ?? null;
     if (need === 0) continue;
+    const health = world.health.get(pool.name);
+    const circuit = health && world.settings.circuit ? circuitOf(health, world.now, world.settings.circuit) : ({ state: 'closed' } as const);
+    if (circuit.state !== 'closed') {
+      const failing = `failing: ${circuit.failures} boots or provisioning runs in a row failed`;
+      const inFlight = vms.some((vm) => vm.state === 'booting' || vm.state === 'provisioning');
+      if (circuit.state === 'open' || inFlight) {
+        const next = circuit.state === 'open' ? `one trial boot at ${new Date(circuit.retryAt).toISOString()}` : 'the trial boot is under way';
+        notes.set(pool.name, `${failing}; booting stopped (${next}; admin resume ${pool.name} closes it)`);
+        continue;
+      }
+      // Half-open: one trial boot; it closes the circuit if it gets ready, reopens it if not.
+      notes.set(pool.name, `${failing}; one trial boot`);
+      if (room > 0) wants.set(pool.name, 1);
+      continue;
+    }
+    // After a failure, no more boots at once than the failures left before the circuit opens:
+    // a broken image costs the cloud at most failureLimit boots.
+    const untilOpen = health && world.settings.circuit && health.consecutiveFailures > 0 ? world.settings.circuit.failureLimit - health.consecutiveFailures : Number.POSITIVE_INFINITY;
     if (backoffUntil !== null && backoffUntil > world.now) {
       notes.set(pool.name, `backing off after failures until ${new Date(backoffUntil).toISOString()}`);
       continue;
@@ -176,7 +197,8 @@ function planBoots(world: ObservedWorld, serverOf: ReadonlyMap<string, CloudServ
       notes.set(pool.name, `at its maximum of ${pool.max} VMs`);
       continue;
     }
-    wants.set(pool.name, Math.min(need, room));
+    const inFlight = vms.filter((vm) => vm.state === 'booting' || vm.state === 'provisioning').length;
+    wants.set(pool.name, Math.max(0, Math.min(need, room, untilOpen - inFlight)));
   }
 
   // Hand out boots one per pool in turn, so one large pool cannot starve the others.

@@ -4,6 +4,7 @@ import type { RunLog } from '../ports/provisioner.ts';
 import type { OutboxMessage } from '../ports/outbox.ts';
 import type { Store } from '../ports/store.ts';
 import { describeGroup, directoryUnavailableError, mayClaim } from './access.ts';
+import { circuitOf, closedCircuit, type Circuit, type CircuitSettings } from './circuit.ts';
 import { formatDuration } from './duration.ts';
 import { UserError } from './errors.ts';
 import { effectiveSize, type LeaseView, type Origin, type PoolControl, type PoolHealth, type PoolSpec, type Principal, type Vm, type VmState } from './model.ts';
@@ -61,6 +62,7 @@ export const DEFAULT_ADMIN_MAX_LEASE_MS = 7 * 86_400_000;
 
 export interface PoolAdminReport extends PoolOverview {
   health: PoolHealth;
+  circuit: Circuit;
   note: string | null;
   oldestLease: LeaseView | null;
   typicalReadyMs: number;
@@ -86,6 +88,8 @@ export interface ServiceOptions {
   onMessageQueued?: () => void;
   /** Called after an admin changed a pool (size, drained, paused), so the reconciler acts at once. */
   onPoolChange?: () => void;
+  /** The circuit breaker of failing pools (the planner's settings), to explain it and to close it. */
+  circuit?: CircuitSettings;
   /** The longest a lease may last, claim to expiry, when admins extend it. */
   adminMaxLeaseMs?: number;
   /** What holders are told when an admin ends or extends their lease. */
@@ -196,7 +200,7 @@ export class DaaasService {
       if (lease.extensionsUsed >= pool.maxExtensions) {
         throw new UserError(
           'EXTENSION_LIMIT',
-          `${lease.vm.name} has been extended ${lease.extensionsUsed} time(s), the most pool ${pool.name} allows. It will be torn down in ${formatDuration(lease.expiresAt - this.o.clock.now())}.`,
+          `${lease.extensionsUsed === 0 ? `${lease.vm.name} cannot be extended: pool ${pool.name} allows no extensions.` : `${lease.vm.name} has been extended ${timesWord(lease.extensionsUsed)}, the most pool ${pool.name} allows.`} It will be torn down in ${formatDuration(lease.expiresAt - this.o.clock.now())}.`,
           'Save your work to your home directory: it is kept when the VM goes.',
         );
       }
@@ -238,6 +242,7 @@ export class DaaasService {
     return this.overview(who).map((o) => ({
       ...o,
       health: this.o.store.poolHealth(o.pool.name),
+      circuit: this.circuit(o.pool.name),
       note: status.notes.get(o.pool.name) ?? null,
       oldestLease: this.o.store.activeLeases({ pool: o.pool.name }).sort((a, b) => a.claimedAt - b.claimedAt)[0] ?? null,
       typicalReadyMs: this.typicalReadyMs(o.pool),
@@ -375,13 +380,23 @@ export class DaaasService {
     return result;
   }
 
-  /** Freezes the reconciler for pools (no boots, no deletions), or lets it act again. */
+  /** The pool's circuit breaker now. */
+  circuit(poolName: string): Circuit {
+    if (!this.o.circuit) return { state: 'closed' };
+    return circuitOf(this.o.store.poolHealth(poolName), this.o.clock.now(), this.o.circuit);
+  }
+
+  /** Freezes the reconciler for pools (no boots, no deletions), or lets it act again; resuming also closes an open circuit. */
   pausePools(audit: AdminCommandAudit, poolName: string, pause: boolean): { pools: PoolSpec[]; changed: string[] } {
     const pools = this.adminAudited(audit, () => (poolName.toLowerCase() === 'all' ? [...this.o.pools] : [this.pool(poolName)]), false);
     const result = this.adminAudited(audit, () => {
       const changed: string[] = [];
       for (const pool of pools) {
         const control = this.o.store.poolControl(pool.name);
+        if (!pause && this.circuit(pool.name).state !== 'closed') {
+          this.o.store.savePoolHealth(closedCircuit(this.o.store.poolHealth(pool.name)));
+          if (!control.paused) changed.push(pool.name);
+        }
         if (Boolean(control.paused) === pause) continue;
         this.o.store.savePoolControl({ ...control, paused: pause ? { by: audit.who.account, at: this.o.clock.now() } : null });
         changed.push(pool.name);
@@ -459,6 +474,14 @@ export class DaaasService {
     const typical = this.typicalReadyMs(pool);
     const coming = vms.filter((vm: Vm) => vm.state === 'booting' || vm.state === 'provisioning');
     const note = status.notes.get(pool.name);
+    const circuit = this.circuit(pool.name);
+    if (circuit.state !== 'closed' && coming.length === 0) {
+      return new UserError(
+        'POOL_FAILING',
+        `No VM is ready in ${pool.name}, and none is being made: its last ${circuit.failures} VMs failed to start${circuit.lastError ? ` (${circuit.lastError})` : ''}, so the bot stopped booting it.`,
+        `Ask ${pool.owner.name} (${pool.owner.contact}), who maintains its image.`,
+      );
+    }
     let when: string;
     if (coming.length > 0) {
       const eta = Math.max(Math.min(...coming.map((vm) => vm.createdAt + typical)), now + 5_000);
@@ -505,4 +528,9 @@ export class DaaasService {
       throw error;
     }
   }
+}
+
+/** once, twice, 3 times: how a count of repetitions reads. */
+function timesWord(count: number): string {
+  return count === 1 ? 'once' : count === 2 ? 'twice' : `${count} times`;
 }

@@ -17,6 +17,8 @@ export interface Metrics {
   cloudCall(operation: string, result: string, ms: number): void;
   /** The figures `admin pools` shows. */
   summary(): MetricsSummary;
+  /** Where each pool's circuit breaker is read when the metrics are scraped (`closed`, `open`, `trial`). */
+  watchCircuits?(read: () => { pool: string; state: string }[]): void;
 }
 
 export interface MetricsSummary {

@@ -1,7 +1,8 @@
 import { reminderMessage, teardownMessage } from '../chat/lease-card.ts';
 import { formatDuration } from '../core/duration.ts';
 import { errorMessage } from '../core/error-message.ts';
-import { effectiveSize, type LeaseView, type PoolSpec, type Vm, type VmState } from '../core/model.ts';
+import { circuitOf, closedCircuit, configChangedSince } from '../core/circuit.ts';
+import { effectiveSize, VM_STATES, type LeaseView, type PoolSpec, type Vm, type VmState } from '../core/model.ts';
 import { noticeFor, reminderFor } from '../core/outbox.ts';
 import { nextLeaseEvent, planLeases, type LeaseAction } from '../core/plan-leases.ts';
 import { META, planPools, type Action, type ObservedWorld, type Plan, type PlanSettings } from '../core/plan-pools.ts';
@@ -126,6 +127,7 @@ export class Reconciler {
     // A claim hands over the VM at once; the user's account and home follow in the background.
     this.runs.personaliseClaims(leases, now);
 
+    this.closeCircuitsOfChangedPools(now);
     const world = await this.observe(now);
     if (world && !this.stopped) {
       const plan = planPools(world);
@@ -172,6 +174,21 @@ export class Reconciler {
       this.status.lastError = errorMessage(error);
       this.options.log.warn({ err: error }, 'cloud not observed this tick; pools wait for the next');
       return null;
+    }
+  }
+
+  /** A failing pool whose image or flavour was changed in the configuration gets booted again. */
+  private closeCircuitsOfChangedPools(now: number): void {
+    const settings = this.options.settings.circuit;
+    if (!settings) return;
+    const { store } = this.options;
+    for (const pool of this.options.pools) {
+      const health = store.poolHealth(pool.name);
+      if (circuitOf(health, now, settings).state === 'closed') continue;
+      const last = store.listVms({ pool: pool.name, states: VM_STATES }).at(-1);
+      if (!configChangedSince(last, pool)) continue;
+      store.savePoolHealth(closedCircuit(health));
+      this.options.log.info({ pool: pool.name, image: pool.image, flavor: pool.flavor }, 'circuit closed: the pool’s image or flavour changed since it failed');
     }
   }
 
@@ -260,6 +277,10 @@ export class Reconciler {
     const vm = this.options.store.createVm({ pool: pool.name, image: pool.image, flavor: pool.flavor, createdAt: now });
     this.creating.add(vm.id);
     try {
+      // What the provisioner needs the VM to boot with (its SSH host key): the key is kept with
+      // the VM before the server is asked for, so a server of ours never lacks its pinned key.
+      const boot = (await this.options.provisioner.prepareBoot?.(vm)) ?? {};
+      if (boot.hostKey) this.options.store.updateVm(vm.id, { hostKey: boot.hostKey }, now);
       const server = await this.options.cloud.createServer({
         name: vm.name,
         image: pool.image,
@@ -267,6 +288,7 @@ export class Reconciler {
         networks: pool.networks,
         metadata: { [META.managedBy]: this.options.instance, [META.pool]: pool.name, [META.vm]: vm.id },
         tags: [this.tag],
+        ...(boot.userData ? { userData: boot.userData } : {}),
       });
       this.options.store.updateVm(vm.id, { serverId: server.id }, this.options.clock.now(), 'booting');
       this.options.log.info({ vm: vm.name, server: server.id }, 'booting');

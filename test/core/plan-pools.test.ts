@@ -171,3 +171,19 @@ test('a drained pool (size 0 here) retires its ready VMs, saying why', (t) => {
     ['retire', 'the pool is drained for maintenance'],
   ]);
 });
+
+test('circuit breaker: an open pool boots nothing; after circuitRetry one trial boot, none while it is under way; after a failure no more in flight than failures left', (t) => {
+  const circuit = { failureLimit: 3, circuitRetryMs: 30 * 60_000 };
+  const settings = { readinessTimeoutMs: 600_000, failedRetentionMs: 300_000, maxConcurrentBoots: 10, circuit };
+  const failing = (failures: number, lastErrorAt: number) =>
+    new Map([['a', { pool: 'a', lastError: 'a-1: provisioning failed', lastErrorAt, consecutiveFailures: failures, backoffUntil: null }]]);
+  const open = planPools(world({ pools: [pool('a', 3, 6)], health: failing(3, NOW - 60_000), settings }));
+  t.deepEqual(open.actions, []);
+  t.regex(open.notes.get('a') ?? '', /^failing: 3 boots or provisioning runs in a row failed; booting stopped \(one trial boot at .*; admin resume a closes it\)$/);
+  const trial = planPools(world({ pools: [pool('a', 3, 6)], health: failing(3, NOW - 30 * 60_000), settings }));
+  t.deepEqual(trial.actions.map((a) => a.kind), ['create'], 'one trial boot');
+  const booting = vm('a', 'booting');
+  t.deepEqual(kinds(world({ pools: [pool('a', 3, 6)], vms: [booting], servers: [server(booting, 'BUILD')], health: failing(3, NOW - 30 * 60_000), settings })), [], 'the trial is under way');
+  t.deepEqual(kinds(world({ pools: [pool('a', 3, 6)], health: failing(1, NOW - 60_000), settings })), ['create', 'create'], 'two failures left: two boots at most');
+  t.deepEqual(kinds(world({ pools: [pool('a', 3, 6)], health: failing(2, NOW - 60_000) })), ['create', 'create', 'create'], 'without circuit settings only back-off counts');
+});

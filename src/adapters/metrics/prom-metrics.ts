@@ -12,6 +12,12 @@ export interface PoolCounts {
   count: number;
 }
 
+/** A pool's circuit breaker as scraped: `closed`, `open` or `trial`. */
+export interface PoolCircuit {
+  pool: string;
+  state: string;
+}
+
 /**
  * The Metrics port on prom-client, with its own registry (so tests and several bots in one
  * process do not collide). Pool gauges are read from the store when scraped, never cached.
@@ -31,6 +37,8 @@ export class PromMetrics implements Metrics {
   private readonly cloudLatency: Histogram<'operation'>;
   private readonly recentClaims: number[] = [];
   private readonly emptyMs = new Map<string, number>();
+
+  private poolCircuits: () => PoolCircuit[] = () => [];
 
   constructor(poolCounts: () => PoolCounts[], options: { processMetrics?: boolean } = {}) {
     const r = [this.registry];
@@ -55,7 +63,22 @@ export class PromMetrics implements Metrics {
         for (const { pool, state, count } of poolCounts()) this.set({ pool, state }, count);
       },
     });
+    const circuits = () => this.poolCircuits();
+    new Gauge({
+      name: 'daaas_pool_circuit_open',
+      help: 'Whether a pool stopped booting after failures in a row: 1 open (or trying one boot), 0 closed',
+      labelNames: ['pool', 'state'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const { pool, state } of circuits()) this.set({ pool, state }, state === 'closed' ? 0 : 1);
+      },
+    });
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'daaas_' });
+  }
+
+  watchCircuits(read: () => PoolCircuit[]): void {
+    this.poolCircuits = read;
   }
 
   command(name: string, result: string, ms: number): void {

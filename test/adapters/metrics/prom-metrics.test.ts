@@ -51,3 +51,15 @@ test('the admin summary: claim latency median and 95th percentile over recent cl
   m.poolEmpty('physics', 2_000);
   t.is(m.summary().emptyMs.get('physics'), 3_000);
 });
+
+test('each pool’s circuit breaker is exported, read at scrape time: 1 open or trying, 0 closed', async (t) => {
+  let physics = 'closed';
+  const m = new PromMetrics(() => []);
+  m.watchCircuits(() => [{ pool: 'physics', state: physics }, { pool: 'imaging', state: 'trial' }]);
+  t.true((await m.render()).includes('daaas_pool_circuit_open{pool="physics",state="closed"} 0'));
+  physics = 'open';
+  const text = await m.render();
+  t.true(text.includes('daaas_pool_circuit_open{pool="physics",state="open"} 1'));
+  t.false(text.includes('state="closed"'), 'the old state is not left behind');
+  t.true(text.includes('daaas_pool_circuit_open{pool="imaging",state="trial"} 1'));
+});
