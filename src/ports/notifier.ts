@@ -1,4 +1,4 @@
-import type { Reply } from '../chat/reply.ts';
+import type { Reply } from '../core/reply.ts';
 
 /** Where a direct message goes: the user and the chat platform/conversation they use. */
 export interface Recipient {

@@ -1,4 +1,4 @@
-import type { Reply } from '../chat/reply.ts';
+import type { Reply } from '../core/reply.ts';
 import type { Recipient } from './notifier.ts';
 
 /**
