@@ -10,6 +10,7 @@ import { lockDataDir } from './adapters/data-dir-lock.ts';
 import { MeteredCloud } from './adapters/metrics/metered-cloud.ts';
 import { PromMetrics, type PoolCounts } from './adapters/metrics/prom-metrics.ts';
 import { SqliteDeliveryLog } from './adapters/sqlite/delivery-log.ts';
+import { SqliteHistory } from './adapters/sqlite/history.ts';
 import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
 import { SqliteTeamsConversations } from './adapters/sqlite/teams-conversations.ts';
 import { SystemClock } from './adapters/system-clock.ts';
@@ -22,8 +23,10 @@ import { TEAMS_PLATFORM, TeamsAdapter } from './chat/teams/teams-adapter.ts';
 import { teamsRequestedInEnv } from './chat/teams/teams-auth.ts';
 import { ConfigError, loadConfig, type AppConfig } from './config/load-config.ts';
 import { ACCOUNT_NAME_RULE, accountNameProblem, isAccountName } from './core/account-name.ts';
+import { DEFAULT_RETENTION } from './core/retention.ts';
 import { HttpServer } from './http/http-server.ts';
 import { readyzHandler } from './http/readiness.ts';
+import { HistoryPruner } from './scheduler/history-pruner.ts';
 import type { Cloud } from './ports/cloud.ts';
 import type { Provisioner } from './ports/provisioner.ts';
 
@@ -220,6 +223,11 @@ async function main(): Promise<number> {
     return refuse(error, log);
   }
 
+
+  // Old history is forgotten on its own timer, in small batches, beside the ticks.
+  const pruner = new HistoryPruner({ store: new SqliteHistory(store), clock, log: log.child({ component: 'history' }), settings: DEFAULT_RETENTION });
+  undo.push(() => pruner.stop());
+  pruner.start();
 
   if (!shell) {
     app.loop.start();
