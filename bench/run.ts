@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --only claims,tick,refill,fanout,memory,startup,directory]`
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --only claims,tick,refill,fanout,memory,startup,directory,retention]`
  *
  * Measures the embedded default (SQLite store, simulated cloud and provisioning) on the bot's
  * own code paths, prints a table and writes a JSON report (default bench/report.json). Not a
@@ -17,6 +17,7 @@ import { closeFixtures, printTable, type Row, type SectionResult } from './lib.t
 import { peakMemory } from './memory.ts';
 import { poolRefill } from './refill.ts';
 import { startupTime } from './startup.ts';
+import { retentionSize } from './retention.ts';
 import { reconcileTick } from './tick.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,6 +30,7 @@ const SECTIONS: Record<string, (quick: boolean) => Promise<SectionResult>> = {
   memory: peakMemory,
   startup: startupTime,
   directory: directoryClaims,
+  retention: retentionSize,
 };
 
 const HELP = `Usage: npm run bench [-- options]
