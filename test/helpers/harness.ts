@@ -113,6 +113,8 @@ export interface Harness {
   store: SqliteStore;
   provisioner: SimProvisioner;
   dms: RecordingNotifier;
+  /** What /metrics would serve. */
+  metrics: PromMetrics;
   /** One reconcile tick, then lets background provisioning settle and the outbox deliver. */
   tick(): Promise<void>;
   /** Ticks every `stepMs` of simulated time for `totalMs`. */
@@ -177,6 +179,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
     store,
     provisioner,
     dms,
+    metrics,
     tick,
     async run(totalMs, stepMs = 1_000) {
       for (let t = 0; t < totalMs; t += stepMs) {
