@@ -98,6 +98,7 @@ export function createApp(ports: AppPorts): App {
     adminMessages: { released: adminReleasedMessage, extended: adminExtendedMessage },
     ...(ports.metrics ? { metrics: () => ports.metrics!.summary() } : {}),
   });
+  ports.metrics?.watchCircuits?.(() => config.pools.map((p) => ({ pool: p.name, state: service.circuit(p.name).state })));
   const leaseListeners: ((account: string) => void)[] = [];
   const localAccounts = ports.localAccounts ?? new Set<string>();
   // The operator at the bot's own terminal is trusted (admin when so configured, not looked up).
