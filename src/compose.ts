@@ -8,6 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AnsibleProvisioner, sandboxVars } from './adapters/ansible/ansible-provisioner.ts';
 import { AnsibleRunner } from './adapters/ansible/ansible-runner.ts';
+import type { OutboundProxy } from './adapters/http-proxy.ts';
 import { connectOpenStack } from './adapters/openstack/connect.ts';
 import { CachedDirectory } from './adapters/cached-directory.ts';
 import { LdapDirectory, PRESETS } from './adapters/ldap/ldap-directory.ts';
@@ -28,9 +29,10 @@ export const ROOT = resolve(HERE, basename(dirname(HERE)) === 'dist' ? '../..' :
 /** A problem with the set-up that the operator must fix; start-up stops saying what it is. */
 export class StartupError extends Error {}
 
-export function buildCloud(config: AppConfig, dataDir: string, clock: SystemClock, log: Logger): Cloud {
+export function buildCloud(config: AppConfig, dataDir: string, clock: SystemClock, log: Logger, proxy?: OutboundProxy): Cloud {
   if (config.cloud.driver === 'openstack') {
-    const openstack = connectOpenStack(config.cloud.openstack, process.env, clock, log.child({ component: 'openstack' }));
+    const agentsFor = proxy ? (url: string) => proxy.nodeAgentsFor(url) : undefined;
+    const openstack = connectOpenStack(config.cloud.openstack, process.env, clock, log.child({ component: 'openstack' }), agentsFor);
     log.info({ source: openstack.settings.source, authUrl: openstack.settings.authUrl, region: openstack.settings.region }, 'using OpenStack');
     return openstack.cloud;
   }
@@ -69,7 +71,7 @@ export async function buildProvisioner(config: AppConfig, dataDir: string, clock
     ansible = new AnsibleProvisioner({
       runner,
       target: a.target,
-      ...(a.ssh ? { ssh: a.ssh } : {}),
+      ...(a.ssh ? { ssh: sshOptions(a.ssh) } : {}),
       facilities: a.facilities,
       extraVars: { ...(a.sandboxRoot ? sandboxVars(a.sandboxRoot) : {}), ...a.extraVars },
       provisionTimeoutMs: a.timeouts.provision,
@@ -82,7 +84,24 @@ export async function buildProvisioner(config: AppConfig, dataDir: string, clock
   }
   const { version } = await ansible.check();
   log.info({ version, dir: runner.ansibleDir, target: a.target }, 'provisioning with Ansible');
+  if (a.target === 'address' && !a.hostKeyChecking) {
+    log.warn(
+      { hostKeyChecking: false },
+      "SSH HOST KEY CHECKING IS OFF (provisioner.ansible.hostKeyChecking: false): plays accept whatever machine answers at a VM's address and hand it the user's account and home. Turn it back on unless this cloud cannot give VMs user data",
+    );
+  }
   return ansible;
+}
+
+/** The SSH options of the configuration, as the provisioner takes them (timeouts in whole seconds). */
+function sshOptions(ssh: NonNullable<Extract<AppConfig['provisioner'], { driver: 'ansible' }>['ansible']['ssh']>) {
+  const { connectTimeout, jumpHost, privateKeyFile, ...rest } = ssh;
+  return {
+    ...rest,
+    ...(privateKeyFile ? { privateKeyFile: resolve(ROOT, privateKeyFile) } : {}),
+    connectTimeoutS: Math.max(1, Math.ceil(connectTimeout / 1000)),
+    ...(jumpHost ? { jumpHost } : {}),
+  };
 }
 
 

@@ -29,6 +29,8 @@ export interface AppConfig {
   server: { host: string; port: number };
   dataDir: string;
   logLevel: string;
+  /** How long history (ended leases, reminder records, deleted VMs) and the audit trail are kept. */
+  retention: { historyMs: number; auditMs: number };
 }
 
 /** `access.directory`: the facility directory (its bind password comes from DAAAS_LDAP_BIND_PASSWORD). */
@@ -109,6 +111,7 @@ export function parseConfig(text: string, source: string, env: Env): AppConfig {
     server,
     dataDir: env.DAAAS_DATA_DIR || './var',
     logLevel,
+    retention: { historyMs: raw.retention, auditMs: raw.auditRetention },
   };
 }
 

@@ -125,9 +125,28 @@ const ansibleProvisioner = z.strictObject({
   target: z.enum(['address', 'local']).default('address'),
   sandboxRoot: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'an absolute path of letters, digits, ".", "_", "-" and "/"').optional(),
   ssh: z
-    .strictObject({ user: z.string().regex(ACCOUNT_NAME_PATTERN, `the account the plays log in with: ${ACCOUNT_NAME_RULE}`), port: z.number().int().min(1).max(65_535).optional(), privateKeyFile: z.string().min(1).optional() })
+    .strictObject({
+      user: z.string().regex(ACCOUNT_NAME_PATTERN, `the account the plays log in with: ${ACCOUNT_NAME_RULE}`),
+      port: z.number().int().min(1).max(65_535).optional(),
+      privateKeyFile: z.string().min(1).optional(),
+      /** How long to wait for a VM's SSH to answer, per connection. */
+      connectTimeout: duration.default(30_000),
+      /** A bastion the connections go through (ssh -W); its key is pinned in knownHostsFile. */
+      jumpHost: z
+        .strictObject({
+          host: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'a host name or address'),
+          user: z.string().regex(ACCOUNT_NAME_PATTERN, `the account on the bastion: ${ACCOUNT_NAME_RULE}`).optional(),
+          port: z.number().int().min(1).max(65_535).optional(),
+          knownHostsFile: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, "an absolute path to a known_hosts file holding the bastion's key"),
+        })
+        .optional(),
+    })
     .optional(),
-  hostKeyChecking: z.boolean().default(false),
+  /**
+   * Check each VM's SSH host key against the one the bot gave it at boot (in the user data).
+   * false accepts any key: only for a site whose VMs cannot take user data, and said at start.
+   */
+  hostKeyChecking: z.boolean().default(true),
   maxConcurrent: count(1).default(4),
   timeouts: z.strictObject({ provision: duration.default(900_000), claim: duration.default(120_000), release: duration.default(120_000) }).prefault({}),
   /** Pool → facility role; by default the role named like the pool (excitations-gpu → excitations). */
@@ -290,6 +309,10 @@ export const configSchema = z
       .prefault({ driver: 'simulated' }),
     slack: slack.prefault({}),
     teams: teams.prefault({}),
+    /** How long ended leases, their reminder records and deleted VMs are kept before they are forgotten. */
+    retention: duration.default(90 * 86_400_000),
+    /** How long the audit trail is kept: who did what, longer than the rest of the history. */
+    auditRetention: duration.default(400 * 86_400_000),
     pools: z.record(z.string(), pool).refine((pools) => Object.keys(pools).length > 0, 'at least one pool is needed'),
   });
 

@@ -291,7 +291,7 @@ test('the ansible provisioner: defaults, and the settings each target needs', (t
   const config = parseConfig(yamlOf(doc), 'ansible.yaml', {});
   t.like(config.provisioner, {
     driver: 'ansible',
-    ansible: { dir: 'ansible', command: 'ansible-playbook', target: 'address', hostKeyChecking: false, maxConcurrent: 4, timeouts: { provision: 15 * M, claim: 2 * M, release: 2 * M }, extraVars: { common_packages: ['htop'] } },
+    ansible: { dir: 'ansible', command: 'ansible-playbook', target: 'address', ssh: { user: 'cloud-user', connectTimeout: 30_000 }, hostKeyChecking: true, maxConcurrent: 4, timeouts: { provision: 15 * M, claim: 2 * M, release: 2 * M }, extraVars: { common_packages: ['htop'] } },
   });
   doc.provisioner = { driver: 'ansible', ansible: { target: 'local', sandboxRoot: '../escape', facilities: { excitations: 'Bad Role' } } };
   t.deepEqual(refused(t, yamlOf(doc)), [
@@ -718,4 +718,12 @@ test('an invalid DAAAS_HOST is blamed on DAAAS_HOST, not DAAAS_PORT; addresses a
     t.deepEqual(error!.problems, [`DAAAS_HOST: "${host}" is not an IP address or a host name (the address to listen on, e.g. 127.0.0.1, 0.0.0.0 or ::)`]);
   }
   for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', 'bot.facility.example']) t.is(parseConfig(DEFAULT_TEXT, 'd.yaml', { DAAAS_HOST: host }).server.host, host);
+});
+
+test('retention: history is kept 90 days and the audit trail 400 unless the configuration says otherwise', (t) => {
+  const DAY = 24 * H;
+  t.deepEqual(parseConfig(DEFAULT_TEXT, 'default.yaml', {}).retention, { historyMs: 90 * DAY, auditMs: 400 * DAY });
+  const set = parseConfig(`${DEFAULT_TEXT}\nretention: 30d\nauditRetention: 730d\n`, 'x.yaml', {});
+  t.deepEqual(set.retention, { historyMs: 30 * DAY, auditMs: 730 * DAY });
+  t.true(refused(t, `${DEFAULT_TEXT}\nretention: forever\n`).some((p) => p.startsWith('retention:')));
 });
