@@ -23,7 +23,6 @@ import { TEAMS_PLATFORM, TeamsAdapter } from './chat/teams/teams-adapter.ts';
 import { teamsRequestedInEnv } from './chat/teams/teams-auth.ts';
 import { ConfigError, loadConfig, type AppConfig } from './config/load-config.ts';
 import { ACCOUNT_NAME_RULE, accountNameProblem, isAccountName } from './core/account-name.ts';
-import { DEFAULT_RETENTION, type RetentionSettings } from './core/retention.ts';
 import { HttpServer } from './http/http-server.ts';
 import { readyzHandler } from './http/readiness.ts';
 import { HistoryPruner } from './scheduler/history-pruner.ts';
@@ -145,7 +144,7 @@ async function main(): Promise<number> {
     store = new SqliteStore(join(dataDir, 'daaas.db'));
     const opened = store;
     undo.push(() => opened.close());
-    cloud = buildCloud(config, dataDir, clock, log);
+    cloud = buildCloud(config, dataDir, clock, log, proxy);
     provisioner = await buildProvisioner(config, dataDir, clock, log);
     directory = buildDirectory(config, process.env, clock, log);
   } catch (error) {
@@ -225,7 +224,7 @@ async function main(): Promise<number> {
 
 
   // Old history is forgotten on its own timer, in small batches, beside the ticks.
-  const pruner = new HistoryPruner({ store: new SqliteHistory(store), clock, log: log.child({ component: 'history' }), settings: retentionOf(config) });
+  const pruner = new HistoryPruner({ store: new SqliteHistory(store), clock, log: log.child({ component: 'history' }), settings: config.retention });
   undo.push(() => pruner.stop());
   pruner.start();
 
@@ -281,14 +280,6 @@ function buildOutboundProxy(env: NodeJS.ProcessEnv, log: pino.Logger): OutboundP
   proxy.installGlobal();
   log.info(proxy.describe(), 'outbound calls go through the proxy, except to NO_PROXY hosts');
   return proxy;
-}
-
-/**
- * The configured retention (`retention`, `auditRetention`), or the defaults (90 d, 400 d) where
- * the configuration gives none.
- */
-function retentionOf(config: AppConfig): RetentionSettings {
-  return (config as Partial<{ retention: RetentionSettings }>).retention ?? DEFAULT_RETENTION;
 }
 
 /** VMs per pool and state, read when /metrics is scraped. */
