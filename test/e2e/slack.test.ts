@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeSlack, postSigned, slashCommandBody } from '../chat/slack/fake-slack.ts';
 import { ConnectProxy } from '../helpers/connect-proxy.ts';
+import { FakeOpenStack } from '../helpers/fake-openstack.ts';
 import { startBot, until } from '../helpers/bot-process.ts';
 import { tempDir } from '../helpers/harness.ts';
 
@@ -91,4 +92,34 @@ test('behind HTTPS_PROXY/HTTP_PROXY, Slack (Web API and Socket Mode) is reached 
   const refused = startBot(t, { ...base, HTTPS_PROXY: 'proxy.example:3128' }, [], noProxy);
   t.is(await refused.exit, 1);
   t.regex(refused.stderr(), /The bot did not start: HTTPS_PROXY must be an http:\/\/ or https:\/\/ URL/);
+});
+
+test('behind HTTP_PROXY, OpenStack is reached through the proxy, and directly when NO_PROXY names the cloud', async (t) => {
+  const cloud = await new FakeOpenStack().start();
+  t.teardown(() => cloud.stop());
+  cloud.publishImage('physics-base');
+  const proxy = await ConnectProxy.start();
+  t.teardown(() => proxy.close());
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  writeFileSync(
+    join(dir.path, 'c.yaml'),
+    CONFIG.replace(/^cloud: .*$/m, 'cloud: { driver: openstack }').replace('size: 1, max: 2', 'size: 0, max: 2').replace('flavor: m1.large', 'flavor: m1.small'),
+  );
+  const port = Number(new URL(cloud.url).port);
+  const noProxy = /^(https?_proxy|no_proxy|OS_.*)$/i;
+  const base = { ...cloud.env(), DAAAS_CONFIG: join(dir.path, 'c.yaml'), DAAAS_DATA_DIR: join(dir.path, 'var') };
+  const through = startBot(t, { ...base, OS_AUTH_URL: `http://keystone.test:${port}/identity/v3`, HTTP_PROXY: proxy.url }, ['--no-shell'], noProxy);
+  await until('a look at the cloud', () => proxy.callsTo(port).some((c) => c.target === `127.0.0.1:${port}`));
+  t.true(proxy.callsTo(port).some((c) => c.target === `keystone.test:${port}`), 'Keystone, at a name only the proxy resolves');
+  through.child.kill('SIGTERM');
+  t.is(await through.exit, 0, through.stderr());
+
+  const calls = proxy.calls.length;
+  const requests = cloud.requests.length;
+  const direct = startBot(t, { ...base, HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' }, ['--no-shell'], noProxy);
+  await until('a look at the cloud', () => cloud.requests.length > requests + 2);
+  direct.child.kill('SIGTERM');
+  t.is(await direct.exit, 0, direct.stderr());
+  t.is(proxy.calls.length, calls, 'nothing through the proxy');
 });
