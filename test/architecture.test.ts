@@ -255,7 +255,10 @@ test('every file under commands/ exports exactly one CommandSpec, and COMMANDS l
 // Tests mirror sources
 
 /** Cross-cutting tests that test no single source file. Keep this list short. */
-const CROSS_CUTTING = ['smoke.test.ts', 'architecture.test.ts', 'e2e/', 'openstack/', 'fuzz/', 'load/', 'faults/', 'crash/'];
+// Beside the cross-cutting folders: the plays over SSH against a real sshd, through the same
+// composition as the bot (compose.ts, runner, provisioner); and a boot's preparation, from the
+// provisioner's host key through the reconciler and store to the cloud's user data.
+const CROSS_CUTTING = ['smoke.test.ts', 'architecture.test.ts', 'e2e/', 'openstack/', 'fuzz/', 'load/', 'faults/', 'crash/', 'adapters/ansible/ssh.test.ts', 'scheduler/boot-host-key.test.ts'];
 
 test('every test file mirrors a source file or is a listed cross-cutting test', (t) => {
   const tests = walk('test', (p) => p.endsWith('.test.ts')).map((f) => rel(f).slice('test/'.length));
