@@ -1,0 +1,45 @@
+/** A pool's keys, and the defaults every pool takes what it leaves out from. */
+import { z } from 'zod';
+import { count, DEFAULT_LEASE_MS, DEFAULT_REMINDERS_MS, duration, groupRef } from './schema-values.ts';
+
+export const poolFields = {
+  description: z.string().max(200),
+  image: z.string().min(1),
+  flavor: z.string().min(1),
+  gpu: z.boolean(),
+  networks: z.array(z.string().min(1)),
+  size: count(0),
+  max: count(1),
+  lease: duration,
+  remindBefore: z.array(duration).max(10),
+  extensionStep: duration,
+  maxExtensions: count(0),
+  maxLeasesPerUser: count(1),
+  groups: z.array(groupRef).min(1),
+  connect: z.string().min(1).max(500),
+  owner: z.strictObject({ name: z.string().min(1), contact: z.string().min(1) }),
+};
+
+export const pool = z.strictObject({
+  ...poolFields,
+  description: poolFields.description.default(''),
+  gpu: poolFields.gpu.default(false),
+  networks: poolFields.networks.optional(),
+  lease: duration.optional(),
+  remindBefore: poolFields.remindBefore.optional(),
+  extensionStep: duration.optional(),
+  maxExtensions: poolFields.maxExtensions.optional(),
+  maxLeasesPerUser: poolFields.maxLeasesPerUser.optional(),
+  connect: poolFields.connect.optional(),
+});
+
+export const defaults = z.strictObject({
+  lease: duration.default(DEFAULT_LEASE_MS),
+  remindBefore: poolFields.remindBefore.default(DEFAULT_REMINDERS_MS),
+  extensionStep: duration.default(24 * 3_600_000),
+  maxExtensions: count(0).default(2),
+  maxLeasesPerUser: count(1).default(1),
+  networks: poolFields.networks.default([]),
+  connect: poolFields.connect.default('ssh {account}@{address}'),
+});
+
