@@ -27,6 +27,19 @@ export interface PoolSpec {
   connect: string;
   /** Who maintains the image (shown to admins). */
   owner: { name: string; contact: string };
+  /** Times the warm size is another (cron windows in `scheduler.timezone`); none: always `size`. */
+  schedule?: SizeWindow[];
+  /** The least time a window is filled ahead of its start (more when boots are seen to take longer). */
+  leadTimeMs?: number;
+}
+
+/** A scheduled warm size: from each time `cron` fires, for `forMs`, the pool keeps `size` warm. */
+export interface SizeWindow {
+  cron: string;
+  forMs: number;
+  size: number;
+  /** Shown in `pools` ("12 until 18:00: weekday mornings"); the cron when absent. */
+  name?: string;
 }
 
 /**
@@ -99,6 +112,8 @@ export interface PoolControl {
   pool: string;
   /** Warm VMs to keep instead of the configured size (0 … max); null: as configured. */
   size: number | null;
+  /** Who set `size`, and when (absent in records from before it was kept). */
+  sizeBy?: { by: string; at: number } | null;
   /** Closed to new claims and its ready VMs retired; claimed ones stay until their leases end. */
   drained: { reason: string; by: string; at: number } | null;
   /** Left alone by the reconciler: no boots, no deletions (leases still expire and remind). */
