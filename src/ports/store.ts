@@ -112,6 +112,8 @@ export interface Store extends OutboxStore {
   savePoolControl(control: PoolControl): void;
   /** Seconds from creation to ready of the pool's latest ready VMs, newest first. */
   recentReadyTimesMs(pool: string, limit: number): number[];
+  /** Users waiting in the pool's queue (waitlist), those offered a held VM included. */
+  queuedCount(pool: string): number;
 
   audit(entry: AuditEntry): void;
   auditLog(filter?: { since?: number; limit?: number }): AuditEntry[];

@@ -154,4 +154,50 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX leases_vm ON leases (vm_id);
   CREATE INDEX vms_deleted ON vms (state_since) WHERE state = 'deleted';
   `,
+  // 10: the waitlist: per pool, users waiting for a VM in order of arrival (id), and the ready VM
+  // held for one of them until held_until. One entry per user and pool, one hold per VM.
+  `
+  CREATE TABLE waitlist (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    pool         TEXT NOT NULL,
+    user         TEXT NOT NULL,
+    platform     TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    joined_at    INTEGER NOT NULL,
+    held_vm_id   TEXT REFERENCES vms (id),
+    offered_at   INTEGER,
+    held_until   INTEGER
+  );
+  CREATE UNIQUE INDEX waitlist_one_per_user ON waitlist (pool, user);
+  CREATE UNIQUE INDEX waitlist_one_hold_per_vm ON waitlist (held_vm_id) WHERE held_vm_id IS NOT NULL;
+  CREATE INDEX waitlist_pool_order ON waitlist (pool, id);
+  `,
+  // 11: alerts to the people who run the service: each incident (pending while its condition
+  // has not held long enough, open, resolved), the conversations set with `admin alerts here`,
+  // and the fingerprint of the pool's configuration its health was counted under (a changed
+  // image or flavour closes a pool's open circuit).
+  `
+  CREATE TABLE alerts (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind         TEXT NOT NULL,
+    pool         TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    since        INTEGER NOT NULL,
+    raised_at    INTEGER,
+    last_sent_at INTEGER,
+    sent         INTEGER NOT NULL DEFAULT 0,
+    resolved_at  INTEGER,
+    detail       TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX alerts_one_live ON alerts (kind, pool, subject) WHERE status IN ('pending', 'open');
+  CREATE INDEX alerts_resolved ON alerts (resolved_at) WHERE status = 'resolved';
+  CREATE TABLE alert_conversations (
+    platform     TEXT PRIMARY KEY,
+    conversation TEXT NOT NULL,
+    set_by       TEXT NOT NULL,
+    set_at       INTEGER NOT NULL
+  );
+  ALTER TABLE pool_health ADD COLUMN spec TEXT;
+  `,
 ];
