@@ -96,3 +96,16 @@ export function adminExtendedMessage(lease: LeaseView, admin: string, reason: st
     fields({ label: 'Expires', value: { time: lease.expiresAt } }),
   );
 }
+
+/** The lease's pool was removed from the configuration: the VM stays until its lease ends, never longer. */
+export function poolRetiringMessage(lease: LeaseView, now: number): Reply {
+  return reply(
+    'warning',
+    `Pool ${lease.pool} is being retired`,
+    text(
+      `It was removed from the bot's configuration. You keep ${lease.vm.name} until its lease ends, but it can no longer be extended: ` +
+        'it is torn down then. Save your work to your home directory, which is kept.',
+    ),
+    fields({ label: 'VM', value: lease.vm.name }, { label: 'Expires', value: { time: lease.expiresAt } }, { label: 'Time left', value: { duration: Math.max(0, lease.expiresAt - now) } }),
+  );
+}

@@ -4,7 +4,9 @@ import type { LeaseView, PoolSpec } from './model.ts';
 export type LeaseAction =
   | { kind: 'expire'; lease: LeaseView }
   /** Send the reminder `beforeMs` ahead of expiry; earlier stages that were missed are `superseded`. */
-  | { kind: 'remind'; lease: LeaseView; beforeMs: number; superseded: number[] };
+  | { kind: 'remind'; lease: LeaseView; beforeMs: number; superseded: number[] }
+  /** Tell the holder, once, that the lease's pool was removed from the configuration (retired-pools.ts). */
+  | { kind: 'retiring'; lease: LeaseView };
 
 /** Reminder stages of a lease that are due at `now`, most urgent last. */
 export function dueStages(lease: LeaseView, pool: PoolSpec, now: number): number[] {
@@ -17,13 +19,16 @@ const key = (leaseId: string, beforeMs: number, expiresAt: number) => `${leaseId
  * Which leases to tear down and which reminders to send. A stage is sent once per expiry time
  * (an extension moves the expiry and so re-arms every stage). When the bot was down across
  * several stages only the most urgent one is sent; the others are recorded as superseded, so
- * a user never gets "24 hours left" and "10 minutes left" in the same minute.
+ * a user never gets "24 hours left" and "10 minutes left" in the same minute. A lease of a
+ * pool no longer configured gets no reminders (its stages are gone with it) but one notice,
+ * unless its id is in `toldRetiring`.
  */
 export function planLeases(
   leases: readonly LeaseView[],
   pools: ReadonlyMap<string, PoolSpec>,
   recorded: readonly ReminderRecord[],
   now: number,
+  toldRetiring: ReadonlySet<string> = new Set(),
 ): LeaseAction[] {
   const seen = new Set(recorded.map((r) => key(r.leaseId, r.beforeMs, r.expiresAt)));
   const actions: LeaseAction[] = [];
@@ -33,7 +38,10 @@ export function planLeases(
       continue;
     }
     const pool = pools.get(lease.pool);
-    if (!pool) continue;
+    if (!pool) {
+      if (!toldRetiring.has(lease.id)) actions.push({ kind: 'retiring', lease });
+      continue;
+    }
     const due = dueStages(lease, pool, now);
     const urgent = due.at(-1);
     if (urgent === undefined || seen.has(key(lease.id, urgent, lease.expiresAt))) continue;

@@ -1,6 +1,7 @@
 import type { CloudServer } from '../ports/cloud.ts';
 import { circuitOf, type CircuitSettings } from './circuit.ts';
 import type { PoolHealth, PoolSpec, Vm, VmState } from './model.ts';
+import { planRetiredVm, retiredPoolNames, retiredPoolNote } from './retired-pools.ts';
 
 /** Metadata keys that mark a server as the bot's and tie it to a store record. */
 export const META = { managedBy: 'daaas:managed-by', pool: 'daaas:pool', vm: 'daaas:vm' } as const;
@@ -68,10 +69,14 @@ export function planPools(world: ObservedWorld): Plan {
   }
   const liveIds = new Set(world.vms.map((vm) => vm.id));
 
+  // A pool gone from the configuration is retired: all but its claimed VMs go (retired-pools.ts).
+  const retired = new Set(retiredPoolNames(world.pools, world.vms));
   for (const vm of world.vms) {
-    const action = planVm(vm, serverOf.get(vm.id), world);
+    const own = retired.has(vm.pool) ? planRetiredVm(vm, serverOf.get(vm.id), world) : undefined;
+    const action = own === undefined ? planVm(vm, serverOf.get(vm.id), world) : own;
     if (action) actions.push(action);
   }
+  for (const pool of retired) notes.set(pool, retiredPoolNote(pool, world.vms));
 
   for (const server of world.servers) {
     const vmId = server.metadata[META.vm];

@@ -3,6 +3,7 @@ import { userSetupFailuresAfter, type BackoffSettings } from '../core/backoff.ts
 import { errorMessage } from '../core/error-message.ts';
 import { noticeFor } from '../core/outbox.ts';
 import type { LeaseView, PoolSpec, Vm } from '../core/model.ts';
+import { retiredPoolSpec } from '../core/retired-pools.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Metrics } from '../ports/metrics.ts';
@@ -156,8 +157,8 @@ export class BackgroundRuns {
   }
 
   private startReleasePlay(vm: Vm): void {
-    const pool = this.options.pools.get(vm.pool);
-    if (!pool) return;
+    // A pool removed from the configuration still gets its VMs' release plays (retired-pools.ts).
+    const pool = this.options.pools.get(vm.pool) ?? retiredPoolSpec(vm.pool, vm);
     this.releasePlays.set(vm.id, 'running');
     const controller = new AbortController();
     this.track(

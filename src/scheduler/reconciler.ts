@@ -1,4 +1,4 @@
-import { reminderMessage, teardownMessage } from '../chat/lease-card.ts';
+import { poolRetiringMessage, reminderMessage, teardownMessage } from '../chat/lease-card.ts';
 import { formatDuration } from '../core/duration.ts';
 import { errorMessage } from '../core/error-message.ts';
 import { circuitOf, closedCircuit, configChangedSince } from '../core/circuit.ts';
@@ -44,6 +44,8 @@ export interface ReconcilerOptions {
   metrics?: Metrics;
   /** The account a claimed VM is set up for (from the facility directory); the lease's user name when absent. */
   claimAccount?: (user: string) => Promise<string | ClaimAccount>;
+  /** Runs after each tick has acted (the alert rules); what it throws is logged, never fails the tick. */
+  afterTick?: () => void;
 }
 
 export interface TickReport {
@@ -117,7 +119,7 @@ export class Reconciler {
     const leases = this.options.store.activeLeases();
     // One transaction: each expiry or reminder stage is written with the message about it, and
     // the outbox sender delivers the messages afterwards; the tick never waits on a chat platform.
-    const leaseActions = planLeases(leases, this.pools, this.options.store.activeReminders(), now);
+    const leaseActions = planLeases(leases, this.pools, this.options.store.activeReminders(), now, this.toldRetiring(leases));
     if (leaseActions.length > 0) {
       this.options.store.transaction(() => {
         for (const action of leaseActions) this.applyLease(action, now);
@@ -136,6 +138,11 @@ export class Reconciler {
       await runLimited(plan.actions, this.options.settings.applyConcurrency, (action) => this.apply(action, now));
       count += plan.actions.length;
     }
+    try {
+      if (!this.stopped) this.options.afterTick?.();
+    } catch (error) {
+      this.options.log.error({ err: error }, 'the checks after the tick (alerts) failed; the next tick tries again');
+    }
     return { actions: count, cloudReachable: world !== null, nextWakeAt: this.nextWakeAt(now, leases) };
   }
 
@@ -145,7 +152,8 @@ export class Reconciler {
    */
   async preview(): Promise<{ leases: LeaseAction[]; plan: Plan | null; cloudError: string | null }> {
     const now = this.options.clock.now();
-    const leases = planLeases(this.options.store.activeLeases(), this.pools, this.options.store.activeReminders(), now);
+    const active = this.options.store.activeLeases();
+    const leases = planLeases(active, this.pools, this.options.store.activeReminders(), now, this.toldRetiring(active));
     const world = await this.observe(now);
     return { leases, plan: world && planPools(world), cloudError: world ? null : this.status.lastError };
   }
@@ -316,6 +324,16 @@ export class Reconciler {
 
   // ---- leases --------------------------------------------------------------------------------
 
+  /** Leases of pools no longer configured whose holder was told so already (the outbox keeps the message). */
+  private toldRetiring(leases: readonly LeaseView[]): Set<string> {
+    const told = new Set<string>();
+    for (const lease of leases) {
+      if (this.pools.has(lease.pool)) continue;
+      if (this.options.store.outboxMessages({ leaseId: lease.id }).some((m) => m.kind === 'pool-retired')) told.add(lease.id);
+    }
+    return told;
+  }
+
   /**
    * Runs inside the tick's lease transaction: an expiry and its teardown notice, a reminder
    * stage's record and its message, commit together. Nothing here waits on a chat platform:
@@ -323,6 +341,10 @@ export class Reconciler {
    */
   private applyLease(action: LeaseAction, now: number): void {
     const { lease } = action;
+    if (action.kind === 'retiring') {
+      this.outcomes.queueMessage(noticeFor('pool-retired', lease, poolRetiringMessage(lease, now), now));
+      return;
+    }
     const pool = this.pools.get(lease.pool);
     if (action.kind === 'expire') {
       if (this.outcomes.endLease(lease, 'expired', now)) {
