@@ -31,6 +31,18 @@ export interface PoolSpec {
   schedule?: SizeWindow[];
   /** The least time a window is filled ahead of its start (more when boots are seen to take longer). */
   leadTimeMs?: number;
+  /** Idle VMs (no session, no busy process of the holder): asked after `afterMs`, released `releaseAfterMs` after asking while others wait (null: never). Defaults in core/activity.ts. */
+  idle?: { afterMs: number; releaseAfterMs: number | null };
+  /** The one postponement of teardown a busy VM gets at expiry when nobody waits; 0: none. */
+  graceWhenBusyMs?: number;
+  /** The waitlist (core/waitlist.ts has the defaults): a claim on an empty pool queues; the configuration turns it on unless `queue: false`. */
+  queue?: boolean;
+  /** How long a ready VM is held for the head of the queue. */
+  holdForMs?: number;
+  /** Lease a ready VM to the head of the queue at once instead of offering it. */
+  autoAssign?: boolean;
+  /** While people wait: extensions as usual, at most once more, or none. */
+  extendWhileQueued?: 'allow' | 'once' | 'refuse';
 }
 
 /** A scheduled warm size: from each time `cron` fires, for `forMs`, the pool keeps `size` warm. */

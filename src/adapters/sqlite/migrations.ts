@@ -200,4 +200,23 @@ export const MIGRATIONS: readonly string[] = [
   );
   ALTER TABLE pool_health ADD COLUMN spec TEXT;
   `,
+  // 12: what the activity monitor knows of each lease: its latest probe (report or error), the
+  // current idle run and idle time, the idle prompt and Keep, and the one grace given at expiry
+  // (kept so that a restart neither grants a second nor forgets the first). Goes with its lease.
+  `
+  CREATE TABLE lease_activity (
+    lease_id      TEXT PRIMARY KEY REFERENCES leases (id) ON DELETE CASCADE,
+    pool          TEXT NOT NULL,
+    last_probe_at INTEGER,
+    last_report   TEXT,
+    last_error    TEXT,
+    idle_since    INTEGER,
+    idle_ms       INTEGER NOT NULL DEFAULT 0,
+    prompted_at   INTEGER,
+    kept_at       INTEGER,
+    grace_at      INTEGER,
+    grace_until   INTEGER,
+    grace_job     TEXT
+  );
+  `,
 ];
