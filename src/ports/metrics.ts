@@ -19,6 +19,8 @@ export interface Metrics {
   summary(): MetricsSummary;
   /** Where each pool's circuit breaker is read when the metrics are scraped (`closed`, `open`, `trial`). */
   watchCircuits?(read: () => { pool: string; state: string }[]): void;
+  /** Where the open alerts are read when the metrics are scraped (one entry per alert). */
+  watchAlerts?(read: () => { kind: string; pool: string }[]): void;
 }
 
 export interface MetricsSummary {

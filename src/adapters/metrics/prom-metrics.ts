@@ -39,6 +39,7 @@ export class PromMetrics implements Metrics {
   private readonly emptyMs = new Map<string, number>();
 
   private poolCircuits: () => PoolCircuit[] = () => [];
+  private openAlerts: () => { kind: string; pool: string }[] = () => [];
 
   constructor(poolCounts: () => PoolCounts[], options: { processMetrics?: boolean } = {}) {
     const r = [this.registry];
@@ -74,11 +75,26 @@ export class PromMetrics implements Metrics {
         for (const { pool, state } of circuits()) this.set({ pool, state }, state === 'closed' ? 0 : 1);
       },
     });
+    const alerts = () => this.openAlerts();
+    new Gauge({
+      name: 'daaas_alerts_open',
+      help: 'Open alerts to the operators, by kind and pool (pool "" for the cloud and for a user\'s set-up failures)',
+      labelNames: ['kind', 'pool'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const { kind, pool } of alerts()) this.inc({ kind, pool });
+      },
+    });
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'daaas_' });
   }
 
   watchCircuits(read: () => PoolCircuit[]): void {
     this.poolCircuits = read;
+  }
+
+  watchAlerts(read: () => { kind: string; pool: string }[]): void {
+    this.openAlerts = read;
   }
 
   command(name: string, result: string, ms: number): void {

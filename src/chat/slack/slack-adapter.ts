@@ -287,8 +287,9 @@ export class SlackAdapter implements Notifier {
     await args.next();
   }
 
+  /** A Slack user id, or a channel id (`C…`, `G…`: the channel alerts go to), used as it is. */
   private slackUserOf(to: Recipient): string | undefined {
-    if (/^[UW][A-Z0-9]{2,}$/.test(to.conversation)) return to.conversation;
+    if (/^[UWCG][A-Z0-9]{2,}$/.test(to.conversation)) return to.conversation;
     return this.mapper.slackUsersOf(to.user).at(-1);
   }
 }

@@ -63,3 +63,17 @@ test('each pool’s circuit breaker is exported, read at scrape time: 1 open or 
   t.false(text.includes('state="closed"'), 'the old state is not left behind');
   t.true(text.includes('daaas_pool_circuit_open{pool="imaging",state="trial"} 1'));
 });
+
+test('open alerts are exported by kind and pool, read at scrape time; none gives no series', async (t) => {
+  const m = new PromMetrics(() => []);
+  let open: { kind: string; pool: string }[] = [];
+  m.watchAlerts(() => open);
+  t.false((await m.render()).includes('daaas_alerts_open{'));
+  open = [{ kind: 'circuit-open', pool: 'physics' }, { kind: 'cloud-unreachable', pool: '' }, { kind: 'setup-failing', pool: '' }, { kind: 'setup-failing', pool: '' }];
+  const text = await m.render();
+  t.true(text.includes('daaas_alerts_open{kind="circuit-open",pool="physics"} 1'));
+  t.true(text.includes('daaas_alerts_open{kind="cloud-unreachable",pool=""} 1'));
+  t.true(text.includes('daaas_alerts_open{kind="setup-failing",pool=""} 2'), 'two users failing: two alerts of the kind');
+  open = [];
+  t.false((await m.render()).includes('daaas_alerts_open{'), 'resolved alerts leave no series behind');
+});

@@ -13,6 +13,7 @@ import type { Reply } from '../../../src/chat/reply.ts';
 import { decodeButtonValue } from '../../../src/chat/slack/render-blocks.ts';
 import { SlackAdapter, type SlackAdapterOptions } from '../../../src/chat/slack/slack-adapter.ts';
 import { principalFor } from '../../../src/core/access.ts';
+import { alertBody } from '../../../src/core/alert-messages.ts';
 import { HttpServer } from '../../../src/http/http-server.ts';
 import type { Logger } from '../../../src/ports/logger.ts';
 import { filledHarness, snapshot } from '../../helpers/replies.ts';
@@ -609,4 +610,14 @@ test('a Slack that does not answer at start is reported as unreachable, not as a
   t.regex(error!.message, /^cannot reach Slack \(ECONNREFUSED\)/);
   t.notRegex(error!.message, /did not accept the bot token/);
   await slack.stop();
+});
+
+test('an alert to the configured Slack channel is posted in that channel, not to a user', async (t) => {
+  const s = await setup(t);
+  const alert = { id: 1, kind: 'circuit-open' as const, pool: 'physics', subject: '', status: 'open' as const, since: 0, raisedAt: 0, lastSentAt: 0, sent: 1, resolvedAt: null, detail: 'physics stopped booting' };
+  await s.slack.notify({ platform: 'slack', user: '#alerts', conversation: 'C0ALERTS' }, alertBody(alert, { stage: 'raised' }, 60_000));
+  const posted = s.fake.callsTo('chat.postMessage');
+  t.is(posted.length, 1);
+  t.is(posted[0]!.body.channel, 'C0ALERTS');
+  t.regex(String(posted[0]!.body.text), /^ALERT: pool failing \(circuit open\): physics/);
 });
