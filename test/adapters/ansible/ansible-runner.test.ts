@@ -154,6 +154,20 @@ test('results are parsed per task from the JSON-lines callback; the first real f
   t.is((await makeRunner(logDir).lastLog('vm-mixed'))?.file, result.logFile);
 });
 
+test('run logs are capped as configured: the newest per VM are kept', async (t) => {
+  const { runner, logDir, remove } = setup({ runLogs: { keepPerVm: 2 } });
+  t.teardown(remove);
+  const results = [];
+  for (const n of [1, 2, 3]) results.push(await runner.run(local('quick.yml', 'vm-capped', { value: n })));
+  await runner.run(local('quick.yml', 'vm-other', { value: 0 }));
+  await runner.logsRotated();
+  t.deepEqual(
+    logFiles(logDir).filter((f) => f.startsWith('vm-capped--')).map((f) => join(logDir, f)).sort(),
+    results.slice(1).map((r) => r.logFile).sort(),
+  );
+  t.is(logFiles(logDir).filter((f) => f.startsWith('vm-other--')).length, 1, 'another VM\'s logs are counted apart');
+});
+
 test('a Jinja-looking value is passed literally: it reaches the play and is never evaluated', async (t) => {
   const { runner, work, remove } = setup();
   t.teardown(remove);
