@@ -177,11 +177,15 @@ export function poolNames(count: number): string[] {
 
 /** Counts how often each Cloud method is called: a paged list walk counts once here, per page in SimCloud.calls. */
 export class CountingCloud implements Cloud {
-  readonly walks = { listServers: 0, getServer: 0, createServer: 0, deleteServer: 0, limits: 0, imageId: 0, flavorCores: 0 };
+  readonly walks = { listServers: 0, listChanges: 0, getServer: 0, createServer: 0, deleteServer: 0, limits: 0, imageId: 0, flavorCores: 0 };
   constructor(readonly inner: Cloud) {}
   listServers(tag: string): Promise<CloudServer[]> {
     this.walks.listServers++;
     return this.inner.listServers(tag);
+  }
+  listChanges(tag: string, since: number): Promise<CloudServer[]> {
+    this.walks.listChanges++;
+    return this.inner.listChanges(tag, since);
   }
   getServer(id: string): Promise<CloudServer | null> {
     this.walks.getServer++;

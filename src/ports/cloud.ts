@@ -47,6 +47,15 @@ export interface Cloud {
    * so a server missing from a list is confirmed with `getServer` before it is called gone.
    */
   listServers(tag: string): Promise<CloudServer[]>;
+  /**
+   * What changed since `since` (the cloud's own clock, ms): every server carrying `tag` that was
+   * created or changed since then, and every server of the project deleted since then, with
+   * status DELETED. Nova's `changes-since`: a deleted server has lost its tags and metadata, so
+   * deleted ones come untagged and are matched by id; the cloud reports them for a while only
+   * (until its deleted rows are archived), so a caller that looked away longer walks the whole
+   * list instead. Paged like `listServers`; one request at steady state.
+   */
+  listChanges(tag: string, since: number): Promise<CloudServer[]>;
   /** One server; null when the cloud does not know it. */
   getServer(id: string): Promise<CloudServer | null>;
   /** Not idempotent: callers look for the server by name/tag before creating another. */

@@ -31,6 +31,8 @@ interface FakeServer {
   networks: string[];
   created: number;
   error: string | null;
+  /** When the fault was set: it changes the server's `updated`. */
+  erroredAt?: number;
   deletingSince: number | null;
   /** The user data the server booted with, decoded (Nova takes it base64-encoded). */
   userData?: string;
@@ -49,6 +51,8 @@ export class FakeOpenStack {
   readonly images: { id: string; name: string; status: string; created_at: string }[] = [];
   readonly networks = [{ id: randomUUID(), name: 'facility-analysis' }];
   readonly servers = new Map<string, FakeServer>();
+  /** Deleted servers, reported by `changes-since` (status DELETED, tags and metadata gone), as Nova's are until archived. */
+  private readonly deleted = new Map<string, { server: FakeServer; at: number }>();
   readonly tokens = new Map<string, number>();
   /** Every request: method, path with query, headers (lower-case). */
   readonly requests: { method: string; url: string; headers: IncomingMessage['headers'] }[] = [];
@@ -80,7 +84,10 @@ export class FakeOpenStack {
 
   breakServer(id: string, fault: string): void {
     const s = this.servers.get(id);
-    if (s) s.error = fault;
+    if (s) {
+      s.error = fault;
+      s.erroredAt = Date.now();
+    }
   }
 
   /** A server created by someone else, with whatever tags they chose. */
@@ -210,8 +217,13 @@ export class FakeOpenStack {
 
   private list(query: URLSearchParams, version: number, res: ServerResponse): void {
     const wanted = query.get('tags')?.split(',') ?? [];
-    const all = [...this.servers.values()]
-      .filter((s) => this.live(s.id) && wanted.every((tag) => s.tags.includes(tag)))
+    const changesSince = query.get('changes-since');
+    const since = changesSince === null ? null : Date.parse(changesSince);
+    if (since !== null && Number.isNaN(since)) return send(res, 400, { badRequest: { code: 400, message: `Invalid input for query parameters changes-since. Value: ${changesSince}. '${changesSince}' is not a 'date-time'` } });
+    // With changes-since, deleted servers are listed too, without the tags and metadata they had.
+    const gone = since === null ? [] : [...this.deleted.values()].filter((d) => d.at >= since).map((d) => ({ ...d.server, tags: [] as string[], metadata: {} as Record<string, string>, gone: true }));
+    const all = [...[...this.servers.values()].filter((s) => this.live(s.id) && (since === null || this.updated(s) >= since)).map((s) => ({ ...s, gone: false })), ...gone]
+      .filter((s) => wanted.every((tag) => s.tags.includes(tag)))
       .sort((a, b) => b.created - a.created || a.id.localeCompare(b.id));
     const limit = Math.min(Number(query.get('limit') ?? this.o.maxLimit ?? 1000), this.o.maxLimit ?? 1000);
     const marker = query.get('marker');
@@ -219,7 +231,7 @@ export class FakeOpenStack {
     if (marker && start === 0) return send(res, 400, { badRequest: { code: 400, message: `marker [${marker}] not found` } });
     const page = all.slice(start, start + limit);
     const links = page.length === limit ? [{ rel: 'next', href: `http://nova.internal:8774/v2.1/servers/detail?limit=${limit}&marker=${page.at(-1)!.id}` }] : undefined;
-    send(res, 200, { servers: page.map((s) => this.show(s, version)), ...(links ? { servers_links: links } : {}) });
+    send(res, 200, { servers: page.map((s) => (s.gone ? { ...(this.show(s, version) as object), status: 'DELETED', 'OS-EXT-STS:task_state': null, addresses: {} } : this.show(s, version))), ...(links ? { servers_links: links } : {}) });
   }
 
   private boot(body: unknown, version: number, res: ServerResponse): void {
@@ -265,9 +277,16 @@ export class FakeOpenStack {
     const s = this.servers.get(id);
     if (s?.deletingSince !== null && s?.deletingSince !== undefined && Date.now() - s.deletingSince >= (this.o.deleteMs ?? 200)) {
       this.servers.delete(id);
+      this.deleted.set(id, { server: s, at: s.deletingSince + (this.o.deleteMs ?? 200) });
       return undefined;
     }
     return s;
+  }
+
+  /** Nova's `updated`: the latest of creation, the boot ending, a fault and the start of deletion. */
+  private updated(s: FakeServer): number {
+    const booted = s.created + (this.o.bootMs ?? 300);
+    return Math.max(s.created, Date.now() >= booted ? booted : 0, s.erroredAt ?? 0, s.deletingSince ?? 0);
   }
 
   private show(s: FakeServer, version: number): unknown {

@@ -46,6 +46,7 @@ if (!cloudConfigured(env)) {
     // Every server the contract boots is remembered, so none is left behind even when a test fails.
     const cloud: Cloud = {
       listServers: (tag) => real.listServers(tag),
+      listChanges: (tag, since) => real.listChanges(tag, since),
       getServer: (id) => real.getServer(id),
       createServer: async (request) => {
         const server = await real.createServer(request);

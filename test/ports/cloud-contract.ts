@@ -91,6 +91,34 @@ export function cloudContract(test: Register, name: string, make: () => Promise<
     t.deepEqual(remaining, []);
   }));
 
+  test(`${name}: changes since a time: tagged servers created since, and a deleted one as DELETED (untagged), nothing from later`, withFixture(async (t, f) => {
+    const tag = uniqueTag();
+    const kept = await f.cloud.createServer(request(f, tag, 'c1'));
+    const doomed = await f.cloud.createServer(request(f, tag, 'c2'));
+    const stranger = await f.cloud.createServer(request(f, uniqueTag(), 'c3'));
+    let listed = await f.cloud.listServers(tag);
+    for (let waited = 0; listed.length < 2 && waited < f.bootMs; waited += f.bootMs / 20) {
+      await f.advance(f.bootMs / 20);
+      listed = await f.cloud.listServers(tag);
+    }
+    // The window opens before they were made, by the cloud's own clock (Nova's times are whole seconds).
+    const since = Math.min(...listed.map((s) => s.createdAt)) - 2000;
+    const changes = await f.cloud.listChanges(tag, since);
+    t.deepEqual(changes.filter((s) => s.status !== 'DELETED').map((s) => s.id).sort(), [kept.id, doomed.id].sort());
+    t.false(changes.some((s) => s.id === stranger.id), 'a server with another tag that is not deleted is not reported');
+
+    await f.cloud.deleteServer(doomed.id);
+    for (let waited = 0; (await f.cloud.getServer(doomed.id)) !== null && waited < f.bootMs * 4; waited += f.bootMs / 20) await f.advance(f.bootMs / 20);
+    const after = await f.cloud.listChanges(tag, since);
+    const gone = after.filter((s) => s.id === doomed.id);
+    t.is(gone.length, 1);
+    t.is(gone[0]?.status, 'DELETED');
+    t.not(after.find((s) => s.id === kept.id)?.status, 'DELETED');
+    t.false(after.some((s) => s.id === stranger.id));
+    t.false((await f.cloud.listChanges(tag, since + 86_400_000)).some((s) => s.id === kept.id || s.id === doomed.id), 'nothing changed after tomorrow');
+    for (const id of [kept.id, stranger.id]) await f.cloud.deleteServer(id);
+  }));
+
   test(`${name}: an unknown flavour or image is a CloudError with the cloud's status`, withFixture(async (t, f) => {
     const tag = uniqueTag();
     const badFlavor = await t.throwsAsync(f.cloud.createServer({ ...request(f, tag, 'b1'), flavor: 'no-such-flavor' }), { instanceOf: CloudError });

@@ -14,6 +14,10 @@ export class MeteredCloud implements Cloud {
     return this.measure('list servers', () => this.cloud.listServers(tag));
   }
 
+  listChanges(tag: string, since: number): Promise<CloudServer[]> {
+    return this.measure('list changes', () => this.cloud.listChanges(tag, since));
+  }
+
   getServer(id: string): Promise<CloudServer | null> {
     return this.measure('show server', () => this.cloud.getServer(id));
   }

@@ -76,16 +76,31 @@ export class OpenStackCloud implements Cloud {
   }
 
   async listServers(tag: string): Promise<CloudServer[]> {
+    // `tags` is filtered by Nova itself (the metadata filter is silently ignored for non-admins,
+    // so it cannot be used).
+    return this.walk('list servers', { tags: tag });
+  }
+
+  /**
+   * `changes-since`, without the tag filter: Nova strips a deleted server's tags (and metadata),
+   * so `tags=` with `changes-since` would miss every deletion. Tagged servers of ours and every
+   * deleted one are kept; the caller matches deleted ones by id.
+   */
+  async listChanges(tag: string, since: number): Promise<CloudServer[]> {
+    const all = await this.walk('list changes', { 'changes-since': new Date(Math.max(0, since)).toISOString() });
+    return all.filter((server) => server.status === 'DELETED' || server.tags.includes(tag));
+  }
+
+  /** One paged walk of /servers/detail: `limit` and `marker` page through it. */
+  private async walk(operation: string, filter: Record<string, string>): Promise<CloudServer[]> {
     const servers: CloudServer[] = [];
     const seen = new Set<string>();
     let marker: string | undefined;
-    // One paged walk: `tags` is filtered by Nova itself (the metadata filter is silently
-    // ignored for non-admins, so it cannot be used), `limit` and `marker` page through it.
     for (;;) {
       const { body } = await this.o.session.request<{ servers: NovaServer[]; servers_links?: { rel: string; href: string }[] }>('compute', '/servers/detail', {
-        operation: 'list servers',
+        operation,
         headers: COMPUTE_HEADERS,
-        searchParams: { tags: tag, limit: this.pageSize, ...(marker ? { marker } : {}) },
+        searchParams: { ...filter, limit: this.pageSize, ...(marker ? { marker } : {}) },
       });
       const page = body?.servers ?? [];
       for (const server of page) {

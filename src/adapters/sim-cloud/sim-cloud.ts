@@ -28,6 +28,8 @@ export interface SimCloudOptions {
   images: string[];
   /** Servers per page of a list, as Nova's `limit`. */
   pageSize?: number;
+  /** How long a deleted server is still reported by `listChanges` (Nova: until its rows are archived). */
+  deletedRetentionMs?: number;
   /** Randomness, seeded in tests. */
   random?: () => number;
 }
@@ -40,6 +42,8 @@ interface SimServer {
   metadata: Record<string, string>;
   tags: string[];
   createdAt: number;
+  /** When the bot or an operator last changed it (the boot finishing is worked out as it is read). */
+  updatedAt?: number;
   bootMs: number;
   failsToBoot: boolean;
   address: string;
@@ -52,9 +56,14 @@ interface Persisted {
   nextAddress: number;
   /** Images republished under their name, by name: version 1 is the name itself. */
   imageVersions?: Record<string, number>;
+  /** Deleted servers still reported by `listChanges`, with when they went. */
+  deleted?: { server: SimServer; deletedAt: number }[];
 }
 
-type Operation = 'list' | 'get' | 'create' | 'delete' | 'limits' | 'flavor' | 'image';
+type Operation = 'list' | 'changes' | 'get' | 'create' | 'delete' | 'limits' | 'flavor' | 'image';
+
+/** Nova keeps deleted servers' rows until an operator archives them; an hour is a short such while. */
+const DELETED_RETENTION_MS = 3_600_000;
 
 /**
  * An in-process OpenStack look-alike. Servers boot for a while and then go ACTIVE or ERROR;
@@ -63,8 +72,11 @@ type Operation = 'list' | 'get' | 'create' | 'delete' | 'limits' | 'flavor' | 'i
  */
 export class SimCloud implements Cloud {
   /** API requests made, by operation (each page of a list counts once). */
-  readonly calls: Record<Operation, number> = { list: 0, get: 0, create: 0, delete: 0, limits: 0, flavor: 0, image: 0 };
+  readonly calls: Record<Operation, number> = { list: 0, changes: 0, get: 0, create: 0, delete: 0, limits: 0, flavor: 0, image: 0 };
   private servers = new Map<string, SimServer>();
+  private deleted = new Map<string, { server: SimServer; deletedAt: number }>();
+  /** Servers whose changes `listChanges` leaves out, as a change lost to a clock or a race would be. */
+  private readonly dropped = new Set<string>();
   private imageVersions: Record<string, number> = {};
   private hidden = new Set<string>();
   private nextAddress = 0;
@@ -94,14 +106,22 @@ export class SimCloud implements Cloud {
     const server = this.servers.get(id);
     if (server) {
       server.fault = fault;
+      server.updatedAt = this.options.clock.now();
       this.save();
     }
   }
 
   /** A server vanishes behind the bot's back (deleted by an operator, say). */
   removeServer(id: string): void {
-    this.servers.delete(id);
-    this.save();
+    this.markDeleted(id);
+  }
+
+  /**
+   * Every change of this server from now on is left out of `listChanges` (a change the window
+   * missed): only a full list, or asking for the server itself, shows what became of it.
+   */
+  dropChangesOf(id: string): void {
+    this.dropped.add(id);
   }
 
   /** The next list leaves this server out, as Nova's may while the server changes cell. */
@@ -144,6 +164,30 @@ export class SimCloud implements Cloud {
     return result;
   }
 
+  async listChanges(tag: string, since: number): Promise<CloudServer[]> {
+    const pageSize = this.options.pageSize ?? 50;
+    const now = this.options.clock.now();
+    const retention = this.options.deletedRetentionMs ?? DELETED_RETENTION_MS;
+    for (const [id, gone] of this.deleted) if (now - gone.deletedAt > retention) this.deleted.delete(id);
+    const changed: CloudServer[] = [];
+    for (const server of this.servers.values()) {
+      if (server.tags.includes(tag) && !this.dropped.has(server.id) && this.updated(server) >= since) changed.push(this.view(server));
+    }
+    // As Nova does: a deleted server keeps its id, name, image and flavour, but not its tags or metadata.
+    for (const { server, deletedAt } of this.deleted.values()) {
+      if (deletedAt >= since && !this.dropped.has(server.id)) changed.push({ ...this.view(server), status: 'DELETED', fault: null, address: null, metadata: {}, tags: [] });
+    }
+    changed.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+    const result: CloudServer[] = [];
+    let offset = 0;
+    do {
+      await this.call('changes');
+      result.push(...changed.slice(offset, offset + pageSize));
+      offset += pageSize;
+    } while (offset < changed.length);
+    return result;
+  }
+
   async getServer(id: string): Promise<CloudServer | null> {
     await this.call('get');
     const server = this.servers.get(id);
@@ -177,7 +221,7 @@ export class SimCloud implements Cloud {
   async deleteServer(id: string): Promise<void> {
     await this.call('delete');
     // Already gone is success: deleting is idempotent for the bot.
-    if (this.servers.delete(id)) this.save();
+    this.markDeleted(id);
   }
 
   async limits(): Promise<CloudLimits> {
@@ -194,6 +238,21 @@ export class SimCloud implements Cloud {
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  private markDeleted(id: string): void {
+    const server = this.servers.get(id);
+    if (!server) return;
+    this.servers.delete(id);
+    this.deleted.set(id, { server, deletedAt: this.options.clock.now() });
+    this.save();
+  }
+
+  /** When the server last changed: its last change by a call, or its boot ending, whichever is later. */
+  private updated(server: SimServer): number {
+    const changed = server.updatedAt ?? server.createdAt;
+    const booted = server.createdAt + server.bootMs;
+    return !server.fault && this.options.clock.now() >= booted ? Math.max(changed, booted) : changed;
+  }
 
   private currentImage(name: string): string {
     const version = this.imageVersions[name] ?? 1;
@@ -294,6 +353,7 @@ export class SimCloud implements Cloud {
     this.servers = new Map(state.servers.map((s) => [s.id, s]));
     this.nextAddress = state.nextAddress;
     this.imageVersions = state.imageVersions ?? {};
+    this.deleted = new Map((state.deleted ?? []).map((d) => [d.server.id, d]));
   }
 
   /** Written whole and renamed into place, so a crash leaves the old or the new state, never half. */
@@ -301,7 +361,7 @@ export class SimCloud implements Cloud {
     const path = this.options.statePath;
     if (!path) return;
     mkdirSync(dirname(path), { recursive: true });
-    const state: Persisted = { version: 1, servers: [...this.servers.values()], nextAddress: this.nextAddress, imageVersions: this.imageVersions };
+    const state: Persisted = { version: 1, servers: [...this.servers.values()], nextAddress: this.nextAddress, imageVersions: this.imageVersions, deleted: [...this.deleted.values()] };
     writeFileSync(`${path}.tmp`, JSON.stringify(state));
     renameSync(`${path}.tmp`, path);
   }
