@@ -99,8 +99,11 @@ export interface Lease {
   endReason: LeaseEndReason | null;
 }
 
-/** `setup-failed`: the VM could not be personalised for its user, who gets their claim back. */
-export type LeaseEndReason = 'released' | 'expired' | 'vm-lost' | 'admin' | 'setup-failed';
+/**
+ * `setup-failed`: the VM could not be personalised for its user, who gets their claim back.
+ * `idle`: released by the bot, idle and its holder not answering while others waited.
+ */
+export type LeaseEndReason = 'released' | 'expired' | 'vm-lost' | 'admin' | 'setup-failed' | 'idle';
 
 /** A lease joined with its VM: what status, reminders and teardown work on. */
 export interface LeaseView extends Lease {
@@ -114,6 +117,8 @@ export interface PoolHealth {
   lastErrorAt: number | null;
   consecutiveFailures: number;
   backoffUntil: number | null;
+  /** The fingerprint of the pool's configuration its failures were counted under (core/circuit.ts). */
+  spec?: string | null;
 }
 
 /**

@@ -17,10 +17,18 @@ export interface Metrics {
   cloudCall(operation: string, result: string, ms: number): void;
   /** The figures `admin pools` shows. */
   summary(): MetricsSummary;
+  /** What the activity monitor saw and did (idle time, idle prompts and releases, graces, failed probes). */
+  activity?(event: ActivityEvent): void;
   /** Where each pool's circuit breaker is read when the metrics are scraped (`closed`, `open`, `trial`). */
   watchCircuits?(read: () => { pool: string; state: string }[]): void;
   /** Where the open alerts are read when the metrics are scraped (one entry per alert). */
   watchAlerts?(read: () => { kind: string; pool: string }[]): void;
+  /** The waitlist: a VM held for the first in line was offered, taken, passed on, or let lapse. */
+  hold?(pool: string, event: 'offered' | 'taken' | 'passed' | 'lapsed'): void;
+  /** A claim was served, `waitedMs` after it was made: 0 when a VM was ready at once, else the time in the queue. */
+  claimServed?(pool: string, waitedMs: number): void;
+  /** Where each pool's queue length is read when the metrics are scraped. */
+  watchQueues?(read: () => { pool: string; length: number }[]): void;
 }
 
 export interface MetricsSummary {
@@ -41,3 +49,8 @@ export const noMetrics: Metrics = {
   cloudCall() {},
   summary: () => ({ claimLatencyMs: null, emptyMs: new Map() }),
 };
+
+/** One event of the activity monitor, per pool: `idle-time` carries the idle time it adds. */
+export type ActivityEvent =
+  | { kind: 'idle-time'; pool: string; ms: number }
+  | { kind: 'idle-prompt' | 'idle-release' | 'grace' | 'probe-failed'; pool: string };

@@ -15,7 +15,7 @@ import type { Recipient } from './notifier.ts';
 export type OutboxStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'expired' | 'superseded' | 'interrupted';
 
 /** What the outbox holds: about a lease (reminders, home ready, set-up failed, teardown, an admin's extension, its pool being retired), or an alert to the operators. */
-export type MessageKind = 'reminder' | 'home-ready' | 'setup-failed' | 'teardown' | 'extended' | 'alert' | 'pool-retired';
+export type MessageKind = 'reminder' | 'home-ready' | 'setup-failed' | 'teardown' | 'extended' | 'alert' | 'pool-retired' | 'idle' | 'grace' | 'waitlist';
 
 /** A message the bot sends on its own, written in the same transaction as the change that causes it. */
 export interface OutboxMessage {

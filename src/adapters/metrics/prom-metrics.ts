@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Metrics, MetricsSummary } from '../../ports/metrics.ts';
+import type { ActivityEvent, Metrics, MetricsSummary } from '../../ports/metrics.ts';
 
 /** Buckets in seconds for latencies from a millisecond (a claim) to a quarter of an hour (a play). */
 const FAST = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -35,6 +35,10 @@ export class PromMetrics implements Metrics {
   private readonly cloud: Counter<'operation' | 'result'>;
   private readonly cloudErrors: Counter<'operation' | 'result'>;
   private readonly cloudLatency: Histogram<'operation'>;
+  private readonly idleHours: Counter<'pool'>;
+  private readonly idlePrompts: Counter<'pool' | 'outcome'>;
+  private readonly graces: Counter<'pool'>;
+  private readonly probeFailures: Counter<'pool'>;
   private readonly recentClaims: number[] = [];
   private readonly emptyMs = new Map<string, number>();
 
@@ -54,6 +58,10 @@ export class PromMetrics implements Metrics {
     this.cloud = new Counter({ name: 'daaas_cloud_calls_total', help: 'Cloud API calls by operation and result', labelNames: ['operation', 'result'], registers: r });
     this.cloudErrors = new Counter({ name: 'daaas_cloud_errors_total', help: 'Failed cloud API calls by operation and status', labelNames: ['operation', 'result'], registers: r });
     this.cloudLatency = new Histogram({ name: 'daaas_cloud_call_duration_seconds', help: 'Cloud API calls', labelNames: ['operation'], buckets: FAST, registers: r });
+    this.idleHours = new Counter({ name: 'daaas_idle_vm_hours_total', help: 'Claimed VMs found idle (no session, no busy process of the holder), in VM-hours', labelNames: ['pool'], registers: r });
+    this.idlePrompts = new Counter({ name: 'daaas_idle_prompts_total', help: 'Holders asked about an idle VM (sent) and idle VMs released by the bot (released)', labelNames: ['pool', 'outcome'], registers: r });
+    this.graces = new Counter({ name: 'daaas_graces_total', help: 'Teardowns postponed once because a job was running', labelNames: ['pool'], registers: r });
+    this.probeFailures = new Counter({ name: 'daaas_activity_probe_failures_total', help: 'Activity probes that failed or timed out (activity unknown)', labelNames: ['pool'], registers: r });
     new Gauge({
       name: 'daaas_pool_vms',
       help: 'VMs per pool and state (ready, booting, provisioning, claimed, releasing, failed)',
@@ -120,6 +128,15 @@ export class PromMetrics implements Metrics {
 
   reminder(result: 'sent' | 'failed'): void {
     this.reminders.inc({ result });
+  }
+
+  activity(event: ActivityEvent): void {
+    const pool = event.pool;
+    if (event.kind === 'idle-time') this.idleHours.inc({ pool }, event.ms / 3_600_000);
+    else if (event.kind === 'idle-prompt') this.idlePrompts.inc({ pool, outcome: 'sent' });
+    else if (event.kind === 'idle-release') this.idlePrompts.inc({ pool, outcome: 'released' });
+    else if (event.kind === 'grace') this.graces.inc({ pool });
+    else this.probeFailures.inc({ pool });
   }
 
   poolEmpty(pool: string, ms: number): void {
