@@ -7,7 +7,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Metrics } from '../ports/metrics.ts';
 import { usage, type CommandContext, type CommandSpec } from './command-spec.ts';
-import type { Invocation } from './invocation.ts';
+import { TERMINAL_PLATFORM, type Invocation } from './invocation.ts';
 import { parseInput } from './parse.ts';
 import { internalErrorReply } from './platform-text.ts';
 import { reply, text, type Reply } from './reply.ts';
@@ -41,6 +41,7 @@ export class Dispatcher {
   }
 
   async dispatch(invocation: Invocation): Promise<Reply> {
+    if (invocation.actingAdmin !== undefined && invocation.actingAdmin !== invocation.account) return this.dispatchActing(invocation, invocation.actingAdmin);
     const requestId = invocation.requestId ?? randomUUID().slice(0, 8);
     const log = this.options.log.child({ requestId, platform: invocation.platform, user: invocation.account });
     const started = this.options.clock.elapsedMs();
@@ -78,6 +79,31 @@ export class Dispatcher {
     } finally {
       this.options.metrics?.command(command, result, this.options.clock.elapsedMs() - started);
     }
+  }
+
+  /**
+   * The terminal's admin acting as someone else (`as bob claim excitations`): the command runs as
+   * that user, with their rights, not the admin's; one audit record names the admin, whom they
+   * acted as, the command and how it went. Refused elsewhere than the terminal and for non-admins.
+   */
+  private async dispatchActing(invocation: Invocation, admin: string): Promise<Reply> {
+    const { actingAdmin: _, ...asUser } = invocation;
+    let who: Principal;
+    try {
+      if (invocation.platform !== TERMINAL_PLATFORM) throw new UserError('NOT_ALLOWED', 'Acting as someone else is possible only at the bot’s own terminal.');
+      who = await this.options.principal({ ...asUser, account: admin });
+    } catch (error) {
+      if (!isUserError(error)) throw error;
+      return reply('error', error.message, error.hint ? text(error.hint) : undefined);
+    }
+    const audit: AdminCommandAudit = { who, command: 'as', target: invocation.account, reason: null, written: false };
+    if (!who.isAdmin) {
+      this.options.service.auditAdminCommand(audit, 'ADMIN_ONLY', { command: invocation.text });
+      return reply('error', `Only an admin of the bot may act as someone else, so "${invocation.text}" was not run as ${invocation.account}.`, text('Run it as yourself, without "as".'));
+    }
+    const answer = await this.dispatch(asUser);
+    this.options.service.auditAdminCommand(audit, answer.tone === 'error' ? 'refused' : 'ok', { command: invocation.text, answer: answer.title });
+    return answer;
   }
 
   /**

@@ -46,6 +46,8 @@ export interface InboundMessage<User> {
   conversation: string;
   /** The account holding the card whose button was pressed, when a button was. */
   owner?: string;
+  /** The terminal's admin acting as `user` (see Invocation.actingAdmin). */
+  actingAdmin?: string;
 }
 
 export type Outcome<Rendered> =
@@ -119,7 +121,13 @@ export class InboundPipeline<User, Rendered> {
     const identity = await this.identify(message.user);
     if (!identity.ok) return { kind: 'refused', reply: identity.reply, rendered: this.render(identity.reply) };
     const { account } = identity;
-    const answer = await this.dispatch({ platform: this.options.platform, account, conversation: message.conversation, text: message.text });
+    const answer = await this.dispatch({
+      platform: this.options.platform,
+      account,
+      conversation: message.conversation,
+      text: message.text,
+      ...(message.actingAdmin !== undefined ? { actingAdmin: message.actingAdmin } : {}),
+    });
     const stranger = message.owner !== undefined && message.owner !== account;
     // Someone else's button: the core refused it; said kindly, naming its holder.
     const notYours = stranger && answer.tone === 'error';

@@ -4,8 +4,9 @@ import type { Clock } from '../../ports/clock.ts';
 import { silentLogger, type Logger } from '../../ports/logger.ts';
 import type { Notifier, Recipient } from '../../ports/notifier.ts';
 import { InboundPipeline } from '../inbound.ts';
-import type { Invocation } from '../invocation.ts';
+import { TERMINAL_PLATFORM, type Invocation } from '../invocation.ts';
 import type { Reply } from '../reply.ts';
+import { asCommands, parseActAs } from './acting-as.ts';
 import { renderText } from './render-text.ts';
 
 export interface ShellAdapterOptions {
@@ -22,9 +23,14 @@ export interface ShellAdapterOptions {
   log?: Logger;
   /** The terminal's width now (process.stdout.columns): tables fit it. Undefined: no limit. */
   columns?: () => number | undefined;
+  /**
+   * Whether the person at the keyboard is an admin of the bot, who may act as others
+   * (`as bob claim excitations`) and then sees their direct messages too. Default: not.
+   */
+  isAdmin?: (account: string) => Promise<boolean>;
 }
 
-export const SHELL_PLATFORM = 'shell';
+export const SHELL_PLATFORM = TERMINAL_PLATFORM;
 const CONVERSATION = 'terminal';
 
 /**
@@ -35,6 +41,8 @@ export class ShellAdapter implements Notifier {
   private rl: Interface | undefined;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
+  /** The users the admin at the keyboard has acted as: their direct messages are shown here too. */
+  private readonly actedAs = new Set<string>();
   /** The person at the keyboard is who they say: identifying is trivial, nothing is delivered twice. */
   private readonly inbound: InboundPipeline<string, string>;
 
@@ -86,14 +94,44 @@ export class ShellAdapter implements Notifier {
   }
 
   async notify(to: Recipient, message: Reply): Promise<void> {
-    const body = renderText(message, { now: this.options.clock.now(), timeZone: this.options.timeZone, width: this.options.columns?.() });
-    this.print(`\n[direct message to ${to.user}]\n${body}\n`);
+    // Someone else's message (a user the admin acted as): their buttons are the commands to type.
+    const shown = to.user === this.options.account ? message : asCommands(message, to.user);
+    this.print(`\n[direct message to ${to.user}]\n${this.render(shown)}\n`);
+  }
+
+  /**
+   * A direct message delivered on another platform (Slack, Teams) to a user the admin here has
+   * acted as: shown here too. Messages for the terminal itself come through `notify`.
+   */
+  mirror(to: Recipient, message: Reply): void {
+    if (to.platform === SHELL_PLATFORM || !this.actedAs.has(to.user)) return;
+    this.print(`\n[direct message to ${to.user}]\n${this.render(asCommands(message, to.user))}\n`);
   }
 
   private async answer(line: string): Promise<void> {
     if (!this.options.interactive) this.options.output.write(`${this.options.account}> ${line}\n`);
-    const outcome = await this.inbound.handle({ user: this.options.account, conversation: CONVERSATION, text: line });
+    const acting = parseActAs(line);
+    if (acting && 'refused' in acting) return this.print(`${this.render(acting.refused)}\n`);
+    if (acting && acting.as !== this.options.account) {
+      // The dispatcher decides (admins only) and audits; this only remembers whose messages to show.
+      const outcome = await this.inbound.handle({ user: acting.as, conversation: CONVERSATION, text: acting.text, actingAdmin: this.options.account });
+      if (outcome.kind === 'answered' && (await this.isAdmin())) this.actedAs.add(acting.as);
+      return this.print(`${this.render(asCommands(outcome.reply, acting.as))}\n`);
+    }
+    const outcome = await this.inbound.handle({ user: this.options.account, conversation: CONVERSATION, text: acting ? acting.text : line });
     this.print(`${outcome.rendered}\n`);
+  }
+
+  private async isAdmin(): Promise<boolean> {
+    try {
+      return (await this.options.isAdmin?.(this.options.account)) ?? false;
+    } catch {
+      return false;
+    }
+  }
+
+  private render(message: Reply): string {
+    return renderText(message, { now: this.options.clock.now(), timeZone: this.options.timeZone, width: this.options.columns?.() });
   }
 
   /** Writes above the prompt in a terminal, so typing in progress is not mangled. */
