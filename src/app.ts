@@ -116,6 +116,8 @@ export function createApp(ports: AppPorts): App {
   loop = new TickLoop({
     tick: () => {
       outbox.start();
+      // Messages queued by another process (the operator's `npm run daaas -- admin …`) go out within a tick.
+      outbox.wake();
       return reconciler.tick();
     },
     schedule: config.scheduler.schedule,

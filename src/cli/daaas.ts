@@ -16,9 +16,11 @@ import { createApp } from '../app.ts';
 import { buildCloud, buildProvisioner, ROOT, StartupError } from '../compose.ts';
 import { ConfigError, loadConfig, type AppConfig } from '../config/load-config.ts';
 import { parseDurationMs } from '../core/duration.ts';
-import { VM_STATES } from '../core/model.ts';
 import { silentLogger } from '../ports/logger.ts';
+import { usage } from '../chat/command-spec.ts';
+import { adminCli, adminCommands, adminHelp, AdminUsageError } from './admin.ts';
 import { checkCloud } from './cloud-check.ts';
+import { auditView, leasesView, poolsView, table, type Output } from './store-views.ts';
 import { directoryBindCheck, directoryCheck, directoryReportText, NoDirectoryError } from './directory-check.ts';
 
 const HELP = `Usage: npm run daaas -- <command> [options]
@@ -39,6 +41,10 @@ Commands:
   backup <file>             a consistent copy of the store in <file>, while the bot runs
   restore <file>            put a backup in place as the store (refused while a bot runs on
                             the data directory; the store it replaces is kept beside it)
+  admin <command> …         the chat's admin commands, audited as cli:<your login name>; while
+                            the bot runs it acts on them at its next tick. Exit 1 when refused
+                            or not confirmed (add --yes). admin <command> --help for each:
+%ADMIN%
 
 Options:
   --json        answer in JSON
@@ -51,12 +57,11 @@ the configuration has problems, each listed); 2 on a usage error, or when any ot
 cannot use the configuration.
 `;
 
-type Output = { json: boolean; write: (text: string) => void };
-
 /** A problem worth exit status 2 (usage, configuration, set-up), said in plain words. */
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'admin') return await admin(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -65,12 +70,12 @@ async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
     });
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n\n${HELP}`);
+    process.stderr.write(`${(error as Error).message}\n\n${HELP.replace('%ADMIN%', adminHelp())}`);
     return 2;
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    process.stdout.write(HELP);
+    process.stdout.write(HELP.replace('%ADMIN%', adminHelp()));
     return 0;
   }
   const out: Output = { json: Boolean(values.json), write: (text) => process.stdout.write(text) };
@@ -94,10 +99,30 @@ async function main(argv: string[]): Promise<number> {
         if (!values.once) throw new UsageError('reconcile runs one tick: say --once (the bot itself reconciles continuously).');
         return await reconcile(out, Boolean(values['dry-run']));
       default:
-        throw new UsageError(`${command ? `Unknown command "${command}".` : 'No command given.'}\n\n${HELP}`);
+        throw new UsageError(`${command ? `Unknown command "${command}".` : 'No command given.'}\n\n${HELP.replace('%ADMIN%', adminHelp())}`);
     }
   } catch (error) {
     if (error instanceof UsageError || error instanceof NoDirectoryError || error instanceof ConfigError || error instanceof OpenStackConfigError || error instanceof AnsibleMissingError || error instanceof StartupError || error instanceof StoreOpenError || error instanceof DataDirError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+/** `admin <command> [words] [--reason TEXT] [--yes] [--json]`: the chat's own admin commands (cli/admin.ts). */
+async function admin(args: string[]): Promise<number> {
+  const json = args.includes('--json');
+  const words = args.filter((a) => a !== '--json');
+  try {
+    const spec = adminCommands().find((c) => c.name === `admin ${words[0]?.toLowerCase()}`);
+    if (spec && words.some((w) => w === '--help' || w === '-h')) {
+      process.stdout.write(`Usage: npm run daaas -- ${usage(spec)} [--json]\n${spec.summary}\nExamples:\n${spec.examples.map((e) => `  npm run daaas -- ${e}`).join('\n')}\n`);
+      return 0;
+    }
+    return await adminCli(words, { env: process.env, json, write: (text) => process.stdout.write(text) });
+  } catch (error) {
+    if (error instanceof AdminUsageError || error instanceof ConfigError || error instanceof StoreOpenError) {
       process.stderr.write(`${error.message}\n`);
       return 2;
     }
@@ -166,20 +191,11 @@ async function cloudCheck(out: Output): Promise<number> {
   return problems ? 1 : 0;
 }
 
-const SHOWN_STATES = VM_STATES.filter((s) => s !== 'deleted');
-
 function pools(out: Output): number {
   const cfg = config();
   const store = openStore(cfg);
   try {
-    const vms = store.listVms();
-    const rows = cfg.pools.map((pool) => {
-      const counts = Object.fromEntries(SHOWN_STATES.map((state) => [state, vms.filter((vm) => vm.pool === pool.name && vm.state === state).length]));
-      return { pool: pool.name, size: pool.size, max: pool.max, ...counts, lastError: store.poolHealth(pool.name).lastError };
-    });
-    if (out.json) out.write(`${JSON.stringify(rows, null, 2)}\n`);
-    else out.write(table(['pool', 'size', 'max', ...SHOWN_STATES, 'last error'], rows.map((r) => [r.pool, r.size, r.max, ...SHOWN_STATES.map((s) => (r as unknown as Record<string, number>)[s] ?? 0), r.lastError ?? '-'])));
-    return 0;
+    return poolsView(out, cfg, store);
   } finally {
     store.close();
   }
@@ -188,21 +204,7 @@ function pools(out: Output): number {
 function leases(out: Output): number {
   const store = openStore(config());
   try {
-    const rows = store.activeLeases().map((l) => ({
-      vm: l.vm.name,
-      pool: l.pool,
-      user: l.user,
-      platform: l.platform,
-      address: l.vm.address,
-      claimedAt: new Date(l.claimedAt).toISOString(),
-      expiresAt: new Date(l.expiresAt).toISOString(),
-      extensionsUsed: l.extensionsUsed,
-      homeReady: l.homeReadyAt !== null,
-    }));
-    if (out.json) out.write(`${JSON.stringify(rows, null, 2)}\n`);
-    else if (rows.length === 0) out.write('No active leases.\n');
-    else out.write(table(['vm', 'pool', 'user', 'platform', 'address', 'claimed', 'expires', 'extensions', 'home'], rows.map((r) => [r.vm, r.pool, r.user, r.platform, r.address ?? '-', r.claimedAt, r.expiresAt, r.extensionsUsed, r.homeReady ? 'ready' : 'being set up'])));
-    return 0;
+    return leasesView(out, store);
   } finally {
     store.close();
   }
@@ -221,11 +223,7 @@ function audit(out: Output, since: string | undefined): number {
   }
   const store = openStore(cfg);
   try {
-    const entries = store.auditLog({ since: from }).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
-    if (out.json) out.write(`${JSON.stringify(entries, null, 2)}\n`);
-    else if (entries.length === 0) out.write(`Nothing audited since ${new Date(from).toISOString()}.\n`);
-    else for (const e of entries) out.write(`${e.at}  ${e.actor}  ${e.action} ${e.target}  ${e.result}${e.detail ? `  ${JSON.stringify(e.detail)}` : ''}\n`);
-    return 0;
+    return auditView(out, store, from);
   } finally {
     store.close();
   }
@@ -247,11 +245,11 @@ async function reconcile(out: Output, dryRun: boolean): Promise<number> {
   mkdirSync(dataDir, { recursive: true });
   const store = new SqliteStore(join(dataDir, 'daaas.db'));
   try {
-    const app = createApp({ config: cfg, store, cloud: buildCloud(cfg, dataDir, clock, silentLogger), provisioner: await buildProvisioner(cfg, dataDir, clock, silentLogger), clock, log: silentLogger });
+    const app = createApp({ config: cfg, store, cloud: await buildCloud(cfg, dataDir, clock, silentLogger), provisioner: await buildProvisioner(cfg, dataDir, clock, silentLogger), clock, log: silentLogger });
     if (dryRun) {
       const { leases, plan, cloudError } = await app.reconciler.preview();
       const actions = [
-        ...leases.map((a) => ({ kind: a.kind === 'expire' ? 'expire lease' : 'remind', vm: a.lease.vm.name, user: a.lease.user, pool: a.lease.pool, detail: a.kind === 'remind' ? `${Math.round(a.beforeMs / 60_000)} min before expiry` : '' })),
+        ...leases.map((a) => ({ kind: a.kind === 'expire' ? 'expire lease' : a.kind === 'retiring' ? 'tell holder: pool retired' : 'remind', vm: a.lease.vm.name, user: a.lease.user, pool: a.lease.pool, detail: a.kind === 'remind' ? `${Math.round(a.beforeMs / 60_000)} min before expiry` : '' })),
         ...(plan?.actions ?? []).map((a) => ({
           kind: a.kind,
           vm: 'vm' in a && a.vm ? a.vm.name : '',
@@ -320,13 +318,6 @@ function restore(out: Output, args: string[]): number {
     process.stderr.write(`✖ Not restored: ${error.message}\n`);
     return 1;
   }
-}
-
-function table(columns: string[], rows: (string | number)[][]): string {
-  const cells = [columns, ...rows.map((r) => r.map(String))];
-  const widths = columns.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return `${[line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(r.map(String)))].join('\n')}\n`;
 }
 
 main(process.argv.slice(2)).then(

@@ -190,3 +190,24 @@ test('the exit codes --help gives are the ones the commands give: config check 1
   t.regex(pools.err, /pools\.physics\.size: must be 0 or more/);
   t.is((await daaas(['pools', '--frobnicate'], {})).code, 2);
 });
+
+test('admin commands through npm run daaas: the chat’s words, --json, exit 1 when refused, 2 on a usage error, --help per command', async (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const { SqliteStore } = await import('../../src/adapters/sqlite/sqlite-store.ts');
+  new SqliteStore(join(dir.path, 'daaas.db')).close();
+  writeFileSync(join(dir.path, 'c.yaml'), CONFIG.replace('cloud: { driver: openstack }', 'cloud: { driver: simulated, simulated: { images: [physics-base], flavors: { m1.small: { vcpus: 1 } } } }'));
+  const env = { DAAAS_CONFIG: join(dir.path, 'c.yaml'), DAAAS_DATA_DIR: dir.path };
+  const leases = await daaas(['admin', 'leases', '--json'], env);
+  t.is(leases.code, 0, leases.err);
+  t.like(JSON.parse(leases.out), { ok: true, outcome: 'done', command: 'admin leases', reply: { title: 'No live leases' } });
+  const refused = await daaas(['admin', 'release', 'physics-zzzz', '--reason', 'disk swap', '--yes'], env);
+  t.is(refused.code, 1);
+  t.regex(refused.out, /✖ No VM called "physics-zzzz" is claimed at the moment\./);
+  const unknown = await daaas(['admin', 'frobnicate'], env);
+  t.is(unknown.code, 2);
+  t.regex(unknown.err, /"admin frobnicate" is not an operator command[^]*admin drain <pool> \[--reason TEXT\] \[--yes\]/);
+  const help = await daaas(['admin', 'resize', '--help'], env);
+  t.is(help.code, 0);
+  t.regex(help.out, /Usage: npm run daaas -- admin resize <pool> <size>[^]*npm run daaas -- admin resize excitations reset/);
+});
