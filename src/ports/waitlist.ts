@@ -53,4 +53,19 @@ export interface WaitlistStore {
   unheldReadyVms(pool: string): string[];
   /** All VMs currently held: they are not warm spare capacity and are never retired. */
   heldVmIds(): string[];
+  /** The hold is over but the entry keeps its place (the VM failed or went); false if it had none. */
+  dropHold(entryId: number): boolean;
+  /** Removes an entry (its hold lapsed, it was served); false if it was gone already. */
+  removeEntry(entryId: number): boolean;
+  /** Entries whose hold ran out at `now`, oldest first. */
+  lapsedHolds(now: number): QueueEntry[];
+  /**
+   * Leases the VM held for the entry to its user and removes the entry, in one transaction:
+   * false, changing nothing, if the hold is gone or the VM is no longer ready.
+   */
+  claimHeld(entryId: number, lease: { id: string; now: number; leaseMs: number }): boolean;
+  /** Extensions a lease was granted while others waited for its pool. */
+  queuedExtensions(leaseId: string): number;
+  /** Records one more extension granted while others waited. */
+  countQueuedExtension(leaseId: string): void;
 }

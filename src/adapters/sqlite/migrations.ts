@@ -219,4 +219,11 @@ export const MIGRATIONS: readonly string[] = [
     grace_job     TEXT
   );
   `,
+  // 13: extensions granted to a lease while others waited for its pool (extendWhileQueued: once).
+  `
+  CREATE TABLE queued_extensions (
+    lease_id TEXT PRIMARY KEY,
+    count    INTEGER NOT NULL
+  );
+  `,
 ];

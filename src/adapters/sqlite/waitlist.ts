@@ -94,6 +94,43 @@ export class SqliteWaitlist implements WaitlistStore {
     return (this.prepared('SELECT held_vm_id FROM waitlist WHERE held_vm_id IS NOT NULL ORDER BY id').all() as { held_vm_id: string }[]).map((r) => r.held_vm_id);
   }
 
+  dropHold(entryId: number): boolean {
+    return this.prepared('UPDATE waitlist SET held_vm_id = NULL, offered_at = NULL, held_until = NULL WHERE id = ? AND held_vm_id IS NOT NULL').run(entryId).changes === 1;
+  }
+
+  removeEntry(entryId: number): boolean {
+    return this.prepared('DELETE FROM waitlist WHERE id = ?').run(entryId).changes === 1;
+  }
+
+  lapsedHolds(now: number): QueueEntry[] {
+    return (this.prepared('SELECT * FROM waitlist WHERE held_vm_id IS NOT NULL AND held_until <= ? ORDER BY id').all(now) as Row[]).map(toEntry);
+  }
+
+  claimHeld(entryId: number, lease: { id: string; now: number; leaseMs: number }): boolean {
+    return this.transaction(() => {
+      const row = this.prepared('SELECT * FROM waitlist WHERE id = ? AND held_vm_id IS NOT NULL').get(entryId) as Row | undefined;
+      if (!row) return false;
+      const entry = toEntry(row);
+      const taken = this.prepared("UPDATE vms SET state = 'claimed', state_since = ? WHERE id = ? AND state = 'ready'").run(lease.now, entry.hold!.vmId).changes === 1;
+      if (!taken) return false;
+      this.prepared(
+        `INSERT INTO leases (id, vm_id, pool, user, platform, conversation, claimed_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(lease.id, entry.hold!.vmId, entry.pool, entry.user, entry.platform, entry.conversation, lease.now, lease.now + lease.leaseMs);
+      this.removeEntry(entry.id);
+      return true;
+    });
+  }
+
+  queuedExtensions(leaseId: string): number {
+    const row = this.prepared('SELECT count FROM queued_extensions WHERE lease_id = ?').get(leaseId) as { count: number } | undefined;
+    return row?.count ?? 0;
+  }
+
+  countQueuedExtension(leaseId: string): void {
+    this.prepared('INSERT INTO queued_extensions (lease_id, count) VALUES (?, 1) ON CONFLICT (lease_id) DO UPDATE SET count = count + 1').run(leaseId);
+  }
+
   private entryOf(pool: string, user: string): QueueEntry | undefined {
     const row = this.prepared('SELECT * FROM waitlist WHERE pool = ? AND user = ?').get(pool, user) as Row | undefined;
     return row && toEntry(row);
