@@ -21,6 +21,11 @@ export interface ObservedWorld {
   vms: readonly Vm[];
   /** The cloud's servers carrying our tag: one paged list per tick. */
   servers: readonly CloudServer[];
+  /**
+   * Live VMs per pool, when `vms` holds only those worth planning (between full walks: every VM
+   * not handed to a user, and the claimed ones a cloud change names). Absent: `vms` is all.
+   */
+  vmCounts?: ReadonlyMap<string, number>;
   /** VMs whose creation call or provisioning run is under way in this process. */
   creating: ReadonlySet<string>;
   provisioning: ReadonlySet<string>;
@@ -34,6 +39,10 @@ export interface ObservedWorld {
   paused?: ReadonlySet<string>;
   /** Pools an admin drained (their size is 0 here): their ready VMs are retired as such. */
   drained?: ReadonlySet<string>;
+  /** Per pool, users waiting in its queue: the pool boots for size + queued (never beyond max). */
+  queued?: ReadonlyMap<string, number>;
+  /** Ready VMs held for someone in a queue: promised, so never retired. */
+  held?: ReadonlySet<string>;
   settings: PlanSettings;
 }
 
@@ -165,15 +174,18 @@ function planBoots(world: ObservedWorld, serverOf: ReadonlyMap<string, CloudServ
     const stale = (vm: Vm) => vm.state === 'ready' && image !== undefined && serverOf.get(vm.id)?.image !== undefined && serverOf.get(vm.id)!.image !== image;
     const current = vms.filter((vm) => WARM.has(vm.state) && !stale(vm));
     const staleReady = vms.filter(stale);
-    const need = Math.max(0, pool.size - current.length);
+    // Waiting users are demand too: each needs a VM beyond the warm size (held ones count as current).
+    const size = world.drained?.has(pool.name) ? pool.size : Math.min(Math.max(pool.max, pool.size), pool.size + (world.queued?.get(pool.name) ?? 0));
+    const need = Math.max(0, size - current.length);
     // Newest first, so the VMs waiting longest are still the next to be handed out.
     const ready = current.filter((vm) => vm.state === 'ready').reverse();
+    const retirable = ready.filter((vm) => !world.held?.has(vm.id));
     const surplus = world.drained?.has(pool.name) ? 'the pool is drained for maintenance' : undefined;
-    for (const vm of ready.slice(0, Math.max(0, current.length - pool.size))) actions.push(surplus ? { kind: 'retire', vm, reason: surplus } : { kind: 'retire', vm });
-    const standIns = Math.max(0, Math.min(ready.length, pool.size) + staleReady.length - pool.size);
+    for (const vm of retirable.slice(0, Math.max(0, current.length - size))) actions.push(surplus ? { kind: 'retire', vm, reason: surplus } : { kind: 'retire', vm });
+    const standIns = Math.max(0, Math.min(ready.length, size) + staleReady.length - size);
     for (const vm of staleReady.slice(0, standIns)) actions.push({ kind: 'retire', vm, reason: 'built from an older image' });
     if (staleReady.length > standIns) notes.set(pool.name, `replacing ${staleReady.length - standIns} ready VM(s) built from an older image`);
-    const room = Math.max(0, pool.max - vms.length);
+    const room = Math.max(0, pool.max - (world.vmCounts?.get(pool.name) ?? vms.length));
     const backoffUntil = world.health.get(pool.name)?.backoffUntil ?? null;
     if (need === 0) continue;
     const health = world.health.get(pool.name);
