@@ -36,6 +36,8 @@ export class BackgroundRuns {
   /** Leases whose VM is being personalised, and VMs whose release play is running or done. */
   private readonly personalising = new Map<string, AbortController>();
   private readonly releasePlays = new Map<string, 'running' | 'done'>();
+  /** Release plays under way, so stop() can interrupt them too (the next start runs them again). */
+  private readonly releasing = new Map<string, AbortController>();
   private readonly jobs = new Set<Promise<void>>();
   private stopped = false;
 
@@ -161,11 +163,17 @@ export class BackgroundRuns {
     const pool = this.options.pools.get(vm.pool) ?? retiredPoolSpec(vm.pool, vm);
     this.releasePlays.set(vm.id, 'running');
     const controller = new AbortController();
+    this.releasing.set(vm.id, controller);
     this.track(
       this.options.provisioner.release(vm, pool, controller.signal).catch((error: unknown) => {
+        // Interrupted by shutdown: the VM stays releasing, and the next start runs its play again.
+        if (this.stopped) return;
         this.options.log.warn({ vm: vm.name, err: error }, 'release play failed; the VM is torn down anyway');
       }),
-      () => this.releasePlays.set(vm.id, 'done'),
+      () => {
+        this.releasing.delete(vm.id);
+        if (!this.stopped) this.releasePlays.set(vm.id, 'done');
+      },
     );
   }
 
@@ -179,10 +187,13 @@ export class BackgroundRuns {
     this.jobs.add(tracked);
   }
 
-  /** Interrupts provisioning and personalising runs and waits for every run to settle. */
+  /**
+   * Interrupts every run (provisioning, personalising, release plays) and waits for them to
+   * settle: the bot stops within the runner's kill grace, and the next start runs them again.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const controller of [...this.provisioning.values(), ...this.personalising.values()]) controller.abort(new Error('the bot is stopping'));
+    for (const controller of [...this.provisioning.values(), ...this.personalising.values(), ...this.releasing.values()]) controller.abort(new Error('the bot is stopping'));
     await Promise.allSettled([...this.jobs]);
   }
 
