@@ -1,12 +1,12 @@
 /**
- * The outbox's own figures, for the fan-out section: the time from a state change to its
- * message leaving the outbox one change at a time, and a pool refill while a fan-out drains at
- * Slack's real rate.
+ * The outbox section: the time from a state change to its message leaving the outbox one change
+ * at a time (median, 99th percentile), and a pool refill while a fan-out drains at Slack's real
+ * rate. (The fan-out section, fanout.ts, gives the same latency inside a fan-out of 10,000.)
  */
 import { join } from 'node:path';
 import { ManualClock } from '../src/adapters/manual-clock.ts';
-import { RateLimitedPlatform } from './fanout.ts';
-import { benchConfig, buildApp, median, percentile, PLATFORM, round, seedReady, settle, tempDir, type BenchApp } from './lib.ts';
+import { benchConfig, buildApp, median, ms, percentile, PLATFORM, round, seedReady, settle, tempDir, type BenchApp, type Row, type SectionResult } from './lib.ts';
+import { RateLimitedPlatform } from './platform.ts';
 
 const DAY_STAGE_MS = 24 * 3_600_000;
 /** chat.postMessage's sustained rate across a workspace: 300 a minute. */
@@ -120,3 +120,24 @@ export async function refillDuringSlackFanOut(leases: number) {
   }
 }
 
+export async function outboxLatency(quick: boolean): Promise<SectionResult> {
+  const one = await oneAtATime(quick ? 100 : 300);
+  const refill = await refillDuringSlackFanOut(quick ? 200 : 1_000);
+  const rows: Row[] = [
+    {
+      section: '4b outbox',
+      measure: `state change → message leaves the outbox, one change at a time (${one.messages} changes)`,
+      value: `median ${ms(one.medianMs)}, p99 ${ms(one.p99Ms)}`,
+      target: '—',
+      verdict: one.messages > 0 ? 'info' : 'miss',
+    },
+    {
+      section: '4b outbox',
+      measure: `refill of a 20-VM pool while ${refill.leases} reminders drain at Slack's rate (${SLACK_RATE_PER_S}/s)`,
+      value: `${refill.refillSimulatedS.toFixed(1)} s simulated in ${refill.refillWallS} s of wall time (${refill.sentMeanwhile} sent meanwhile)`,
+      target: `wall ≪ ${refill.leases / SLACK_RATE_PER_S} s`,
+      verdict: refill.emptied && refill.refilled && refill.refillWallS < refill.leases / SLACK_RATE_PER_S / 4 ? 'pass' : 'miss',
+    },
+  ];
+  return { rows, notes: [], data: { oneAtATime: one, refillDuringSlackFanOut: refill } };
+}
