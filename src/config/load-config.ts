@@ -5,6 +5,7 @@ import { teamsRequestedInEnv } from '../chat/teams/teams-auth.ts';
 import type { AccessRules } from '../core/access.ts';
 import { isAccountName, notAnAccountName } from '../core/account-name.ts';
 import type { PoolSpec } from '../core/model.ts';
+import { scheduleProblems } from './schedule-check.ts';
 import { configSchema, crossCheck, identityCheck, type RawConfig } from './schema.ts';
 
 export interface AppConfig {
@@ -80,6 +81,7 @@ export function parseConfig(text: string, source: string, env: Env): AppConfig {
     for (const issue of parsed.error.issues) problems.push(...issueInWords(issue as unknown as Issue, data as Record<string, unknown>).split('\n'));
   }
   problems.push(...crossCheck(data as Record<string, unknown>));
+  problems.push(...scheduleProblems(data as Record<string, unknown>));
   problems.push(...identityCheck(data as Record<string, unknown>, platformsInUse(data as Record<string, unknown>, env)));
   const server = serverFromEnv(env, problems);
   const logLevel = env.DAAAS_LOG_LEVEL || 'info';
@@ -246,5 +248,11 @@ function toPoolSpec(name: string, p: RawConfig['pools'][string], d: RawConfig['d
     groups: p.groups,
     connect: p.connect ?? d.connect,
     owner: p.owner,
+    ...(p.schedule ? { schedule: p.schedule.map((w) => ({ cron: w.cron, forMs: w.for, size: w.size, ...(w.name !== undefined ? { name: w.name } : {}) })) } : {}),
+    ...(p.leadTime !== undefined ? { leadTimeMs: p.leadTime } : {}),
+    queue: p.queue ?? d.queue,
+    holdForMs: p.holdFor ?? d.holdFor,
+    autoAssign: p.autoAssign ?? d.autoAssign,
+    extendWhileQueued: p.extendWhileQueued ?? d.extendWhileQueued,
   };
 }

@@ -18,10 +18,27 @@ export const poolFields = {
   groups: z.array(groupRef).min(1),
   connect: z.string().min(1).max(500),
   owner: z.strictObject({ name: z.string().min(1), contact: z.string().min(1) }),
+  /** The waitlist: a claim on an empty pool queues; a ready VM is held for the first in line. */
+  queue: z.boolean(),
+  holdFor: duration,
+  autoAssign: z.boolean(),
+  extendWhileQueued: z.enum(['allow', 'once', 'refuse'], { error: 'extendWhileQueued is allow, once or refuse' }),
 };
+
+/** A scheduled warm size: from each time `cron` fires (in scheduler.timezone), for `for`, keep `size`. */
+export const sizeWindow = z.strictObject({
+  cron: z.string().min(1),
+  for: duration,
+  size: count(0),
+  name: z.string().min(1).max(60).optional(),
+});
 
 export const pool = z.strictObject({
   ...poolFields,
+  /** Windows in which the warm size is another; the configuration check refuses overlaps. */
+  schedule: z.array(sizeWindow).max(50).optional(),
+  /** The least time before a window starts that it is filled. */
+  leadTime: duration.optional(),
   description: poolFields.description.default(''),
   gpu: poolFields.gpu.default(false),
   networks: poolFields.networks.optional(),
@@ -31,6 +48,10 @@ export const pool = z.strictObject({
   maxExtensions: poolFields.maxExtensions.optional(),
   maxLeasesPerUser: poolFields.maxLeasesPerUser.optional(),
   connect: poolFields.connect.optional(),
+  queue: poolFields.queue.optional(),
+  holdFor: duration.optional(),
+  autoAssign: poolFields.autoAssign.optional(),
+  extendWhileQueued: poolFields.extendWhileQueued.optional(),
 });
 
 export const defaults = z.strictObject({
@@ -41,5 +62,9 @@ export const defaults = z.strictObject({
   maxLeasesPerUser: count(1).default(1),
   networks: poolFields.networks.default([]),
   connect: poolFields.connect.default('ssh {account}@{address}'),
+  queue: poolFields.queue.default(true),
+  holdFor: duration.default(10 * 60_000),
+  autoAssign: poolFields.autoAssign.default(false),
+  extendWhileQueued: poolFields.extendWhileQueued.default('once'),
 });
 

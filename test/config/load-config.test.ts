@@ -450,6 +450,10 @@ test('a pool inherits every default it does not set', (t) => {
     groups: ['team'],
     connect: 'ssh {account}@{address}',
     owner: { name: 'Team', contact: 'team@example.org' },
+    queue: true,
+    holdForMs: 10 * M,
+    autoAssign: false,
+    extendWhileQueued: 'once',
   });
   t.is(config.instance, 'daaas');
   t.deepEqual(config.scheduler.schedule, '* * * * *');
