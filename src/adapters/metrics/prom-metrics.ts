@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActivityEvent, Metrics, MetricsSummary } from '../../ports/metrics.ts';
+import { WaitlistMetrics } from './waitlist-metrics.ts';
 
 /** Buckets in seconds for latencies from a millisecond (a claim) to a quarter of an hour (a play). */
 const FAST = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -41,6 +42,8 @@ export class PromMetrics implements Metrics {
   private readonly probeFailures: Counter<'pool'>;
   private readonly recentClaims: number[] = [];
   private readonly emptyMs = new Map<string, number>();
+  /** Queue length, claim-to-VM wait, holds, claims served at once (waitlist-metrics.ts). */
+  private readonly waitlist: WaitlistMetrics;
 
   private poolCircuits: () => PoolCircuit[] = () => [];
   private openAlerts: () => { kind: string; pool: string }[] = () => [];
@@ -94,6 +97,7 @@ export class PromMetrics implements Metrics {
         for (const { kind, pool } of alerts()) this.inc({ kind, pool });
       },
     });
+    this.waitlist = new WaitlistMetrics(this.registry);
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'daaas_' });
   }
 
@@ -104,6 +108,10 @@ export class PromMetrics implements Metrics {
   watchAlerts(read: () => { kind: string; pool: string }[]): void {
     this.openAlerts = read;
   }
+
+  watchQueues(read: () => { pool: string; length: number }[]): void { this.waitlist.watchQueues(read); }
+  hold(pool: string, event: 'offered' | 'taken' | 'passed' | 'lapsed'): void { this.waitlist.hold(pool, event); }
+  claimServed(pool: string, waitedMs: number): void { this.waitlist.claimServed(pool, waitedMs); }
 
   command(name: string, result: string, ms: number): void {
     this.commands.observe({ command: name, result }, ms / 1000);
