@@ -112,13 +112,17 @@ export function percentileOf(values: readonly number[], p: number): number | und
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+/** Lead time to spare beyond the boots themselves: the ticks that start them, a slower boot. */
+export const LEAD_MARGIN = 1.25;
+
 /**
  * How long before `window` starts its pool is filled: the 95th percentile of the boot-to-ready
  * times seen (or `estimateMs` before any was seen), once per wave of boots the extra VMs need
- * (`maxConcurrentBoots` at once), or the pool's `leadTime`, whichever is longer.
+ * (`maxConcurrentBoots` at once), a quarter more to spare; or the pool's `leadTime`, whichever
+ * is longer.
  */
 export function leadTimeMs(pool: PoolSpec, window: SizeWindow, readyTimesMs: readonly number[], o: { estimateMs: number; maxConcurrentBoots: number }): number {
   const boot = percentileOf(readyTimesMs, 95) ?? o.estimateMs;
   const waves = Math.max(1, Math.ceil(Math.max(0, window.size - pool.size) / Math.max(1, o.maxConcurrentBoots)));
-  return Math.max(boot * waves, pool.leadTimeMs ?? 0);
+  return Math.max(Math.round(boot * waves * LEAD_MARGIN), pool.leadTimeMs ?? 0);
 }

@@ -110,14 +110,15 @@ test('the next size change: the window’s end inside it, the start of its filli
   t.is(nextSizeChangeAt(pool([]), MON(7), utc()), null);
 });
 
-test('lead time: the 95th percentile of boot-to-ready times, once per wave of boots, or leadTime if longer', (t) => {
+test('lead time: the 95th percentile of boot-to-ready times, once per wave of boots, a quarter to spare, or leadTime if longer', (t) => {
   const times = Array.from({ length: 20 }, (_, i) => 8_000 + i * 100); // 8.0 … 9.9 s
   t.is(percentileOf(times, 95), 9_800);
   t.is(percentileOf([], 95), undefined);
   const p = pool([mornings]); // 5 → 12: 7 more VMs
-  t.is(leadTimeMs(p, mornings, times, { estimateMs: 7_000, maxConcurrentBoots: 10 }), 9_800);
-  t.is(leadTimeMs(p, mornings, times, { estimateMs: 7_000, maxConcurrentBoots: 3 }), 3 * 9_800);
-  t.is(leadTimeMs(p, mornings, [], { estimateMs: 7_000, maxConcurrentBoots: 10 }), 7_000);
+  // A quarter to spare on top.
+  t.is(leadTimeMs(p, mornings, times, { estimateMs: 7_000, maxConcurrentBoots: 10 }), 12_250);
+  t.is(leadTimeMs(p, mornings, times, { estimateMs: 7_000, maxConcurrentBoots: 3 }), 3 * 12_250);
+  t.is(leadTimeMs(p, mornings, [], { estimateMs: 7_000, maxConcurrentBoots: 10 }), 8_750);
   t.is(leadTimeMs(pool([mornings], { leadTimeMs: 15 * MIN }), mornings, times, { estimateMs: 7_000, maxConcurrentBoots: 10 }), 15 * MIN);
 });
 
