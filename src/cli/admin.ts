@@ -56,7 +56,10 @@ export interface AdminCliResult {
   code: string | null;
   command: string;
   operator: string;
-  bot: { running: boolean; note: string | null };
+  /** Whether the bot runs on this data directory now. */
+  bot: { running: boolean };
+  /** When the bot acts on it, or how to confirm; null for a read or a refusal. */
+  note: string | null;
   reply: ReturnType<typeof replyJson>;
 }
 
@@ -104,8 +107,13 @@ export async function adminCli(words: string[], ctx: AdminCliContext): Promise<n
     const answer = await dispatcher.dispatch({ platform: 'cli', account: operator, conversation: 'cli', text: ['admin', ...words].join(' ') });
     const asked = code === 'ok' && store.auditLog({ since }).some((e) => e.actor === operator && e.action === command && e.result === 'asked to confirm');
     const outcome: AdminCliResult['outcome'] = code !== 'ok' ? 'refused' : asked ? 'asked to confirm' : 'done';
-    const note = outcome === 'done' && !READ_ONLY.has(command) ? botNote(running) : null;
-    const result: AdminCliResult = { ok: outcome === 'done', outcome, code: code === 'ok' ? null : code, command, operator, bot: { running, note }, reply: replyJson(answer) };
+    const note =
+      outcome === 'asked to confirm'
+        ? `Nothing was done. To do it, run it again with --yes: npm run daaas -- ${['admin', ...words].join(' ')} --yes`
+        : outcome === 'done' && !READ_ONLY.has(command)
+          ? botNote(running)
+          : null;
+    const result: AdminCliResult = { ok: outcome === 'done', outcome, code: code === 'ok' ? null : code, command, operator, bot: { running }, note, reply: replyJson(answer) };
     if (ctx.json) ctx.write(`${JSON.stringify(result, null, 2)}\n`);
     else ctx.write(`${renderText(answer, { now: clock.now() })}\n${note ? `\n${note}\n` : ''}`);
     return result.ok ? 0 : 1;

@@ -3,7 +3,7 @@
  * removed from the configuration too, until nothing of them is left), leases and the audit trail.
  */
 import type { AppConfig } from '../config/load-config.ts';
-import { VM_STATES } from '../core/model.ts';
+import { effectiveSize, VM_STATES } from '../core/model.ts';
 import { REMOVED_NOTE, retiredPoolNames, retiredPoolNote } from '../core/retired-pools.ts';
 import type { Store } from '../ports/store.ts';
 
@@ -15,12 +15,20 @@ export function poolsView(out: Output, cfg: AppConfig, store: Store): number {
   const vms = store.listVms();
   const counts = (pool: string) => Object.fromEntries(SHOWN_STATES.map((state) => [state, vms.filter((vm) => vm.pool === pool && vm.state === state).length]));
   const rows = [
-    ...cfg.pools.map((pool) => ({ pool: pool.name, size: pool.size, max: pool.max, ...counts(pool.name), lastError: store.poolHealth(pool.name).lastError, removed: null as string | null })),
-    ...retiredPoolNames(cfg.pools, vms).map((pool) => ({ pool, size: 0, max: 0, ...counts(pool), lastError: store.poolHealth(pool).lastError, removed: retiredPoolNote(pool, vms) })),
+    ...cfg.pools.map((pool) => {
+      const control = store.poolControl(pool.name);
+      const notes = [
+        control.size !== null ? `size ${control.size} set by an admin (configured ${pool.size})` : '',
+        control.drained ? `drained: ${control.drained.reason}` : '',
+        control.paused ? `paused by ${control.paused.by}` : '',
+      ].filter(Boolean);
+      return { pool: pool.name, size: effectiveSize(pool, control), max: pool.max, ...counts(pool.name), lastError: store.poolHealth(pool.name).lastError, removed: null as string | null, notes };
+    }),
+    ...retiredPoolNames(cfg.pools, vms).map((pool) => ({ pool, size: 0, max: 0, ...counts(pool), lastError: store.poolHealth(pool).lastError, removed: retiredPoolNote(pool, vms), notes: [] as string[] })),
   ];
   if (out.json) out.write(`${JSON.stringify(rows, null, 2)}\n`);
   else {
-    out.write(table(['pool', 'size', 'max', ...SHOWN_STATES, 'last error / note'], rows.map((r) => [r.removed ? `${r.pool} (${REMOVED_NOTE})` : r.pool, r.size, r.max, ...SHOWN_STATES.map((s) => (r as unknown as Record<string, number>)[s] ?? 0), [r.lastError, r.removed].filter(Boolean).join('; ') || '-'])));
+    out.write(table(['pool', 'size', 'max', ...SHOWN_STATES, 'last error / note'], rows.map((r) => [r.removed ? `${r.pool} (${REMOVED_NOTE})` : r.pool, r.size, r.max, ...SHOWN_STATES.map((s) => (r as unknown as Record<string, number>)[s] ?? 0), [r.lastError, r.removed, ...r.notes].filter(Boolean).join('; ') || '-'])));
   }
   return 0;
 }

@@ -66,12 +66,14 @@ test('without --yes nothing is done: asked to confirm, exit 1, audited as such',
   const { h, vm, cli } = await setUp(t, false);
   const release = await cli(`release ${vm.name}`, true);
   t.is(release.code, 1);
-  t.like(release.json, { ok: false, outcome: 'asked to confirm', code: null, command: 'admin release', bot: { running: false, note: null } });
+  t.like(release.json, { ok: false, outcome: 'asked to confirm', code: null, command: 'admin release', bot: { running: false } });
+  t.regex(release.json!.note!, /Nothing was done\. To do it, run it again with --yes/);
   t.true(release.json!.reply.actions.some((a) => a.command === `admin release ${vm.name} --yes`));
   t.is(h.store.activeLeases({ user: 'alice' }).length, 1, 'the lease is still there');
   const drain = await cli('drain physics --reason image rebuild');
   t.is(drain.code, 1);
   t.regex(drain.out, /Close physics for maintenance\?[^]*To confirm, say: admin drain physics --reason image rebuild --yes/);
+  t.regex(drain.out, /Nothing was done\. To do it, run it again with --yes: npm run daaas -- admin drain physics --reason image rebuild --yes/);
   t.is(h.store.poolControl('physics').drained, null);
   t.deepEqual(h.store.auditLog().filter((e) => e.actor === 'cli:tester').map((e) => `${e.action} ${e.result}`), ['admin release asked to confirm', 'admin drain asked to confirm']);
 });
@@ -98,7 +100,7 @@ test('each pool command as the operator with the bot stopped: kept in the store,
   const { h, cli } = await setUp(t, false);
   const resize = await cli('resize physics 5 --json'.replace(' --json', ''), true);
   t.like(resize.json, { ok: true, outcome: 'done', command: 'admin resize', operator: 'cli:tester', bot: { running: false } });
-  t.regex(resize.json!.bot.note!, /The bot is not running: this is written to its store, and it acts on it when it starts/);
+  t.regex(resize.json!.note!, /The bot is not running: this is written to its store, and it acts on it when it starts/);
   t.is(h.store.poolControl('physics').size, 5);
   await h.run(12_000);
   t.is(h.store.listVms({ pool: 'physics', states: ['ready'] }).length, 5);
@@ -128,7 +130,7 @@ test('admin extend and admin leases: beyond the pool’s limits, the holder told
   t.like(extend.json, { ok: true, outcome: 'done', bot: { running: true } });
   t.is(h.store.activeLeases()[0]!.expiresAt, before + 3 * 86_400_000);
   const leases = await cli('leases', true);
-  t.like(leases.json, { ok: true, outcome: 'done', command: 'admin leases', bot: { running: true, note: null } });
+  t.like(leases.json, { ok: true, outcome: 'done', command: 'admin leases', bot: { running: true }, note: null });
   const [row] = leases.json!.reply.tables[0]!;
   t.like(row, { holder: 'alice', VM: vm.name, pool: 'physics', 'extensions used': '0' });
   t.is(row!.expires, new Date(before + 3 * 86_400_000).toISOString());
