@@ -211,3 +211,25 @@ test('admin commands through npm run daaas: the chat’s words, --json, exit 1 w
   t.is(help.code, 0);
   t.regex(help.out, /Usage: npm run daaas -- admin resize <pool> <size>[^]*npm run daaas -- admin resize excitations reset/);
 });
+
+test('reconcile --dry-run shows what retiring a pool removed from the configuration will do: the claimed VM kept, the rest deleted, the holder told', async (t) => {
+  const { createHarness, TEST_CONFIG } = await import('../helpers/harness.ts');
+  const { ManualClock } = await import('../../src/adapters/manual-clock.ts');
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const h = createHarness({ clock: new ManualClock(Date.now() - 60_000), storePath: join(dir.path, 'daaas.db'), cloudPath: join(dir.path, 'sim-cloud.json') });
+  await h.run(12_000);
+  await h.claim('alice', 'physics');
+  await h.run(12_000);
+  const claimed = h.store.activeLeases()[0]!.vm.name;
+  await h.close();
+  writeFileSync(join(dir.path, 'c.yaml'), TEST_CONFIG.replace('\n  physics:\n', '\n  physic:\n'));
+  const dry = await daaas(['reconcile', '--once', '--dry-run'], { DAAAS_CONFIG: join(dir.path, 'c.yaml'), DAAAS_DATA_DIR: dir.path });
+  t.is(dry.code, 0, dry.err);
+  t.regex(dry.out, new RegExp(`tell holder: pool retired\\s+physics\\s+${claimed}\\s+alice`));
+  t.is(dry.out.match(/retire\s+physics\s+physics-\w+\s+-\s+its pool was removed from the configuration/g)?.length, 3, dry.out);
+  t.notRegex(dry.out, new RegExp(`(retire|delete-server)\\s+physics\\s+${claimed}`));
+  t.regex(dry.out, /physics: removed from configuration: 1 claimed VM kept until its lease ends \(no extensions\); 3 other VMs being deleted/);
+  const pools = await daaas(['pools'], { DAAAS_CONFIG: join(dir.path, 'c.yaml'), DAAAS_DATA_DIR: dir.path });
+  t.regex(pools.out, /physics \(removed from configuration\)/);
+});
