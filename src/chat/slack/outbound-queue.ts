@@ -1,3 +1,7 @@
+/**
+ * Slack on the one outbound queue: its rate limits (per Web API method, per channel), its retry
+ * rule (429 Retry-After), and what Slack's errors mean (an error code, no answer at all).
+ */
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import { OutboundQueue, SlidingWindows, TokenBucket, type OutboundPolicy } from '../outbound-queue.ts';
@@ -117,4 +121,22 @@ export function slackErrorCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const e = error as { code?: unknown; data?: { error?: unknown } };
   return e.code === 'slack_webapi_platform_error' && typeof e.data?.error === 'string' ? e.data.error : undefined;
+}
+
+/**
+ * Why auth.test got no verdict on the token: no answer at all (refused, reset, timed out, DNS),
+ * which is the network's doing, or an HTTP error from Slack itself.
+ */
+export function slackNotAnswering(error: unknown): string {
+  const e = error as { code?: unknown; statusCode?: unknown; original?: { code?: unknown; message?: unknown }; message?: unknown };
+  if (e.code === 'slack_webapi_http_error') return `Slack answered the token check with HTTP ${String(e.statusCode)}; try again later`;
+  return `cannot reach Slack (${networkCause(e.original ?? error)}); check the network, the proxy settings, or SLACK_API_URL`;
+}
+
+/** The first error code down the cause chain (ECONNREFUSED, ENOTFOUND, …), else the first message. */
+function networkCause(error: unknown): string {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && /^E[A-Z_]+$|^UND_ERR/.test(e.code)) return e.code;
+  }
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,4 +1,4 @@
-import { App, SocketModeReceiver, type AnyMiddlewareArgs, type RespondArguments, type RespondFn } from '@slack/bolt';
+import { App, SocketModeReceiver, type AnyMiddlewareArgs, type BlockAction, type RespondArguments, type RespondFn } from '@slack/bolt';
 import type { Dispatcher } from 'undici';
 import type { Principal } from '../../core/model.ts';
 import type { DaaasService } from '../../core/service.ts';
@@ -12,7 +12,7 @@ import type { Invocation } from '../invocation.ts';
 import type { Reply } from '../reply.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { SlackHomeTab } from './home-tab.ts';
-import { SlackOutboundQueue, slackErrorCode, slackRetryAfterMs, type RateLimit } from './outbound-queue.ts';
+import { SlackOutboundQueue, slackErrorCode, slackNotAnswering, slackRetryAfterMs, type RateLimit } from './outbound-queue.ts';
 import { COMMAND_ACTION, decodeButtonValue, LINK_ACTION, renderBlocks, type SlackMessage } from './render-blocks.ts';
 import { SlackHttpReceiver } from './slack-receiver.ts';
 import { SlackUserMapper, type SlackIdentityRules, type SlackProfile, type SlackWorkspace } from './user-mapper.ts';
@@ -72,6 +72,8 @@ export class SlackAdapter implements Notifier {
   private readonly home: SlackHomeTab;
   private readonly receiver: SlackHttpReceiver | undefined;
   private started = false;
+  /** Commands and clicks acknowledged and still being answered: stop() lets them finish. */
+  private readonly answering = new Set<Promise<void>>();
   /** The installing workspace, from auth.test at start: only its users map by address. */
   private workspace: SlackWorkspace | undefined;
 
@@ -167,10 +169,35 @@ export class SlackAdapter implements Notifier {
     this.log.info({ mode: this.mode }, 'Slack adapter listening');
   }
 
+  /**
+   * Stops receiving, then lets what was acknowledged be answered (up to 5 s: Slack has stopped
+   * waiting for a slower answer anyway) before the outbound queue stops.
+   */
   async stop(): Promise<void> {
     if (this.started) await this.bolt.stop();
     this.started = false;
+    const clock = this.options.outbound?.clock ?? this.options.clock;
+    const timeout = new AbortController();
+    await Promise.race([this.idle(), clock.sleep(5_000, timeout.signal).catch(() => {})]);
+    timeout.abort();
     this.queue.stop();
+  }
+
+  /** Resolves when every acknowledged command and click has been answered and nothing waits to be sent. */
+  async idle(): Promise<void> {
+    while (this.answering.size > 0) await Promise.allSettled([...this.answering]);
+    await this.queue.idle();
+  }
+
+  /** Runs a listener's answer, tracked so that stop() waits for it. */
+  private async answer(work: () => Promise<void>): Promise<void> {
+    const running = work();
+    this.answering.add(running);
+    try {
+      await running;
+    } finally {
+      this.answering.delete(running);
+    }
   }
 
   /** Reminder and teardown messages: a direct message (chat.postMessage to the user id). */
@@ -204,29 +231,17 @@ export class SlackAdapter implements Notifier {
     this.bolt.command(this.options.command ?? '/daaas', async ({ ack, command, respond }) => {
       // Acknowledged before anything else: Slack gives 3 s, the cloud may take longer.
       await ack();
-      const outcome = await this.inbound.handle({ user: command.user_id, conversation: command.user_id, text: command.text ?? '' });
-      await this.respond(respond, { response_type: 'ephemeral', ...outcome.rendered });
+      await this.answer(async () => {
+        const outcome = await this.inbound.handle({ user: command.user_id, conversation: command.user_id, text: command.text ?? '' });
+        await this.respond(respond, { response_type: 'ephemeral', ...outcome.rendered });
+      });
     });
 
     this.bolt.action({ type: 'block_actions', action_id: new RegExp(`^${COMMAND_ACTION}:`) }, async ({ ack, body, action, respond }) => {
       await ack();
       const value = action.type === 'button' ? decodeButtonValue(action.value) : undefined;
       if (!value) return;
-      const clicker = body.user.id;
-      const message = { user: clicker, conversation: clicker, text: value.command, ...(value.owner !== undefined ? { owner: value.owner } : {}) };
-      if (body.container?.type === 'view' || body.view?.type === 'home') {
-        // A button in App Home: the outcome shows at the top of the refreshed Home tab.
-        await this.home.answerInHome(clicker, async () => (await this.inbound.handle(message)).reply);
-        return;
-      }
-      const outcome = await this.inbound.handle(message);
-      if (outcome.kind === 'answered' && !outcome.stranger && outcome.reply.tone !== 'error') {
-        // The owner's own card is updated in place.
-        await this.respond(respond, { replace_original: true, ...outcome.rendered });
-      } else {
-        // Only the clicker sees this; the card stays as it was for its owner.
-        await this.respond(respond, { response_type: 'ephemeral', replace_original: false, ...outcome.rendered });
-      }
+      await this.answer(() => this.answerClick(value, body, respond));
     });
 
     // Link buttons (Connect) open their URL in the browser; Slack still tells the app.
@@ -236,8 +251,27 @@ export class SlackAdapter implements Notifier {
 
     this.bolt.event('app_home_opened', async ({ event }) => {
       if (event.tab !== 'home') return;
-      await this.home.publish(event.user);
+      await this.answer(() => this.home.publish(event.user));
     });
+  }
+
+  /** A click on a command button: in App Home, or on a card (the owner's updated in place). */
+  private async answerClick(value: { command: string; owner?: string }, body: BlockAction, respond: RespondFn | undefined): Promise<void> {
+    const clicker = body.user.id;
+    const message = { user: clicker, conversation: clicker, text: value.command, ...(value.owner !== undefined ? { owner: value.owner } : {}) };
+    if (body.container?.type === 'view' || body.view?.type === 'home') {
+      // A button in App Home: the outcome shows at the top of the refreshed Home tab.
+      await this.home.answerInHome(clicker, async () => (await this.inbound.handle(message)).reply);
+      return;
+    }
+    const outcome = await this.inbound.handle(message);
+    if (outcome.kind === 'answered' && !outcome.stranger && outcome.reply.tone !== 'error') {
+      // The owner's own card is updated in place.
+      await this.respond(respond, { replace_original: true, ...outcome.rendered });
+    } else {
+      // Only the clicker sees this; the card stays as it was for its owner.
+      await this.respond(respond, { response_type: 'ephemeral', replace_original: false, ...outcome.rendered });
+    }
   }
 
   /** The user look-up the inbound pipeline identifies Slack users with. */
@@ -304,22 +338,4 @@ function deliveryKey(body: Record<string, unknown>): string | undefined {
     return `action:${user.id}:${(actions[0] as { action_ts: string }).action_ts}`;
   }
   return undefined;
-}
-
-/**
- * Why auth.test got no verdict on the token: no answer at all (refused, reset, timed out, DNS),
- * which is the network's doing, or an HTTP error from Slack itself.
- */
-function slackNotAnswering(error: unknown): string {
-  const e = error as { code?: unknown; statusCode?: unknown; original?: { code?: unknown; message?: unknown }; message?: unknown };
-  if (e.code === 'slack_webapi_http_error') return `Slack answered the token check with HTTP ${String(e.statusCode)}; try again later`;
-  return `cannot reach Slack (${networkCause(e.original ?? error)}); check the network, the proxy settings, or SLACK_API_URL`;
-}
-
-/** The first error code down the cause chain (ECONNREFUSED, ENOTFOUND, …), else the first message. */
-function networkCause(error: unknown): string {
-  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    if (typeof e.code === 'string' && /^E[A-Z_]+$|^UND_ERR/.test(e.code)) return e.code;
-  }
-  return error instanceof Error ? error.message : String(error);
 }

@@ -507,6 +507,23 @@ test('one change, one Home refresh: a claim, an extension from a card and a rele
   t.is(await settled(4), 4);
 });
 
+test('stopping: a command acknowledged before the stop is still answered; the queue stops after it', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
+  const s = await setup(t, { dispatch: async (inv, real) => (started(), await gate, real(inv)) });
+  const { ack, id } = await s.command('UALICE', 'pools');
+  t.is(ack.status, 200);
+  await running;
+  const stopped = s.slack.stop();
+  release();
+  await stopped;
+  const answer = s.fake.responsesTo(id)[0]?.body;
+  t.truthy(answer, 'answered before the stop completed');
+  t.regex(String(answer?.text), /Pools/);
+});
+
 test('figures: slash-command ack latency, and reminder throughput under the default rate limit', async (t) => {
   const s = await setup(t, { limits: { clock: new SystemClock() } });
   const acks: number[] = [];
