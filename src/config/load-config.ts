@@ -6,6 +6,7 @@ import type { AccessRules } from '../core/access.ts';
 import { isAccountName, notAnAccountName } from '../core/account-name.ts';
 import type { PoolSpec } from '../core/model.ts';
 import { scheduleProblems } from './schedule-check.ts';
+import { poolActivity } from './schema-activity.ts';
 import { configSchema, crossCheck, identityCheck, type RawConfig } from './schema.ts';
 
 export interface AppConfig {
@@ -254,5 +255,6 @@ function toPoolSpec(name: string, p: RawConfig['pools'][string], d: RawConfig['d
     holdForMs: p.holdFor ?? d.holdFor,
     autoAssign: p.autoAssign ?? d.autoAssign,
     extendWhileQueued: p.extendWhileQueued ?? d.extendWhileQueued,
+    ...poolActivity(p, d),
   };
 }

@@ -1,5 +1,6 @@
 /** A pool's keys, and the defaults every pool takes what it leaves out from. */
 import { z } from 'zod';
+import { poolActivityFields } from './schema-activity.ts';
 import { count, DEFAULT_LEASE_MS, DEFAULT_REMINDERS_MS, duration, groupRef } from './schema-values.ts';
 
 export const poolFields = {
@@ -52,6 +53,8 @@ export const pool = z.strictObject({
   holdFor: duration.optional(),
   autoAssign: poolFields.autoAssign.optional(),
   extendWhileQueued: poolFields.extendWhileQueued.optional(),
+  /** Idle VMs (idle.after, idle.releaseAfter) and the grace of a busy one at expiry (schema-activity.ts). */
+  ...poolActivityFields,
 });
 
 export const defaults = z.strictObject({
@@ -66,5 +69,6 @@ export const defaults = z.strictObject({
   holdFor: duration.default(10 * 60_000),
   autoAssign: poolFields.autoAssign.default(false),
   extendWhileQueued: poolFields.extendWhileQueued.default('once'),
+  ...poolActivityFields,
 });
 
