@@ -61,9 +61,9 @@ export interface WaitlistStore {
   lapsedHolds(now: number): QueueEntry[];
   /**
    * Leases the VM held for the entry to its user and removes the entry, in one transaction:
-   * false, changing nothing, if the hold is gone or the VM is no longer ready.
+   * the new lease's id, or null, changing nothing, if the hold is gone or the VM is no longer ready.
    */
-  claimHeld(entryId: number, lease: { id: string; now: number; leaseMs: number }): boolean;
+  claimHeld(entryId: number, lease: { now: number; leaseMs: number }): string | null;
   /** Extensions a lease was granted while others waited for its pool. */
   queuedExtensions(leaseId: string): number;
   /** Records one more extension granted while others waited. */

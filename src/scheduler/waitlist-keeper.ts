@@ -14,8 +14,6 @@ export interface WaitlistKeeperOptions {
   log: Logger;
   metrics: Metrics;
   pools: ReadonlyMap<string, PoolSpec>;
-  /** A new lease id (the store's ids are UUIDs). */
-  newLeaseId: () => string;
   /** Queues a message in the outbox, inside the caller's transaction. */
   queueMessage: (message: OutboxMessage) => void;
 }
@@ -85,8 +83,8 @@ export class WaitlistKeeper {
         if (!store.holdVm(entry.id, vmId, now, until)) continue;
         const vmName = store.getVm(vmId)!.name;
         if (settings.autoAssign) {
-          const leaseId = this.o.newLeaseId();
-          if (!store.claimHeld(entry.id, { id: leaseId, now, leaseMs: pool.leaseMs })) continue;
+          const leaseId = store.claimHeld(entry.id, { now, leaseMs: pool.leaseMs });
+          if (leaseId === null) continue;
           const lease = store.getLease(leaseId)!;
           store.audit({ at: now, actor: SCHEDULER_ACTOR, action: 'claim', target: pool.name, result: 'ok', detail: { user: entry.user, vm: vmName, from: 'queue', waitedMs: now - entry.joinedAt } });
           this.message(entry, `queue-served:${leaseId}`, autoAssignedMessage(lease, pool, now), now, now + DELIVER_WITHIN_MS, leaseId);

@@ -1,5 +1,4 @@
 import test, { type ExecutionContext } from 'ava';
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.ts';
 import '../../src/adapters/sqlite/waitlist-bridge.ts';
@@ -25,7 +24,7 @@ function setup(t: ExecutionContext, pool: PoolSpec = POOL, store = new SqliteSto
   t.teardown(() => store.close());
   const events: Events = { holds: [], served: [] };
   const metrics: Metrics = { ...noMetrics, hold: (_p, e) => events.holds.push(e), claimServed: (_p, ms) => events.served.push(ms) };
-  const keeper = new WaitlistKeeper({ store, log: silentLogger, metrics, pools: new Map([[pool.name, pool]]), newLeaseId: randomUUID, queueMessage: (m) => store.enqueueMessage(m) });
+  const keeper = new WaitlistKeeper({ store, log: silentLogger, metrics, pools: new Map([[pool.name, pool]]), queueMessage: (m) => store.enqueueMessage(m) });
   return { store, keeper, events };
 }
 

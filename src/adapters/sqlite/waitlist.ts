@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { JoinOutcome, JoinRequest, QueueEntry, WaitlistStore } from '../../ports/waitlist.ts';
 
@@ -106,19 +107,20 @@ export class SqliteWaitlist implements WaitlistStore {
     return (this.prepared('SELECT * FROM waitlist WHERE held_vm_id IS NOT NULL AND held_until <= ? ORDER BY id').all(now) as Row[]).map(toEntry);
   }
 
-  claimHeld(entryId: number, lease: { id: string; now: number; leaseMs: number }): boolean {
+  claimHeld(entryId: number, lease: { now: number; leaseMs: number }): string | null {
     return this.transaction(() => {
       const row = this.prepared('SELECT * FROM waitlist WHERE id = ? AND held_vm_id IS NOT NULL').get(entryId) as Row | undefined;
-      if (!row) return false;
+      if (!row) return null;
       const entry = toEntry(row);
       const taken = this.prepared("UPDATE vms SET state = 'claimed', state_since = ? WHERE id = ? AND state = 'ready'").run(lease.now, entry.hold!.vmId).changes === 1;
-      if (!taken) return false;
+      if (!taken) return null;
+      const id = randomUUID();
       this.prepared(
         `INSERT INTO leases (id, vm_id, pool, user, platform, conversation, claimed_at, expires_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(lease.id, entry.hold!.vmId, entry.pool, entry.user, entry.platform, entry.conversation, lease.now, lease.now + lease.leaseMs);
+      ).run(id, entry.hold!.vmId, entry.pool, entry.user, entry.platform, entry.conversation, lease.now, lease.now + lease.leaseMs);
       this.removeEntry(entry.id);
-      return true;
+      return id;
     });
   }
 
