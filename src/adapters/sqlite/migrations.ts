@@ -226,4 +226,9 @@ export const MIGRATIONS: readonly string[] = [
     count    INTEGER NOT NULL
   );
   `,
+  // 14: who set a pool's warm size with admin resize, and when ("7: set by admin alice").
+  `
+  ALTER TABLE pool_controls ADD COLUMN size_by TEXT;
+  ALTER TABLE pool_controls ADD COLUMN size_at INTEGER;
+  `,
 ];
