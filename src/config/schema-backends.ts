@@ -1,7 +1,7 @@
 /** The back ends' keys: the cloud (simulated or OpenStack), the Ansible provisioner and the facility directory. */
 import { z } from 'zod';
 import { ACCOUNT_NAME_PATTERN, ACCOUNT_NAME_RULE } from '../core/account-name.ts';
-import { count, duration, fraction } from './schema-values.ts';
+import { byteSize, count, duration, fraction } from './schema-values.ts';
 
 export const simulatedCloud = z.strictObject({
   bootTime: duration.default(5_000),
@@ -59,6 +59,8 @@ export const ansibleProvisioner = z.strictObject({
    */
   hostKeyChecking: z.boolean().default(true),
   maxConcurrent: count(1).default(4),
+  /** Run logs kept (in the data directory's ansible-logs/): the newest per VM, and all of them under a size. */
+  logs: z.strictObject({ keepPerVm: count(1).default(10), maxTotal: byteSize.default(200 * 2 ** 20) }).prefault({}),
   timeouts: z.strictObject({ provision: duration.default(900_000), claim: duration.default(120_000), release: duration.default(120_000) }).prefault({}),
   /** Pool → facility role; by default the role named like the pool (excitations-gpu → excitations). */
   facilities: z.record(z.string(), z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a role name')).default({}),

@@ -1,6 +1,6 @@
 /**
- * The value types the configuration is written in: durations, names, accounts, groups, mail
- * domains and counts, each with the error a person reads when one is wrong.
+ * The value types the configuration is written in: durations, sizes, names, accounts, groups,
+ * mail domains and counts, each with the error a person reads when one is wrong.
  */
 import { z } from 'zod';
 import { isAccountName, notAnAccountName } from '../core/account-name.ts';
@@ -51,6 +51,17 @@ export const identityRule = <const R extends readonly [string, ...string[]]>(rul
         ? `"${String(issue.input)}" would make whole addresses accounts, and an address is not an account name: use ${instead}`
         : `must be one of ${rules.join(', ')}`,
   });
+const SIZE_UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30 };
+/** "200MiB", "1GiB", "500MB", "64KiB" → bytes. */
+export const byteSize = z.string({ error: 'expected a size such as 500MiB or 2GiB' }).transform((text, ctx) => {
+  const match = /^(\d+(?:\.\d+)?)\s*([KMG]i?B|B)$/i.exec(text.trim());
+  const bytes = match ? Math.round(Number(match[1]) * SIZE_UNITS[match[2]!.toUpperCase()]!) : 0;
+  if (!match || bytes < 1) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a size: write e.g. 500MiB or 2GiB (KiB, MiB, GiB; KB, MB, GB)` });
+    return z.NEVER;
+  }
+  return bytes;
+});
 export const count = (min: number) => z.number().int(`must be a whole number`).min(min).max(100_000);
 export const fraction = z.number().min(0).max(1);
 

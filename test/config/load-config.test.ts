@@ -306,6 +306,28 @@ test('the ansible provisioner: defaults, and the settings each target needs', (t
   t.deepEqual(refused(t, yamlOf(doc)), ['provisioner.driver: must be "simulated" (the embedded default) or "ansible"']);
 });
 
+test('the ansible run logs: 10 per VM and 200 MiB in all by default; sizes in KiB/MiB/GiB or KB/MB/GB; nonsense refused', (t) => {
+  const doc = defaultDoc();
+  doc.provisioner = { driver: 'ansible', ansible: { ssh: { user: 'cloud-user' } } };
+  const logsOf = (text: string) => {
+    const config = parseConfig(text, 'ansible.yaml', {});
+    return config.provisioner.driver === 'ansible' ? config.provisioner.ansible.logs : undefined;
+  };
+  t.deepEqual(logsOf(yamlOf(doc)), { keepPerVm: 10, maxTotal: 200 * 1024 * 1024 });
+  doc.provisioner = { driver: 'ansible', ansible: { ssh: { user: 'cloud-user' }, logs: { keepPerVm: 3, maxTotal: '1.5GiB' } } };
+  t.deepEqual(logsOf(yamlOf(doc)), { keepPerVm: 3, maxTotal: 1.5 * 2 ** 30 });
+  doc.provisioner = { driver: 'ansible', ansible: { ssh: { user: 'cloud-user' }, logs: { maxTotal: '500MB' } } };
+  t.deepEqual(logsOf(yamlOf(doc)), { keepPerVm: 10, maxTotal: 500_000_000 });
+  doc.provisioner = { driver: 'ansible', ansible: { ssh: { user: 'cloud-user' }, logs: { keepPerVm: 0, maxTotal: 'lots', keep: 2 } } };
+  t.deepEqual(refused(t, yamlOf(doc)), [
+    'provisioner.ansible.logs.keepPerVm: must be 1 or more',
+    'provisioner.ansible.logs.maxTotal: "lots" is not a size: write e.g. 500MiB or 2GiB (KiB, MiB, GiB; KB, MB, GB)',
+    'provisioner.ansible.logs: unknown key "keep"',
+  ]);
+  doc.provisioner = { driver: 'ansible', ansible: { ssh: { user: 'cloud-user' }, logs: { maxTotal: 200 } } };
+  t.deepEqual(refused(t, yamlOf(doc)), ['provisioner.ansible.logs.maxTotal: expected a size such as 500MiB or 2GiB']);
+});
+
 test('an unsupported cloud driver is refused with a helpful message', (t) => {
   const doc = defaultDoc();
   doc.cloud.driver = 'aws';
