@@ -187,3 +187,44 @@ test('circuit breaker: an open pool boots nothing; after circuitRetry one trial 
   t.deepEqual(kinds(world({ pools: [pool('a', 3, 6)], health: failing(1, NOW - 60_000), settings })), ['create', 'create'], 'two failures left: two boots at most');
   t.deepEqual(kinds(world({ pools: [pool('a', 3, 6)], health: failing(2, NOW - 60_000) })), ['create', 'create', 'create'], 'without circuit settings only back-off counts');
 });
+
+// ---------------------------------------------------------------------------------------------
+// Pools that grow with the queue
+
+const qPool = (size: number, max: number): PoolSpec => ({ name: 'a', size, max, flavor: 'f' }) as PoolSpec;
+const qVm = (state: VmState): Vm => vm('a', state, { createdAt: NOW - 1_000 + n });
+const qWorld = (over: Partial<ObservedWorld>): ObservedWorld =>
+  world({ pools: [qPool(5, 60)], coresPerVm: new Map([['a', 2]]), settings: { readinessTimeoutMs: 600_000, failedRetentionMs: 300_000, maxConcurrentBoots: 20 }, ...over });
+const count = (w: ObservedWorld, kind: string) => planPools(w).actions.filter((a) => a.kind === kind).length;
+
+test('a pool boots for its size plus the people waiting, within the boot budget', (t) => {
+  t.is(count(qWorld({ queued: new Map([['a', 12]]) }), 'create'), 17);
+  t.is(count(qWorld({ queued: new Map([['a', 200]]) }), 'create'), 20, 'maxConcurrentBoots 20');
+});
+
+test('never beyond max, nor the quota', (t) => {
+  t.is(count(qWorld({ pools: [qPool(5, 8)], queued: new Map([['a', 50]]) }), 'create'), 8);
+  t.is(count(qWorld({ queued: new Map([['a', 50]]), capacity: { instances: 3, cores: 100 } }), 'create'), 3);
+  t.regex(planPools(qWorld({ pools: [qPool(5, 8)], queued: new Map([['a', 50]]), vms: Array.from({ length: 8 }, () => qVm('claimed')) })).notes.get('a') ?? '', /at its maximum of 8/);
+});
+
+test('nothing grows while the circuit is open', (t) => {
+  const health = new Map([['a', { pool: 'a', lastError: 'x', lastErrorAt: NOW - 1, consecutiveFailures: 3, backoffUntil: null }]]);
+  const settings = { readinessTimeoutMs: 600_000, failedRetentionMs: 300_000, maxConcurrentBoots: 20, circuit: { failureLimit: 3, circuitRetryMs: 600_000 } };
+  t.is(count(qWorld({ queued: new Map([['a', 10]]), health, settings }), 'create'), 0);
+});
+
+test('VMs held for waiters count as the pool’s and are never retired; unclaimed extras beyond size are', (t) => {
+  const ready = Array.from({ length: 8 }, () => qVm('ready'));
+  const servers = ready.map((v) => server(v));
+  const held = new Set(ready.slice(5).map((v) => v.id)); // the newest three, the first a retirement would pick
+  const plan = planPools(qWorld({ vms: ready, servers, queued: new Map([['a', 1]]), held }));
+  const retired = plan.actions.filter((a) => a.kind === 'retire').map((a) => (a as { vm: Vm }).vm.id);
+  t.is(retired.length, 2, '8 ready, size 5 + 1 waiting');
+  t.false(retired.some((id) => held.has(id)));
+  t.is(count(qWorld({ vms: ready, servers, queued: new Map([['a', 3]]), held }), 'retire'), 0, 'all 8 needed: 5 warm, 3 for the waiters');
+});
+
+test('a drained pool does not grow with its queue', (t) => {
+  t.is(count(qWorld({ pools: [{ ...qPool(0, 60) }], drained: new Set(['a']), queued: new Map([['a', 10]]) }), 'create'), 0);
+});
