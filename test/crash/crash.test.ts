@@ -143,7 +143,8 @@ async function drive(bot: BotLife, random: () => number, held: () => string[], o
     else if (r < 0.75) line = 'status';
     else if (r < 0.8) line = 'release';
     else if (r < 0.85) line = 'pools';
-    else if (r < 0.93) line = others().length ? `extend ${pick(random, others())}` : 'extend';
+    else if (r < 0.89) line = others().length ? `extend ${pick(random, others())}` : 'extend';
+    else if (r < 0.93) line = random() < 0.5 ? `leave ${pick(random, pools)}` : 'leave';
     else line = `release ${others()[0] ?? 'nobody-0000'} --yes`;
     bot.send(line);
     sent++;

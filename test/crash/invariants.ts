@@ -4,6 +4,7 @@
  * sentences naming the VM or lease, so a failure says what broke.
  */
 import { POOLS, type LeaseRow, type Snapshot, type VmRow } from './world.ts';
+import { checkWaitlist, QUEUE_DM_KINDS, type QueueDmKind } from './waitlist-invariants.ts';
 
 export type DmKind = 'reminder' | 'teardown' | 'home-ready' | 'setup-failed';
 
@@ -25,6 +26,11 @@ export interface Ledger {
   broken: Set<string>;
   /** When each life was started and when it was killed (or stopped). */
   lives: { life: number; spawnedAt: number; endedAt: number }[];
+  /** Places in queues acknowledged ("You are number N in the queue for P"), and queues left. */
+  joins: { user: string; pool: string; life: number }[];
+  leaves: { user: string; pool: string; life: number }[];
+  /** The waitlist's direct messages printed (a hold offered, lapsed; a VM assigned; dropped). */
+  queueDms: { to: string; kind: QueueDmKind; subject: string; life: number }[];
 }
 
 /**
@@ -38,7 +44,7 @@ export const ANNOUNCE_MS = 1_000;
 const OUTBOX_SETTLE_MS = 5_000;
 
 export function emptyLedger(): Ledger {
-  return { claims: [], extensions: new Map(), releases: [], dms: [], faults: [], firstTicks: [], broken: new Set(), lives: [] };
+  return { claims: [], extensions: new Map(), releases: [], dms: [], faults: [], firstTicks: [], broken: new Set(), lives: [], joins: [], leaves: [], queueDms: [] };
 }
 
 /** What one life printed, read from its complete lines only (a kill may cut the last one). */
@@ -48,6 +54,9 @@ export interface Transcript {
   releases: string[];
   dms: { to: string; kind: DmKind; vm: string }[];
   faults: string[];
+  joins: string[];
+  leaves: string[];
+  queueDms: { to: string; kind: QueueDmKind; subject: string }[];
 }
 
 const DM_HEADER = /^\[direct message to (\S+)\]$/;
@@ -61,12 +70,14 @@ const DM_KINDS: [DmKind, RegExp][] = [
 export function parseTranscript(output: string): Transcript {
   const complete = output.slice(0, output.lastIndexOf('\n') + 1);
   const lines = complete.split('\n');
-  const t: Transcript = { claims: [], extensions: [], releases: [], dms: [], faults: [] };
+  const t: Transcript = { claims: [], extensions: [], releases: [], dms: [], faults: [], joins: [], leaves: [], queueDms: [] };
   let dmTo: string | null = null;
   for (const line of lines) {
     if (dmTo !== null) {
       const kind = DM_KINDS.find(([, re]) => re.test(line));
+      const queued = kind ? undefined : QUEUE_DM_KINDS.find(([, re]) => re.test(line));
       if (kind) t.dms.push({ to: dmTo, kind: kind[0], vm: kind[1].exec(line)![1]! });
+      else if (queued) t.queueDms.push({ to: dmTo, kind: queued[0], subject: queued[1].exec(line)![1]! });
       else if (line !== '') t.faults.push(`an unrecognised direct message: ${line}`);
       dmTo = null;
       continue;
@@ -80,6 +91,8 @@ export function parseTranscript(output: string): Transcript {
     if ((m = /^✔ (\S+) is yours for /.exec(line))) t.claims.push(m[1]!);
     else if ((m = /^✔ (\S+) extended by /.exec(line))) t.extensions.push(m[1]!);
     else if ((m = /^✔ (\S+) released$/.exec(line))) t.releases.push(m[1]!);
+    else if ((m = /^• You are (?:number \d+|already) in the queue for ([a-z0-9-]+)/.exec(line))) t.joins.push(m[1]!);
+    else if ((m = /^✔ You (?:left|passed \S+ on and left) the queue for (\S+)$/.exec(line))) t.leaves.push(m[1]!);
     else if (/^✖ (Sorry, something went wrong|That message could not be answered)/.test(line)) t.faults.push(line);
   }
   return t;
@@ -91,6 +104,9 @@ export function record(ledger: Ledger, life: number, user: string, t: Transcript
   for (const vm of t.releases) ledger.releases.push({ user, vm, life });
   for (const dm of t.dms) ledger.dms.push({ ...dm, life });
   for (const text of t.faults) ledger.faults.push({ life, text });
+  for (const pool of t.joins) ledger.joins.push({ user, pool, life });
+  for (const pool of t.leaves) ledger.leaves.push({ user, pool, life });
+  for (const dm of t.queueDms) ledger.queueDms.push({ ...dm, life });
 }
 
 const LIVE_WITH_SERVER = new Set(['provisioning', 'ready', 'claimed']);
@@ -221,7 +237,9 @@ export function checkAtRest(s: Snapshot, ledger: Ledger): string[] {
     if (!OUTBOX_STATUSES.has(m.status)) problems.push(`outbox message ${m.key} has status ${m.status}`);
     // In the terminal chat a direct message cannot be refused: a failed one was dropped by the bot.
     if (m.status === 'failed') problems.push(`outbox message ${m.key} is recorded as failed: it was never delivered, and never will be`);
-    if (!KIND_OF_ROW[m.kind]) problems.push(`outbox message ${m.key} is of an unknown kind ${m.kind}`);
+    if (m.kind === 'waitlist') {
+      if (m.lease_id !== null && !leaseById.has(m.lease_id)) problems.push(`outbox message ${m.key} is about a lease that does not exist`);
+    } else if (!KIND_OF_ROW[m.kind]) problems.push(`outbox message ${m.key} is of an unknown kind ${m.kind}`);
     else if (m.lease_id === null || !leaseById.has(m.lease_id)) problems.push(`outbox message ${m.key} is about a lease that does not exist`);
   }
   const keysOf = new Set(s.outbox.map((m) => m.key));
@@ -317,6 +335,7 @@ export function checkAtRest(s: Snapshot, ledger: Ledger): string[] {
   }
 
   for (const f of ledger.faults) problems.push(`life ${f.life}: ${f.text}`);
+  problems.push(...checkWaitlist(s, ledger));
   return problems;
 }
 

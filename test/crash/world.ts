@@ -48,6 +48,8 @@ export function configYaml(): string {
     extensionStep: ${p.stepMs}ms
     maxExtensions: ${p.maxExtensions}
     maxLeasesPerUser: 1
+    queue: true
+    holdFor: 1500ms
     groups: [scientists]
     owner: { name: Crash harness, contact: crash@facility.example }`,
     )
@@ -115,9 +117,19 @@ export interface OutboxRow {
   key: string;
   kind: string;
   lease_id: string | null;
+  /** Whom it is for (read from the store; test snapshots may leave it out). */
+  user?: string;
   status: string;
   created_at: number;
   deliver_by: number;
+}
+
+export interface WaitlistRow {
+  id: number;
+  pool: string;
+  user: string;
+  held_vm_id: string | null;
+  held_until: number | null;
 }
 
 export interface AuditCount {
@@ -142,6 +154,8 @@ export interface Snapshot {
   /** The outbox: every message the bot sends on its own, with how its delivery went. */
   outbox: OutboxRow[];
   audit: AuditCount[];
+  /** The pools' queues and the VMs held for those in them (absent from hand-made snapshots). */
+  waitlist?: WaitlistRow[];
   /** The simulated cloud's servers that carry this deployment's tag. */
   servers: ServerRow[];
 }
@@ -189,7 +203,8 @@ function readStore(path: string, readonly = true): Omit<Snapshot, 'servers'> {
           .prepare('SELECT id, vm_id, pool, user, claimed_at, expires_at, extensions_used, home_ready_at, ended_at, end_reason FROM leases ORDER BY claimed_at, id')
           .all() as LeaseRow[],
         reminders: db.prepare('SELECT lease_id, before_ms, expires_at, status FROM reminders').all() as ReminderRow[],
-        outbox: db.prepare('SELECT key, kind, lease_id, status, created_at, deliver_by FROM outbox ORDER BY id').all() as OutboxRow[],
+        outbox: db.prepare('SELECT key, kind, lease_id, user, status, created_at, deliver_by FROM outbox ORDER BY id').all() as OutboxRow[],
+        waitlist: present.includes('waitlist') ? (db.prepare('SELECT id, pool, user, held_vm_id, held_until FROM waitlist ORDER BY id').all() as WaitlistRow[]) : [],
         audit: db.prepare('SELECT actor, action, result, COUNT(*) AS n FROM audit GROUP BY actor, action, result').all() as AuditCount[],
       };
     })();
