@@ -11,7 +11,7 @@ export const adminDrain: CommandSpec = {
   handler({ args, flags, values, service, audit }) {
     const reason = values.get('reason');
     if (!flags.has('yes')) {
-      const { pool } = service.poolControl(args.pool!);
+      const { pool } = service.admin.control(args.pool!);
       service.auditAdminCommand(audit!, 'asked to confirm');
       const again = `admin drain ${pool.name}${reason ? ` --reason ${reason}` : ''} --yes`;
       return reply(
@@ -23,7 +23,7 @@ export const adminDrain: CommandSpec = {
         actions({ label: `Drain ${pool.name}`, command: again, style: 'danger' }),
       );
     }
-    const { pool, control } = service.drainPool(audit!, args.pool!, true);
+    const { pool, control } = service.admin.drain(audit!, args.pool!, true);
     return reply(
       'success',
       `${pool.name} is closed for maintenance`,

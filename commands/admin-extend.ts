@@ -18,7 +18,7 @@ export const adminExtend: CommandSpec = {
     if (byMs === undefined || byMs <= 0) {
       throw new UserError('BAD_INPUT', `"${args.duration}" is not a duration.`, `Write e.g. 12h, 2d or 1d12h: admin extend ${args.vm} 1d`);
     }
-    const lease = service.adminExtend(audit!, args.vm!, byMs);
+    const lease = service.admin.extend(audit!, args.vm!, byMs);
     const reason = values.get('reason');
     return reply(
       'success',

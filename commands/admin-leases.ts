@@ -9,7 +9,7 @@ export const adminLeases: CommandSpec = {
   examples: ['admin leases', 'admin leases excitations'],
   permission: 'admin',
   handler({ args, service, now }) {
-    const leases = service.adminLeases(args.pool);
+    const leases = service.admin.leases(args.pool);
     const scope = args.pool ? ` in ${service.pool(args.pool).name}` : '';
     if (leases.length === 0) return reply('info', `No live leases${scope}`, text('Nobody holds a VM at the moment.'));
     const rows = leases.map((l) => [

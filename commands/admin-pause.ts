@@ -9,7 +9,7 @@ export const adminPause: CommandSpec = {
   examples: ['admin pause excitations --reason looking at the image', 'admin pause all'],
   permission: 'admin',
   handler({ args, service, audit }) {
-    const { pools, changed } = service.pausePools(audit!, args.pool!, true);
+    const { pools, changed } = service.admin.pause(audit!, args.pool!, true);
     const names = pools.map((p) => p.name).join(', ');
     return reply(
       changed.length ? 'success' : 'info',

@@ -9,7 +9,7 @@ export const adminRelease: CommandSpec = {
   examples: ['admin release excitations-k3f9 --reason image rebuild --yes', 'admin release excitations-k3f9'],
   permission: 'admin',
   handler({ args, flags, values, service, audit }) {
-    const { lease, released } = service.adminRelease(audit!, args.vm!, flags.has('yes'));
+    const { lease, released } = service.admin.release(audit!, args.vm!, flags.has('yes'));
     const reason = values.get('reason');
     if (!released) {
       service.auditAdminCommand(audit!, 'asked to confirm');

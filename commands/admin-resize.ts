@@ -17,7 +17,7 @@ export const adminResize: CommandSpec = {
     if (word !== 'reset' && !/^\d{1,6}$/.test(word)) {
       throw new UserError('BAD_INPUT', `"${args.size}" is not a size: write a whole number or reset.`, `e.g. admin resize ${args.pool} 5`);
     }
-    const { pool, control, before } = service.resizePool(audit!, args.pool!, word === 'reset' ? null : Number(word));
+    const { pool, control, before } = service.admin.resize(audit!, args.pool!, word === 'reset' ? null : Number(word));
     const now = control.size ?? pool.size;
     const drained = control.drained ? ` It stays empty while drained (${control.drained.reason}); admin undrain ${pool.name} reopens it.` : '';
     const paused = control.paused ? ` It is paused: nothing is booted or retired until admin resume ${pool.name}.` : '';

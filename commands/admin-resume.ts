@@ -9,7 +9,7 @@ export const adminResume: CommandSpec = {
   examples: ['admin resume excitations', 'admin resume all'],
   permission: 'admin',
   handler({ args, service, audit }) {
-    const { pools, changed } = service.pausePools(audit!, args.pool!, false);
+    const { pools, changed } = service.admin.pause(audit!, args.pool!, false);
     if (!changed.length) return reply('info', `Not paused: ${pools.map((p) => p.name).join(', ')}`, text('Nothing changed.'));
     return reply('success', `Resumed: ${changed.join(', ')}`, text('The reconciler boots and deletes for it again from the next tick; a failing pool’s open circuit is closed, so it boots again.'));
   },

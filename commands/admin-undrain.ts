@@ -9,7 +9,7 @@ export const adminUndrain: CommandSpec = {
   examples: ['admin undrain excitations'],
   permission: 'admin',
   handler({ args, service, audit }) {
-    const { pool, control, changed } = service.drainPool(audit!, args.pool!, false);
+    const { pool, control, changed } = service.admin.drain(audit!, args.pool!, false);
     const size = control.size ?? pool.size;
     if (!changed) return reply('info', `${pool.name} was not drained`, text('Nothing changed: it is open for claims.'));
     return reply('success', `${pool.name} is open again`, text(`Claims are accepted again; the pool is being refilled to ${size} warm VMs.`));

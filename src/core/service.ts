@@ -1,107 +1,26 @@
-import type { Clock } from '../ports/clock.ts';
 import type { MetricsSummary } from '../ports/metrics.ts';
 import type { RunLog } from '../ports/provisioner.ts';
-import type { OutboxMessage } from '../ports/outbox.ts';
-import type { Store } from '../ports/store.ts';
 import { describeGroup, directoryUnavailableError, mayClaim } from './access.ts';
-import { circuitOf, closedCircuit, type Circuit, type CircuitSettings } from './circuit.ts';
+import { AdminActions } from './admin-actions.ts';
+import { circuitOf, type Circuit } from './circuit.ts';
 import { formatDuration } from './duration.ts';
 import { UserError } from './errors.ts';
-import { effectiveSize, type LeaseView, type Origin, type PoolControl, type PoolHealth, type PoolSpec, type Principal, type Vm, type VmState } from './model.ts';
-import { messageKey, noticeFor, DELIVER_WITHIN_MS } from './outbox.ts';
+import { effectiveSize, type LeaseView, type Origin, type PoolSpec, type Principal, type Vm, type VmState } from './model.ts';
+import type { AdminCommandAudit, CloudStatus, PoolCounts, PoolOverview, ServiceOptions } from './service-types.ts';
 import { suggest } from './suggest.ts';
 
-/** What the scheduler last saw of the cloud; the service uses it to explain empty pools. */
-export interface CloudStatus {
-  lastObservedAt: number | null;
-  lastError: string | null;
-  /** Per pool: why it is not being filled (at maximum, backing off, quota), if it is not. */
-  notes: ReadonlyMap<string, string>;
-}
-
-export interface PoolCounts {
-  ready: number;
-  booting: number;
-  provisioning: number;
-  claimed: number;
-  releasing: number;
-  failed: number;
-  total: number;
-}
-
-export interface PoolOverview {
-  pool: PoolSpec;
-  counts: PoolCounts;
-  mayClaim: boolean;
-  /** Admins' run-time changes: size override, drained, paused. */
-  control: PoolControl;
-  /** The warm size worked to now (0 while drained). */
-  size: number;
-}
-
-/**
- * One admin command's audit record: the admin, the command, its target and reason. Written
- * once: by the use case, in the transaction of its change, or else by the dispatcher.
- */
-export interface AdminCommandAudit {
-  who: Principal;
-  command: string;
-  target: string;
-  reason: string | null;
-  written: boolean;
-}
-
-/** What an admin's action tells a lease's holder: built by the chat layer (lease-card.ts). */
-export interface AdminMessages {
-  released(lease: LeaseView, admin: string, reason: string | null): OutboxMessage['body'];
-  extended(lease: LeaseView, admin: string, reason: string | null, byMs: number): OutboxMessage['body'];
-}
-
-/** How far admins may extend a lease when the configuration does not say: 7 days in all. */
-export const DEFAULT_ADMIN_MAX_LEASE_MS = 7 * 86_400_000;
-
-export interface PoolAdminReport extends PoolOverview {
-  health: PoolHealth;
-  circuit: Circuit;
-  note: string | null;
-  oldestLease: LeaseView | null;
-  typicalReadyMs: number;
-}
-
-export interface ServiceOptions {
-  store: Store;
-  clock: Clock;
-  pools: readonly PoolSpec[];
-  cloudStatus: () => CloudStatus;
-  /**
-   * Told after a lease of `account` changed (claimed, extended, released), so the reconciler
-   * acts at once and chat platforms can refresh what they show that user.
-   */
-  onChange: (account: string) => void;
-  /** Boot + provisioning time assumed until the pool has been seen filling. */
-  defaultReadyMs: number;
-  /** The end of the last provisioning run's log of a VM. */
-  runLog?: (vmName: string, maxLines: number) => Promise<RunLog | undefined>;
-  /** Claim latency and time empty, for admins. */
-  metrics?: () => MetricsSummary;
-  /** Called when a message was queued in the outbox, so that its sender delivers it. */
-  onMessageQueued?: () => void;
-  /** Called after an admin changed a pool (size, drained, paused), so the reconciler acts at once. */
-  onPoolChange?: () => void;
-  /** The circuit breaker of failing pools (the planner's settings), to explain it and to close it. */
-  circuit?: CircuitSettings;
-  /** The longest a lease may last, claim to expiry, when admins extend it. */
-  adminMaxLeaseMs?: number;
-  /** What holders are told when an admin ends or extends their lease. */
-  adminMessages?: AdminMessages;
-}
+export type { AdminCommandAudit, AdminMessages, CloudStatus, PoolAdminReport, PoolCounts, PoolOverview, ServiceOptions } from './service-types.ts';
+export { DEFAULT_ADMIN_MAX_LEASE_MS } from './service-types.ts';
 
 /** The use cases behind every chat entry point: claim, release, extend, status and overviews. */
 export class DaaasService {
   private readonly pools: Map<string, PoolSpec>;
+  /** What admins do to pools and to others' leases (admin-actions.ts). */
+  readonly admin: AdminActions;
 
   constructor(private readonly o: ServiceOptions) {
     this.pools = new Map(o.pools.map((p) => [p.name, p]));
+    this.admin = new AdminActions(o, this);
   }
 
   poolNames(): string[] {
@@ -237,18 +156,6 @@ export class DaaasService {
     });
   }
 
-  adminReport(who: Principal): PoolAdminReport[] {
-    const status = this.o.cloudStatus();
-    return this.overview(who).map((o) => ({
-      ...o,
-      health: this.o.store.poolHealth(o.pool.name),
-      circuit: this.circuit(o.pool.name),
-      note: status.notes.get(o.pool.name) ?? null,
-      oldestLease: this.o.store.activeLeases({ pool: o.pool.name }).sort((a, b) => a.claimedAt - b.claimedAt)[0] ?? null,
-      typicalReadyMs: this.typicalReadyMs(o.pool),
-    }));
-  }
-
   /** Admin commands are audited whatever they do, and so are attempts by non-admins. */
   auditAdminCommand(audit: AdminCommandAudit, result: string, detail?: Record<string, unknown>): void {
     const details = { ...(audit.reason !== null ? { reason: audit.reason } : {}), ...detail };
@@ -263,171 +170,10 @@ export class DaaasService {
     audit.written = true;
   }
 
-  // ---- admins --------------------------------------------------------------------------------
-
-  /** Every live lease, of one pool or all, soonest expiry first. */
-  adminLeases(poolName: string | undefined): LeaseView[] {
-    const pool = poolName === undefined ? undefined : this.pool(poolName).name;
-    return this.o.store.activeLeases(pool ? { pool } : {}).sort((a, b) => a.expiresAt - b.expiresAt);
-  }
-
-  /** The live lease of a VM, whoever holds it. */
-  private anyLease(vmName: string): LeaseView {
-    const vm = this.o.store.findVmByName(vmName.toLowerCase());
-    const lease = vm && this.o.store.activeLeases({ pool: vm.pool }).find((l) => l.vmId === vm.id);
-    if (!lease) {
-      const close = suggest(vmName, this.o.store.activeLeases().map((l) => l.vm.name));
-      throw new UserError('UNKNOWN_VM', `No VM called "${vmName}" is claimed at the moment.`, close ? `Did you mean ${close}? Every lease: admin leases` : 'Every lease: admin leases');
-    }
-    return lease;
-  }
-
-  /**
-   * Ends anyone's lease now, once `confirmed`: the VM is destroyed and the pool refilled as on
-   * expiry, and the holder is told who did it and why, in the same transaction.
-   */
-  adminRelease(audit: AdminCommandAudit, vmName: string, confirmed: boolean): { lease: LeaseView; released: boolean } {
-    const lease = this.adminAudited(audit, () => this.anyLease(vmName), false);
-    if (!confirmed) return { lease, released: false };
-    this.adminAudited(audit, () => {
-      const now = this.o.clock.now();
-      if (!this.o.store.endLease(lease.id, 'admin', now)) {
-        throw new UserError('NO_LEASE', `${lease.vm.name} is no longer claimed (released or expired just now).`, 'Every lease: admin leases');
-      }
-      const body = this.o.adminMessages?.released(lease, audit.who.account, audit.reason);
-      if (body) this.queue(noticeFor('teardown', lease, body, now));
-    }, true, { user: lease.user, vm: lease.vm.name });
-    this.o.onChange(lease.user);
-    return { lease, released: true };
-  }
-
-  /**
-   * Extends anyone's lease by `byMs`, beyond the pool's extension limits but never past the
-   * cap (claim to expiry); the holder is told. Extensions used are not counted.
-   */
-  adminExtend(audit: AdminCommandAudit, vmName: string, byMs: number): LeaseView {
-    const lease = this.adminAudited(audit, () => this.anyLease(vmName), false);
-    const cap = this.o.adminMaxLeaseMs ?? DEFAULT_ADMIN_MAX_LEASE_MS;
-    const expiresAt = lease.expiresAt + byMs;
-    const result = this.adminAudited(audit, () => {
-      if (expiresAt - lease.claimedAt > cap) {
-        const room = Math.max(0, lease.claimedAt + cap - lease.expiresAt);
-        throw new UserError(
-          'LEASE_CAP',
-          `${lease.vm.name} would then last ${formatDuration(expiresAt - lease.claimedAt)} from its claim; admins may extend a lease to ${formatDuration(cap)} in all.`,
-          room > 0 ? `At most: admin extend ${lease.vm.name} ${formatDuration(room).replace(/ /g, '')}` : 'It is at the cap already.',
-        );
-      }
-      if (!this.o.store.extendLease(lease.id, expiresAt, lease.extensionsUsed, false)) {
-        throw new UserError('NO_LEASE', `${lease.vm.name} changed while extending it (released or expired just now).`, 'Every lease: admin leases');
-      }
-      const extended = this.o.store.getLease(lease.id)!;
-      const body = this.o.adminMessages?.extended(extended, audit.who.account, audit.reason, byMs);
-      const now = this.o.clock.now();
-      if (body) {
-        this.queue({
-          key: messageKey('extended', lease.id, String(expiresAt)),
-          kind: 'extended',
-          leaseId: lease.id,
-          to: { platform: lease.platform, user: lease.user, conversation: lease.conversation },
-          body,
-          createdAt: now,
-          deliverBy: now + DELIVER_WITHIN_MS,
-        });
-      }
-      return extended;
-    }, true, { user: lease.user, vm: lease.vm.name, by: formatDuration(byMs), expiresAt });
-    this.o.onChange(lease.user);
-    return result;
-  }
-
-  /** The pool's run-time changes: size override, drained, paused. */
-  poolControl(poolName: string): { pool: PoolSpec; control: PoolControl } {
-    const pool = this.pool(poolName);
-    return { pool, control: this.o.store.poolControl(pool.name) };
-  }
-
-  /** Sets the warm size at run time (0 … max), or returns to the configured one (`null`). */
-  resizePool(audit: AdminCommandAudit, poolName: string, size: number | null): { pool: PoolSpec; control: PoolControl; before: number } {
-    const pool = this.adminAudited(audit, () => this.pool(poolName), false);
-    const result = this.adminAudited(audit, () => {
-      if (size !== null && (!Number.isInteger(size) || size < 0 || size > pool.max)) {
-        throw new UserError('BAD_INPUT', `${pool.name} can keep 0 to ${pool.max} VMs warm (its maximum); ${size} is out of range.`, `e.g. admin resize ${pool.name} ${Math.min(pool.max, pool.size + 1)}`);
-      }
-      const control = this.o.store.poolControl(pool.name);
-      const before = control.size ?? pool.size;
-      const next = { ...control, size: size === null || size === pool.size ? null : size };
-      this.o.store.savePoolControl(next);
-      return { pool, control: next, before };
-    }, true, { size: size ?? `reset to ${pool.size}` });
-    this.o.onPoolChange?.();
-    return result;
-  }
-
-  /** Closes a pool to new claims (its ready VMs are retired), or reopens it (`reason` null). */
-  drainPool(audit: AdminCommandAudit, poolName: string, drain: boolean): { pool: PoolSpec; control: PoolControl; changed: boolean } {
-    const pool = this.adminAudited(audit, () => this.pool(poolName), false);
-    const result = this.adminAudited(audit, () => {
-      const control = this.o.store.poolControl(pool.name);
-      const next: PoolControl = drain
-        ? { ...control, drained: { reason: audit.reason ?? 'no reason given', by: audit.who.account, at: this.o.clock.now() } }
-        : { ...control, drained: null };
-      const changed = Boolean(control.drained) !== drain || (drain && control.drained?.reason !== next.drained?.reason);
-      this.o.store.savePoolControl(next);
-      return { pool, control: next, changed };
-    }, true);
-    this.o.onPoolChange?.();
-    return result;
-  }
-
   /** The pool's circuit breaker now. */
   circuit(poolName: string): Circuit {
     if (!this.o.circuit) return { state: 'closed' };
     return circuitOf(this.o.store.poolHealth(poolName), this.o.clock.now(), this.o.circuit);
-  }
-
-  /** Freezes the reconciler for pools (no boots, no deletions), or lets it act again; resuming also closes an open circuit. */
-  pausePools(audit: AdminCommandAudit, poolName: string, pause: boolean): { pools: PoolSpec[]; changed: string[] } {
-    const pools = this.adminAudited(audit, () => (poolName.toLowerCase() === 'all' ? [...this.o.pools] : [this.pool(poolName)]), false);
-    const result = this.adminAudited(audit, () => {
-      const changed: string[] = [];
-      for (const pool of pools) {
-        const control = this.o.store.poolControl(pool.name);
-        if (!pause && this.circuit(pool.name).state !== 'closed') {
-          this.o.store.savePoolHealth(closedCircuit(this.o.store.poolHealth(pool.name)));
-          if (!control.paused) changed.push(pool.name);
-        }
-        if (Boolean(control.paused) === pause) continue;
-        this.o.store.savePoolControl({ ...control, paused: pause ? { by: audit.who.account, at: this.o.clock.now() } : null });
-        changed.push(pool.name);
-      }
-      return { pools, changed };
-    }, true, { pools: pools.map((p) => p.name) });
-    this.o.onPoolChange?.();
-    return result;
-  }
-
-  /**
-   * Runs part of an admin use case. A refusal is written to the command's audit record; with
-   * `commits`, so is success, in one transaction with the change.
-   */
-  private adminAudited<T>(audit: AdminCommandAudit, fn: () => T, commits: boolean, detail?: Record<string, unknown>): T {
-    try {
-      if (!commits) return fn();
-      return this.o.store.transaction(() => {
-        const result = fn();
-        this.auditAdminCommand(audit, 'ok', detail);
-        return result;
-      });
-    } catch (error) {
-      audit.written = false;
-      this.auditAdminCommand(audit, error instanceof UserError ? error.code : 'INTERNAL', detail);
-      throw error;
-    }
-  }
-
-  private queue(message: OutboxMessage): void {
-    if (this.o.store.enqueueMessage(message)) setImmediate(() => this.o.onMessageQueued?.());
   }
 
   cloudStatus(): CloudStatus {
@@ -455,7 +201,7 @@ export class DaaasService {
     return recent.length ? recent[Math.floor(recent.length / 2)]! : this.o.defaultReadyMs;
   }
 
-  private countAll(): Map<string, PoolCounts> {
+  countAll(): Map<string, PoolCounts> {
     const counts = new Map<string, PoolCounts>(
       this.o.pools.map((p) => [p.name, { ready: 0, booting: 0, provisioning: 0, claimed: 0, releasing: 0, failed: 0, total: 0 }]),
     );
