@@ -12,7 +12,7 @@ export const adminPools: CommandSpec = {
   flags: [YES_FLAG],
   permission: 'admin',
   handler({ who, service, now }) {
-    const reports = service.adminReport(who);
+    const reports = service.admin.report(who);
     const cloud = service.cloudStatus();
     const figures = service.metrics();
     const rows = reports.map(({ pool, counts, health, note, oldestLease, typicalReadyMs, control, size, circuit }) => [
