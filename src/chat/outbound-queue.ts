@@ -1,3 +1,7 @@
+/**
+ * The one outbound queue every chat adapter sends through, with the limiters it counts against
+ * (a little over 350 lines: the limiters are the queue's contract and are read with it).
+ */
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 
@@ -219,6 +223,14 @@ export class OutboundQueue<S = JobShape> {
       }
     }
     this.wakeUp?.abort();
+  }
+
+  /** How an adapter stops: `answering` (what it acknowledged) and the calls it queues get up to `graceMs`, then stop(). */
+  async stopAfter(answering: () => Promise<void>, graceMs = 5_000): Promise<void> {
+    const timeout = new AbortController();
+    await Promise.race([answering().then(() => this.idle()), this.options.clock.sleep(graceMs, timeout.signal).catch(() => {})]);
+    timeout.abort();
+    this.stop();
   }
 
   /** Starts what may go now, at once; a loop sleeps until something waiting may go. */

@@ -176,17 +176,9 @@ export class SlackAdapter implements Notifier {
   async stop(): Promise<void> {
     if (this.started) await this.bolt.stop();
     this.started = false;
-    const clock = this.options.outbound?.clock ?? this.options.clock;
-    const timeout = new AbortController();
-    await Promise.race([this.idle(), clock.sleep(5_000, timeout.signal).catch(() => {})]);
-    timeout.abort();
-    this.queue.stop();
-  }
-
-  /** Resolves when every acknowledged command and click has been answered and nothing waits to be sent. */
-  async idle(): Promise<void> {
-    while (this.answering.size > 0) await Promise.allSettled([...this.answering]);
-    await this.queue.idle();
+    await this.queue.stopAfter(async () => {
+      while (this.answering.size > 0) await Promise.allSettled([...this.answering]);
+    });
   }
 
   /** Runs a listener's answer, tracked so that stop() waits for it. */

@@ -195,11 +195,7 @@ export class TeamsAdapter implements Notifier {
   /** Refuses new requests (503: Teams sends them again), lets work under way finish for a few seconds, then stops sending. */
   async stop(): Promise<void> {
     this.stopped = true;
-    const clock = this.options.outbound?.clock ?? this.options.clock;
-    const timeout = new AbortController();
-    await Promise.race([this.idle(), clock.sleep(5_000, timeout.signal).catch(() => {})]);
-    timeout.abort();
-    this.queue.stop();
+    await this.queue.stopAfter(() => this.inbound.idle());
   }
 
   /** Resolves when every acknowledged message has been answered and nothing is waiting to be sent. */
