@@ -33,9 +33,9 @@ export class CachedDirectory implements Directory {
 
   constructor(
     private readonly directory: Directory,
-    private readonly o: CachedDirectoryOptions,
+    private readonly options: CachedDirectoryOptions,
   ) {
-    this.log = o.log ?? silentLogger;
+    this.log = options.log ?? silentLogger;
   }
 
   lookUp(account: string): Promise<AccountLookup> {
@@ -52,20 +52,20 @@ export class CachedDirectory implements Directory {
   }
 
   private async ask<T>(key: string, fetch: () => Promise<T>, about: object): Promise<T> {
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     const known = this.answers.get(key) as Answer<T> | undefined;
-    if (known && now - known.at < this.o.ttlMs) return known.value;
+    if (known && now - known.at < this.options.ttlMs) return known.value;
     const running = this.inFlight.get(key) as Promise<T> | undefined;
     if (running) return running;
     const pending = (async () => {
       try {
         const value = await fetch();
-        this.remember(key, { value, at: this.o.clock.now() });
+        this.remember(key, { value, at: this.options.clock.now() });
         return value;
       } catch (error) {
         const cause = error instanceof DirectoryUnavailableError ? error : new DirectoryUnavailableError(`the facility directory failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-        const ageMs = this.o.clock.now() - (known?.at ?? Number.NEGATIVE_INFINITY);
-        if (known && ageMs < this.o.staleForMs) {
+        const ageMs = this.options.clock.now() - (known?.at ?? Number.NEGATIVE_INFINITY);
+        if (known && ageMs < this.options.staleForMs) {
           this.staleAnswers++;
           this.log.warn({ ...about, ageMs, err: cause }, 'the facility directory cannot be reached: using an answer remembered from before');
           return known.value;
@@ -83,7 +83,7 @@ export class CachedDirectory implements Directory {
   private remember(key: string, answer: Answer<unknown>): void {
     this.answers.delete(key);
     this.answers.set(key, answer);
-    const max = this.o.maxEntries ?? 20_000;
+    const max = this.options.maxEntries ?? 20_000;
     while (this.answers.size > max) {
       const oldest = this.answers.keys().next();
       if (oldest.done) break;

@@ -59,14 +59,14 @@ export class AccessPolicy {
   private readonly referenced: string[];
   private readonly staticRules: AccessRules;
 
-  constructor(private readonly o: AccessPolicyOptions) {
-    const refs = [...o.rules.admins, ...o.pools.flatMap((p) => p.groups)].filter(isDirectoryGroup);
+  constructor(private readonly options: AccessPolicyOptions) {
+    const refs = [...options.rules.admins, ...options.pools.flatMap((p) => p.groups)].filter(isDirectoryGroup);
     this.referenced = [...new Set(refs)];
-    this.staticRules = { admins: o.rules.admins.filter((a) => !isDirectoryGroup(a)), groups: o.rules.groups };
+    this.staticRules = { admins: options.rules.admins.filter((a) => !isDirectoryGroup(a)), groups: options.rules.groups };
   }
 
   get directory(): Directory | undefined {
-    return this.o.directory;
+    return this.options.directory;
   }
 
   /** The principal for the configuration alone: what the bot knows without asking anyone. */
@@ -81,7 +81,7 @@ export class AccessPolicy {
    */
   async principal(account: string, trusted = false): Promise<Principal> {
     const base = this.staticPrincipal(account, trusted);
-    const directory = this.o.directory;
+    const directory = this.options.directory;
     if (!directory || trusted) return base;
     let entry: DirectoryAccount;
     try {
@@ -112,7 +112,7 @@ export class AccessPolicy {
         }
       }
     }
-    const isAdmin = base.isAdmin || this.o.rules.admins.some((a) => isDirectoryGroup(a) && groups.includes(a));
+    const isAdmin = base.isAdmin || this.options.rules.admins.some((a) => isDirectoryGroup(a) && groups.includes(a));
     return { account, isAdmin, groups };
   }
 
@@ -123,7 +123,7 @@ export class AccessPolicy {
    * and an account it does not have (the local operator) goes by name alone.
    */
   async claimAccount(account: string): Promise<ClaimAccount> {
-    const directory = this.o.directory;
+    const directory = this.options.directory;
     if (!directory) return { name: account };
     let found;
     try {
@@ -145,7 +145,7 @@ export class AccessPolicy {
   }
 
   private get contact(): string {
-    return this.o.contact ?? 'the administrators of this bot';
+    return this.options.contact ?? 'the administrators of this bot';
   }
 }
 

@@ -70,9 +70,9 @@ export class OpenStackCloud implements Cloud {
   private readonly pageSize: number;
   private readonly imageRefreshMs: number;
 
-  constructor(private readonly o: OpenStackCloudOptions) {
-    this.pageSize = o.pageSize ?? 200;
-    this.imageRefreshMs = o.imageRefreshMs ?? 300_000;
+  constructor(private readonly options: OpenStackCloudOptions) {
+    this.pageSize = options.pageSize ?? 200;
+    this.imageRefreshMs = options.imageRefreshMs ?? 300_000;
   }
 
   async listServers(tag: string): Promise<CloudServer[]> {
@@ -97,7 +97,7 @@ export class OpenStackCloud implements Cloud {
     const seen = new Set<string>();
     let marker: string | undefined;
     for (;;) {
-      const { body } = await this.o.session.request<{ servers: NovaServer[]; servers_links?: { rel: string; href: string }[] }>('compute', '/servers/detail', {
+      const { body } = await this.options.session.request<{ servers: NovaServer[]; servers_links?: { rel: string; href: string }[] }>('compute', '/servers/detail', {
         operation,
         headers: COMPUTE_HEADERS,
         searchParams: { ...filter, limit: this.pageSize, ...(marker ? { marker } : {}) },
@@ -120,10 +120,10 @@ export class OpenStackCloud implements Cloud {
   async createServer(request: CreateServerRequest): Promise<CloudServer> {
     checkMarks(request);
     const [image, flavor, networks] = await Promise.all([this.resolveImage(request.image), this.resolveFlavor(request.flavor, 'boot'), this.resolveNetworks(request.networks)]);
-    const securityGroups = request.securityGroups ?? this.o.securityGroups;
-    const keyName = request.keyName ?? this.o.keyName;
+    const securityGroups = request.securityGroups ?? this.options.securityGroups;
+    const keyName = request.keyName ?? this.options.keyName;
     // The site's user data, with the bot's own (the VM's host key) merged in.
-    const userData = mergeUserData(this.o.userData, request.userData);
+    const userData = mergeUserData(this.options.userData, request.userData);
     const server = {
       name: request.name,
       imageRef: image.id,
@@ -135,7 +135,7 @@ export class OpenStackCloud implements Cloud {
       ...(securityGroups?.length ? { security_groups: securityGroups.map((name) => ({ name })) } : {}),
       ...(userData ? { user_data: Buffer.from(userData).toString('base64') } : {}),
     };
-    const { body } = await this.o.session.request<{ server?: { id?: string } }>('compute', '/servers', {
+    const { body } = await this.options.session.request<{ server?: { id?: string } }>('compute', '/servers', {
       operation: 'boot',
       method: 'POST',
       headers: COMPUTE_HEADERS,
@@ -153,18 +153,18 @@ export class OpenStackCloud implements Cloud {
       flavor: flavor.name,
       metadata: { ...request.metadata },
       tags: [...request.tags],
-      createdAt: this.o.clock.now(),
+      createdAt: this.options.clock.now(),
     };
   }
 
   async deleteServer(id: string): Promise<void> {
     // 404: someone (or an earlier attempt whose answer was lost) deleted it already.
-    await this.o.session.request('compute', `/servers/${encodeURIComponent(id)}`, { operation: 'delete server', method: 'DELETE', headers: COMPUTE_HEADERS, accept: [404] });
+    await this.options.session.request('compute', `/servers/${encodeURIComponent(id)}`, { operation: 'delete server', method: 'DELETE', headers: COMPUTE_HEADERS, accept: [404] });
   }
 
   /** One server, for diagnosis; null when the cloud does not know it. */
   async getServer(id: string): Promise<CloudServer | null> {
-    const { status, body } = await this.o.session.request<{ server: NovaServer }>('compute', `/servers/${encodeURIComponent(id)}`, {
+    const { status, body } = await this.options.session.request<{ server: NovaServer }>('compute', `/servers/${encodeURIComponent(id)}`, {
       operation: 'show server',
       headers: COMPUTE_HEADERS,
       accept: [404],
@@ -173,7 +173,7 @@ export class OpenStackCloud implements Cloud {
   }
 
   async limits(): Promise<CloudLimits> {
-    const { body } = await this.o.session.request<{ limits?: { absolute?: Record<string, number> } }>('compute', '/limits', { operation: 'read limits', headers: COMPUTE_HEADERS });
+    const { body } = await this.options.session.request<{ limits?: { absolute?: Record<string, number> } }>('compute', '/limits', { operation: 'read limits', headers: COMPUTE_HEADERS });
     const absolute = body?.limits?.absolute ?? {};
     // -1 is how Nova says "no limit".
     const max = (key: string) => (absolute[key] === undefined || absolute[key] < 0 ? Number.POSITIVE_INFINITY : absolute[key]);
@@ -195,12 +195,12 @@ export class OpenStackCloud implements Cloud {
 
   /** Every flavour this project may use (public and its private ones). */
   async listFlavors(): Promise<Flavor[]> {
-    const { body } = await this.o.session.request<{ flavors?: { id: string; name: string; vcpus: number; ram: number }[] }>('compute', '/flavors/detail', {
+    const { body } = await this.options.session.request<{ flavors?: { id: string; name: string; vcpus: number; ram: number }[] }>('compute', '/flavors/detail', {
       operation: 'list flavors',
       headers: COMPUTE_HEADERS,
     });
     const list = (body?.flavors ?? []).map((f) => ({ id: f.id, name: f.name, vcpus: f.vcpus, ram: f.ram }));
-    this.flavors = { list, at: this.o.clock.now() };
+    this.flavors = { list, at: this.options.clock.now() };
     return list;
   }
 
@@ -210,10 +210,10 @@ export class OpenStackCloud implements Cloud {
    */
   async resolveImage(nameOrId: string): Promise<Image> {
     const cached = this.images.get(nameOrId);
-    if (cached && this.o.clock.now() - cached.at < this.imageRefreshMs) return cached.image;
+    if (cached && this.options.clock.now() - cached.at < this.imageRefreshMs) return cached.image;
     const image = await this.findImage(nameOrId);
     if (!image) throw new CloudError(`image "${nameOrId}" does not exist in this cloud or is not active`, 'find image', 400);
-    this.images.set(nameOrId, { image, at: this.o.clock.now() });
+    this.images.set(nameOrId, { image, at: this.options.clock.now() });
     return image;
   }
 
@@ -221,10 +221,10 @@ export class OpenStackCloud implements Cloud {
     type GlanceImage = { id: string; name: string; created_at: string; status: string };
     const toImage = (i: GlanceImage): Image => ({ id: i.id, name: i.name, createdAt: Date.parse(i.created_at) });
     if (UUID.test(nameOrId)) {
-      const { status, body } = await this.o.session.request<GlanceImage>('image', `/v2/images/${nameOrId}`, { operation: 'find image', accept: [404] });
+      const { status, body } = await this.options.session.request<GlanceImage>('image', `/v2/images/${nameOrId}`, { operation: 'find image', accept: [404] });
       if (status !== 404 && body?.status === 'active') return toImage(body);
     }
-    const { body } = await this.o.session.request<{ images?: GlanceImage[] }>('image', '/v2/images', {
+    const { body } = await this.options.session.request<{ images?: GlanceImage[] }>('image', '/v2/images', {
       operation: 'find image',
       searchParams: { name: nameOrId, status: 'active', sort: 'created_at:desc', limit: 1 },
     });
@@ -254,7 +254,7 @@ export class OpenStackCloud implements Cloud {
     if (UUID.test(nameOrId)) return nameOrId;
     const known = this.networks.get(nameOrId);
     if (known) return known;
-    const { body } = await this.o.session.request<{ networks?: { id: string }[] }>('network', '/v2.0/networks', { operation: 'find network', searchParams: { name: nameOrId } });
+    const { body } = await this.options.session.request<{ networks?: { id: string }[] }>('network', '/v2.0/networks', { operation: 'find network', searchParams: { name: nameOrId } });
     const found = body?.networks ?? [];
     if (found.length !== 1) {
       throw new CloudError(`network "${nameOrId}" ${found.length ? 'is ambiguous: give its id' : 'does not exist in this cloud'}`, 'find network', 400);

@@ -75,14 +75,14 @@ export class OpenStackSession {
   /** Requests sent, by operation: the figure "API calls per tick" comes from here. */
   readonly calls = new Map<string, number>();
 
-  constructor(private readonly o: SessionOptions) {
-    this.timeoutMs = o.timeoutMs ?? 30_000;
-    this.attempts = o.attempts ?? 4;
-    this.backoffMs = o.backoffMs ?? 500;
-    this.maxRetryAfterMs = o.maxRetryAfterMs ?? 60_000;
-    this.renewBeforeMs = o.renewBeforeMs ?? 300_000;
-    this.random = o.random ?? Math.random;
-    const { caBundle, verifyTls } = o.settings;
+  constructor(private readonly options: SessionOptions) {
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.attempts = options.attempts ?? 4;
+    this.backoffMs = options.backoffMs ?? 500;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+    this.renewBeforeMs = options.renewBeforeMs ?? 300_000;
+    this.random = options.random ?? Math.random;
+    const { caBundle, verifyTls } = options.settings;
     this.http = got.extend({
       retry: { limit: 0 }, // retries are decided below, per method and status
       throwHttpErrors: false,
@@ -100,7 +100,7 @@ export class OpenStackSession {
   /** The URL of a service from the catalog, for this cloud's region and interface. */
   async endpoint(type: string): Promise<string> {
     const token = await this.currentToken();
-    return endpointOf(token.catalog, type, this.o.settings);
+    return endpointOf(token.catalog, type, this.options.settings);
   }
 
   /** Drops the cached token, so the next request authenticates again. */
@@ -120,7 +120,7 @@ export class OpenStackSession {
       const response = await this.send(`${base.replace(/\/+$/, '')}${path}`, options, { 'x-auth-token': token.value });
       if (response.statusCode === 401 && !renewed) {
         // The token was revoked or expired early (a Keystone restart, a rotated key): once.
-        this.o.log.info({ operation: options.operation }, 'token refused by the cloud; authenticating again');
+        this.options.log.info({ operation: options.operation }, 'token refused by the cloud; authenticating again');
         if (this.token === token) this.token = null;
         renewed = true;
         continue;
@@ -131,26 +131,26 @@ export class OpenStackSession {
   }
 
   private async currentToken(): Promise<Token> {
-    if (this.token && this.token.expiresAt - this.o.clock.now() > this.renewBeforeMs) return this.token;
+    if (this.token && this.token.expiresAt - this.options.clock.now() > this.renewBeforeMs) return this.token;
     this.issuing ??= this.issue().finally(() => (this.issuing = null));
     this.token = await this.issuing;
     return this.token;
   }
 
   private async issue(): Promise<Token> {
-    const response = await this.send(`${this.o.settings.authUrl}/auth/tokens`, { operation: 'authenticate', method: 'POST', idempotent: true, json: authBody(this.o.settings.auth) }, {});
+    const response = await this.send(`${this.options.settings.authUrl}/auth/tokens`, { operation: 'authenticate', method: 'POST', idempotent: true, json: authBody(this.options.settings.auth) }, {});
     if (response.statusCode >= 400) {
-      const refused = toCloudError('authenticate', this.o.settings.authUrl, response, undefined);
-      throw new CloudError(`${refused.message} (credentials from ${this.o.settings.source})`, 'authenticate', refused.status, refused.requestId);
+      const refused = toCloudError('authenticate', this.options.settings.authUrl, response, undefined);
+      throw new CloudError(`${refused.message} (credentials from ${this.options.settings.source})`, 'authenticate', refused.status, refused.requestId);
     }
     const value = response.headers['x-subject-token'];
     const body = parseBody<{ token?: { expires_at?: string; project?: { id?: string }; catalog?: CatalogEntry[] } }>(response);
     if (typeof value !== 'string' || !body?.token) throw new CloudError('authenticate: Keystone answered without a token', 'authenticate', response.statusCode, requestIdOf(response));
     const expiresAt = body.token.expires_at ? Date.parse(body.token.expires_at) : Number.NaN;
-    this.o.log.info({ project: body.token.project?.id, expiresAt: body.token.expires_at }, 'authenticated with Keystone');
+    this.options.log.info({ project: body.token.project?.id, expiresAt: body.token.expires_at }, 'authenticated with Keystone');
     return {
       value,
-      expiresAt: Number.isFinite(expiresAt) ? expiresAt : this.o.clock.now() + 3_600_000,
+      expiresAt: Number.isFinite(expiresAt) ? expiresAt : this.options.clock.now() + 3_600_000,
       projectId: body.token.project?.id ?? null,
       catalog: body.token.catalog ?? [],
     };
@@ -161,12 +161,12 @@ export class OpenStackSession {
     const method = options.method ?? 'GET';
     const path = new URL(url).pathname;
     for (let attempt = 1; ; attempt++) {
-      const started = this.o.clock.now();
+      const started = this.options.clock.now();
       this.calls.set(options.operation, (this.calls.get(options.operation) ?? 0) + 1);
       let response: Response<string> | undefined;
       let failure: RequestError | undefined;
       try {
-        const agent = this.o.agentsFor?.(url);
+        const agent = this.options.agentsFor?.(url);
         response = await this.http(url, {
           method,
           ...(agent ? { agent } : {}),
@@ -180,13 +180,13 @@ export class OpenStackSession {
       }
       const status = response?.statusCode ?? null;
       const requestId = response ? requestIdOf(response) : null;
-      this.o.log.debug({ operation: options.operation, method, path, status, requestId, attempt, ms: this.o.clock.now() - started, error: failure?.code }, 'cloud call');
+      this.options.log.debug({ operation: options.operation, method, path, status, requestId, attempt, ms: this.options.clock.now() - started, error: failure?.code }, 'cloud call');
 
       if (response && (status! < 400 || options.accept?.includes(status!) || status === 401)) return response;
       const wait = this.retryDelay(options.idempotent ? 'GET' : method, status, failure, response, attempt);
       if (wait === null) throw toCloudError(options.operation, url, response, failure);
-      this.o.log.warn({ operation: options.operation, method, path, status, error: failure?.code, requestId, attempt, retryInMs: wait }, 'cloud call failed; trying again');
-      await this.o.clock.sleep(wait);
+      this.options.log.warn({ operation: options.operation, method, path, status, error: failure?.code, requestId, attempt, retryInMs: wait }, 'cloud call failed; trying again');
+      await this.options.clock.sleep(wait);
     }
   }
 
@@ -195,7 +195,7 @@ export class OpenStackSession {
     if (attempt >= this.attempts) return null;
     // 429, and 413 with Retry-After (Nova's rate limit): refused before anything was done, so
     // even a POST may be sent again, after the time the cloud asked for.
-    const retryAfter = response ? retryAfterMs(response, this.o.clock.now()) : null;
+    const retryAfter = response ? retryAfterMs(response, this.options.clock.now()) : null;
     if (status === 429 || (status === 413 && retryAfter !== null)) {
       const wait = retryAfter ?? this.backoff(attempt);
       return wait <= this.maxRetryAfterMs ? wait : null;
