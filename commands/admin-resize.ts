@@ -17,13 +17,14 @@ export const adminResize: CommandSpec = {
     if (word !== 'reset' && !/^\d{1,6}$/.test(word)) {
       throw new UserError('BAD_INPUT', `"${args.size}" is not a size: write a whole number or reset.`, `e.g. admin resize ${args.pool} 5`);
     }
-    const { pool, control, before } = service.admin.resize(audit!, args.pool!, word === 'reset' ? null : Number(word));
-    const now = control.size ?? pool.size;
+    const { pool, control, before, after: now } = service.admin.resize(audit!, args.pool!, word === 'reset' ? null : Number(word));
     const drained = control.drained ? ` It stays empty while drained (${control.drained.reason}); admin undrain ${pool.name} reopens it.` : '';
     const paused = control.paused ? ` It is paused: nothing is booted or retired until admin resume ${pool.name}.` : '';
     return reply(
       'success',
-      control.size === null ? `${pool.name} keeps ${now} VMs warm, as configured` : `${pool.name} keeps ${now} VMs warm (configured: ${pool.size})`,
+      control.size === null
+        ? `${pool.name} keeps ${now} VMs warm, as ${pool.schedule?.length ? 'configured and scheduled' : 'configured'}`
+        : `${pool.name} keeps ${now} VMs warm (configured: ${pool.size})`,
       text(
         `${now > before ? `The pool is being filled to ${now} now.` : now < before ? `Ready VMs beyond ${now} are retired now; claimed ones are not touched.` : 'No change to the VMs.'}${drained}${paused}`,
       ),

@@ -1,4 +1,5 @@
 import type { CommandSpec } from '../src/chat/command-spec.ts';
+import { describePoolSize } from '../src/chat/pool-size-text.ts';
 import { reply, table, text } from '../src/chat/reply.ts';
 
 export const pools: CommandSpec = {
@@ -7,7 +8,7 @@ export const pools: CommandSpec = {
   args: [],
   examples: ['pools'],
   permission: 'user',
-  handler({ who, service }) {
+  handler({ who, service, now }) {
     const overview = service.overview(who);
     const rows = overview.map(({ pool, counts, mayClaim }) => [
       pool.name,
@@ -23,10 +24,10 @@ export const pools: CommandSpec = {
       'info',
       'Pools',
       table(['pool', 'ready', 'coming', 'in use', 'max', 'lease', 'GPU', 'you may claim'], rows),
-      ...overview.flatMap(({ pool, control }) => {
-        // What admins changed for now: a closed pool, another warm size.
+      ...overview.flatMap(({ pool, control, sizeWhy }) => {
+        // A closed pool; another warm size than the configured one, and why (an admin, a schedule).
         if (control.drained) return [text(`${pool.name} is closed for maintenance: ${control.drained.reason}. Ask ${pool.owner.name} (${pool.owner.contact}).`)];
-        if (control.size !== null) return [text(`${pool.name} keeps ${control.size} VMs warm for now (set by an admin; usually ${pool.size}).`)];
+        if (sizeWhy.source !== 'configured') return [text(`${pool.name} warm size ${describePoolSize(sizeWhy, now, service.sizes.settings.timeZone)} (usually ${pool.size}).`)];
         return [];
       }),
       text('Claim with: claim <pool>'),

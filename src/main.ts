@@ -11,15 +11,17 @@ import { MeteredCloud } from './adapters/metrics/metered-cloud.ts';
 import { PromMetrics, type PoolCounts } from './adapters/metrics/prom-metrics.ts';
 import { SqliteDeliveryLog } from './adapters/sqlite/delivery-log.ts';
 import { SqliteHistory } from './adapters/sqlite/history.ts';
+import { SqliteActivity } from './adapters/sqlite/activity.ts';
 import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
 import { SqliteTeamsConversations } from './adapters/sqlite/teams-conversations.ts';
 import { SystemClock } from './adapters/system-clock.ts';
 import { createApp, type App } from './app.ts';
-import { outboundProxyFromEnv, type OutboundProxy } from './adapters/http-proxy.ts';
-import { buildCloud, buildDirectory, buildProvisioner, ROOT, StartupError, type BuiltDirectory } from './compose.ts';
-import { SHELL_PLATFORM, ShellAdapter, waitForInputWork } from './chat/shell/shell-adapter.ts';
-import { SLACK_PLATFORM, SlackAdapter } from './chat/slack/slack-adapter.ts';
-import { TEAMS_PLATFORM, TeamsAdapter } from './chat/teams/teams-adapter.ts';
+import type { OutboundProxy } from './adapters/http-proxy.ts';
+import { buildActivity, buildCloud, buildDirectory, buildProvisioner, ROOT, StartupError, type BuiltDirectory } from './compose.ts';
+// The chat adapters, the terminal chat and the proxy (and their libraries, the largest the bot
+// has) are loaded only when they are used: a bot without Slack starts without reading Bolt.
+import type { SlackAdapter } from './chat/slack/slack-adapter.ts';
+import type { TeamsAdapter } from './chat/teams/teams-adapter.ts';
 import { teamsRequestedInEnv } from './chat/teams/teams-auth.ts';
 import { ConfigError, loadConfig, type AppConfig } from './config/load-config.ts';
 import { ACCOUNT_NAME_RULE, accountNameProblem, isAccountName } from './core/account-name.ts';
@@ -136,17 +138,19 @@ async function main(): Promise<number> {
   let cloud: Cloud;
   let provisioner: Provisioner;
   let directory: BuiltDirectory | undefined;
+  let activity: Awaited<ReturnType<typeof buildActivity>>;
   let store: SqliteStore;
   let proxy: OutboundProxy | undefined;
   try {
     // Read once, before any client is built: every outbound call honours it.
-    proxy = buildOutboundProxy(process.env, log);
+    proxy = await buildOutboundProxy(process.env, log);
     store = new SqliteStore(join(dataDir, 'daaas.db'));
     const opened = store;
     undo.push(() => opened.close());
-    cloud = buildCloud(config, dataDir, clock, log, proxy);
+    cloud = await buildCloud(config, dataDir, clock, log, proxy);
     provisioner = await buildProvisioner(config, dataDir, clock, log);
-    directory = buildDirectory(config, process.env, clock, log);
+    directory = await buildDirectory(config, process.env, clock, log);
+    activity = await buildActivity(config, dataDir, clock, log);
   } catch (error) {
     return refuse(error, log);
   }
@@ -167,6 +171,7 @@ async function main(): Promise<number> {
     metrics,
     localAccounts: args.user !== undefined ? new Set() : new Set([account]),
     ...(directory ? { directory: directory.directory } : {}),
+    activity: { ...activity, store: new SqliteActivity(store.db) },
   });
   undo.push(() => app.stop());
 
@@ -205,8 +210,8 @@ async function main(): Promise<number> {
     }),
   );
   try {
-    if (slackConfigured) chats.push({ name: 'slack', adapter: buildSlack(config, app, http, store, clock, log, proxy), connected: false });
-    if (teamsConfigured) chats.push({ name: 'teams', adapter: buildTeams(config, app, http, store, clock, log, proxy), connected: false });
+    if (slackConfigured) chats.push({ name: 'slack', adapter: await buildSlack(config, app, http, store, clock, log, proxy), connected: false });
+    if (teamsConfigured) chats.push({ name: 'teams', adapter: await buildTeams(config, app, http, store, clock, log, proxy), connected: false });
     const address = await http.listen(config.server.host, config.server.port).catch((error: unknown) => {
       // A host that does not resolve or is not this machine's is DAAAS_HOST's fault, not the port's.
       const code = (error as { code?: string }).code ?? '';
@@ -234,15 +239,28 @@ async function main(): Promise<number> {
     return new Promise<number>(() => {});
   }
 
+  const { SHELL_PLATFORM, ShellAdapter, waitForInputWork } = await import('./chat/shell/shell-adapter.ts');
   const interactive = Boolean(process.stdin.isTTY);
   // In a terminal, tables fit its width (read at each answer: the window may be resized).
-  const adapter = new ShellAdapter({ input: process.stdin, output: process.stdout, account, interactive, clock, dispatch: app.dispatch, columns: () => (process.stdout.isTTY ? process.stdout.columns : undefined) });
+  const adapter = new ShellAdapter({
+    input: process.stdin,
+    output: process.stdout,
+    account,
+    interactive,
+    clock,
+    dispatch: app.dispatch,
+    columns: () => (process.stdout.isTTY ? process.stdout.columns : undefined),
+    // An admin here may act as others (`as bob claim excitations`) and sees their direct messages.
+    isAdmin: async (who) => (await app.principalOf(who, SHELL_PLATFORM)).isAdmin,
+  });
   // Registered before the first tick: a teardown or reminder due at start-up must find its way.
   app.notifier.register(SHELL_PLATFORM, adapter);
+  app.notifier.watch((to, message) => adapter.mirror(to, message));
   if (interactive) {
     process.stdout.write(
       `DAaaS bot — you are ${account}. ${config.pools.length} pool${config.pools.length === 1 ? '' : 's'}; warm VMs are being prepared.\n` +
-        `Type "help" for the commands, "exit" or Ctrl-D to leave. Logs: ${join(dataDir, 'daaas.log')}\n\n`,
+        `Type "help" for the commands, "exit" or Ctrl-D to leave. Logs: ${join(dataDir, 'daaas.log')}\n` +
+        `Admins can try the bot as someone else: as bob claim <pool>\n\n`,
     );
   }
   app.loop.start();
@@ -269,7 +287,10 @@ async function main(): Promise<number> {
  * here; undefined when none is set. It becomes the global fetch's default too, for the clients
  * that take no agent (the Agents SDK's connector and Entra token requests).
  */
-function buildOutboundProxy(env: NodeJS.ProcessEnv, log: pino.Logger): OutboundProxy | undefined {
+async function buildOutboundProxy(env: NodeJS.ProcessEnv, log: pino.Logger): Promise<OutboundProxy | undefined> {
+  // No proxy variable at all (the usual case): the proxy module and its agents are not loaded.
+  if (!['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY'].some((name) => env[name]?.trim())) return undefined;
+  const { outboundProxyFromEnv } = await import('./adapters/http-proxy.ts');
   let proxy: OutboundProxy | undefined;
   try {
     proxy = outboundProxyFromEnv(env);
@@ -292,7 +313,8 @@ function poolCounts(store: SqliteStore): PoolCounts[] {
   });
 }
 
-function buildTeams(config: AppConfig, app: App, http: HttpServer, store: SqliteStore, clock: SystemClock, log: pino.Logger, proxy: OutboundProxy | undefined): TeamsAdapter {
+async function buildTeams(config: AppConfig, app: App, http: HttpServer, store: SqliteStore, clock: SystemClock, log: pino.Logger, proxy: OutboundProxy | undefined): Promise<TeamsAdapter> {
+  const { TEAMS_PLATFORM, TeamsAdapter } = await import('./chat/teams/teams-adapter.ts');
   const auth = TeamsAdapter.authFromEnv(process.env, config.server.host);
   if (!auth.ok) throw new StartupError(auth.error);
   const { identity } = config.teams;
@@ -326,7 +348,8 @@ function buildTeams(config: AppConfig, app: App, http: HttpServer, store: Sqlite
   return teams;
 }
 
-function buildSlack(config: AppConfig, app: App, http: HttpServer, store: SqliteStore, clock: SystemClock, log: pino.Logger, proxy: OutboundProxy | undefined): SlackAdapter {
+async function buildSlack(config: AppConfig, app: App, http: HttpServer, store: SqliteStore, clock: SystemClock, log: pino.Logger, proxy: OutboundProxy | undefined): Promise<SlackAdapter> {
+  const { SLACK_PLATFORM, SlackAdapter } = await import('./chat/slack/slack-adapter.ts');
   const env = process.env;
   const { identity } = config.slack;
   const slack = new SlackAdapter({

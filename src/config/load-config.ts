@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { teamsRequestedInEnv } from '../chat/teams/teams-auth.ts';
 import type { AccessRules } from '../core/access.ts';
 import { isAccountName, notAnAccountName } from '../core/account-name.ts';
+import type { CircuitSettings } from '../core/circuit.ts';
 import type { PoolSpec } from '../core/model.ts';
 import { scheduleProblems } from './schedule-check.ts';
 import { poolActivity } from './schema-activity.ts';
@@ -23,7 +24,13 @@ export interface AppConfig {
     backoffInitialMs: number;
     backoffMaxMs: number;
     pollMs: number;
+    /** The IANA zone pools' size schedules are read in. */
+    timeZone: string;
+    /** The circuit breaker of failing pools (scheduler.failureLimit, scheduler.circuitRetry). */
+    circuit: CircuitSettings;
   };
+  /** When the people who run the service are told, and where (`alerts:`). */
+  alerts: { repeatMs: number; emptyForMs: number; slackChannel: string | null; directToAdmins: boolean };
   cloud: RawConfig['cloud'];
   provisioner: RawConfig['provisioner'];
   slack: RawConfig['slack'];
@@ -33,6 +40,8 @@ export interface AppConfig {
   logLevel: string;
   /** How long history (ended leases, reminder records, deleted VMs) and the audit trail are kept. */
   retention: { historyMs: number; auditMs: number };
+  /** How claimed VMs are looked at: every, jitter, concurrency, timeout, paths, the simulated probe's file. */
+  activity: { everyMs: number; jitter: number; concurrency: number; timeoutMs: number; paths: string[]; simulatedFile?: string };
 }
 
 /** `access.directory`: the facility directory (its bind password comes from DAAAS_LDAP_BIND_PASSWORD). */
@@ -106,7 +115,10 @@ export function parseConfig(text: string, source: string, env: Env): AppConfig {
       backoffInitialMs: raw.scheduler.backoffInitial,
       backoffMaxMs: raw.scheduler.backoffMax,
       pollMs: raw.scheduler.poll,
+      timeZone: raw.scheduler.timezone,
+      circuit: { failureLimit: raw.scheduler.failureLimit, circuitRetryMs: raw.scheduler.circuitRetry },
     },
+    alerts: { repeatMs: raw.alerts.repeat, emptyForMs: raw.alerts.emptyFor, slackChannel: raw.alerts.slackChannel ?? null, directToAdmins: raw.alerts.directToAdmins },
     cloud: raw.cloud,
     provisioner: raw.provisioner,
     slack: raw.slack,
@@ -115,6 +127,14 @@ export function parseConfig(text: string, source: string, env: Env): AppConfig {
     dataDir: env.DAAAS_DATA_DIR || './var',
     logLevel,
     retention: { historyMs: raw.retention, auditMs: raw.auditRetention },
+    activity: {
+      everyMs: raw.activity.every,
+      jitter: raw.activity.jitter,
+      concurrency: raw.activity.concurrency,
+      timeoutMs: raw.activity.timeout,
+      paths: raw.activity.paths,
+      ...(raw.activity.simulatedFile !== undefined ? { simulatedFile: raw.activity.simulatedFile } : {}),
+    },
   };
 }
 

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { ansibleProvisioner, directory, openstackCloud, simulatedCloud } from './schema-backends.ts';
+import { activitySettings } from './schema-activity.ts';
+import { alerts } from './schema-alerts.ts';
 import { slack, teams } from './schema-chat.ts';
 import { defaults, pool } from './schema-pool.ts';
 import { accountOrDirectoryGroup, count, duration, fraction, member, name } from './schema-values.ts';
@@ -34,8 +36,15 @@ export const configSchema = z
         backoffInitial: duration.default(30_000),
         backoffMax: duration.default(1_800_000),
         poll: duration.default(2_000),
+        /** The IANA zone pools' schedule windows are read in (checked in schedule-check.ts). */
+        timezone: z.string().default('UTC'),
+        /** Boot or provisioning failures in a row that stop a pool booting (its circuit opens). */
+        failureLimit: count(1).default(3),
+        /** How long an open circuit waits, from the last failure, before one trial boot. */
+        circuitRetry: duration.default(1_800_000),
       })
       .prefault({}),
+    alerts: alerts.prefault({}),
     cloud: z.discriminatedUnion(
       'driver',
       [
@@ -65,6 +74,8 @@ export const configSchema = z
     retention: duration.default(90 * 86_400_000),
     /** How long the audit trail is kept: who did what, longer than the rest of the history. */
     auditRetention: duration.default(400 * 86_400_000),
+    /** How claimed VMs are looked at (schema-activity.ts); per pool idle and graceWhenBusy in schema-pool.ts. */
+    activity: activitySettings,
     pools: z.record(z.string(), pool).refine((pools) => Object.keys(pools).length > 0, 'at least one pool is needed'),
   });
 

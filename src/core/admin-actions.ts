@@ -11,6 +11,7 @@ import { DELIVER_WITHIN_MS, messageKey, noticeFor } from './outbox.ts';
 import type { OutboxMessage } from '../ports/outbox.ts';
 import type { DaaasService } from './service.ts';
 import { type AdminCommandAudit, DEFAULT_ADMIN_MAX_LEASE_MS, type PoolAdminReport, type ServiceOptions } from './service-types.ts';
+import { retiredPoolReports, type RetiredPoolReport } from './retired-pools.ts';
 import { suggest } from './suggest.ts';
 
 export class AdminActions {
@@ -29,6 +30,11 @@ export class AdminActions {
       oldestLease: this.o.store.activeLeases({ pool: o.pool.name }).sort((a, b) => a.claimedAt - b.claimedAt)[0] ?? null,
       typicalReadyMs: this.service.typicalReadyMs(o.pool),
     }));
+  }
+
+  /** Pools removed from the configuration with VMs left, and what is left of each (retired-pools.ts). */
+  retiredPools(): RetiredPoolReport[] {
+    return retiredPoolReports(this.o.store, this.o.pools);
   }
 
   /** Every live lease, of one pool or all, soonest expiry first. */
@@ -73,6 +79,7 @@ export class AdminActions {
    */
   extend(audit: AdminCommandAudit, vmName: string, byMs: number): LeaseView {
     const lease = this.audited(audit, () => this.anyLease(vmName), false);
+    this.audited(audit, () => this.service.livePool(lease), false);
     const cap = this.o.adminMaxLeaseMs ?? DEFAULT_ADMIN_MAX_LEASE_MS;
     const expiresAt = lease.expiresAt + byMs;
     const result = this.audited(audit, () => {
@@ -114,17 +121,20 @@ export class AdminActions {
   }
 
   /** Sets the warm size at run time (0 … max), or returns to the configured one (`null`). */
-  resize(audit: AdminCommandAudit, poolName: string, size: number | null): { pool: PoolSpec; control: PoolControl; before: number } {
+  resize(audit: AdminCommandAudit, poolName: string, size: number | null): { pool: PoolSpec; control: PoolControl; before: number; after: number } {
     const pool = this.audited(audit, () => this.service.pool(poolName), false);
     const result = this.audited(audit, () => {
       if (size !== null && (!Number.isInteger(size) || size < 0 || size > pool.max)) {
         throw new UserError('BAD_INPUT', `${pool.name} can keep 0 to ${pool.max} VMs warm (its maximum); ${size} is out of range.`, `e.g. admin resize ${pool.name} ${Math.min(pool.max, pool.size + 1)}`);
       }
       const control = this.o.store.poolControl(pool.name);
-      const before = control.size ?? pool.size;
-      const next = { ...control, size: size === null || size === pool.size ? null : size };
+      const now = this.o.clock.now();
+      const before = this.service.sizes.at(pool, { ...control, drained: null }, now).size;
+      // The configured size again is a reset, unless a schedule would then give another.
+      const reset = size === null || (size === pool.size && !pool.schedule?.length);
+      const next: PoolControl = { ...control, size: reset ? null : size, sizeBy: reset ? null : { by: audit.who.account, at: now } };
       this.o.store.savePoolControl(next);
-      return { pool, control: next, before };
+      return { pool, control: next, before, after: this.service.sizes.at(pool, { ...next, drained: null }, now).size };
     }, true, { size: size ?? `reset to ${pool.size}` });
     this.o.onPoolChange?.();
     return result;

@@ -1,11 +1,15 @@
 /** The shapes the service's use cases take and give: options, overviews, admin audit records. */
+import type { AlertDesk } from './alert-desk.ts';
+import type { ActivityStore } from '../ports/activity.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { MetricsSummary } from '../ports/metrics.ts';
+import type { Metrics, MetricsSummary } from '../ports/metrics.ts';
 import type { OutboxMessage } from '../ports/outbox.ts';
 import type { RunLog } from '../ports/provisioner.ts';
 import type { Store } from '../ports/store.ts';
 import type { Circuit, CircuitSettings } from './circuit.ts';
 import type { LeaseView, PoolControl, PoolHealth, PoolSpec, Principal } from './model.ts';
+import type { PoolSize } from './pool-size.ts';
+import type { PoolSizes } from './pool-sizes.ts';
 
 /** What the scheduler last saw of the cloud; the service uses it to explain empty pools. */
 export interface CloudStatus {
@@ -33,6 +37,8 @@ export interface PoolOverview {
   control: PoolControl;
   /** The warm size worked to now (0 while drained). */
   size: number;
+  /** Why it is that size: drained, an admin's, a scheduled window's (or one filled ahead), configured. */
+  sizeWhy: PoolSize;
 }
 
 /**
@@ -90,5 +96,15 @@ export interface ServiceOptions {
   adminMaxLeaseMs?: number;
   /** What holders are told when an admin ends or extends their lease. */
   adminMessages?: AdminMessages;
+  /** Pools' warm sizes and why (the reconciler's, so both read the schedule the same way); UTC windows by default. */
+  sizes?: PoolSizes;
+  /** What the activity monitor saw of leases (idle, busy, Keep it); absent: VMs are not watched. */
+  activity?: ActivityStore;
+  /** Where the waitlist reports holds taken or passed and how long claims waited (/metrics). */
+  waitlistMetrics?: Pick<Metrics, 'hold' | 'claimServed'>;
+  /** Boots the scheduler runs at once (scheduler.maxConcurrentBoots), for the queue's estimate; 10 if absent. */
+  maxConcurrentBoots?: number;
+  /** The open and resolved alerts, and `admin alerts here` (alert-desk.ts); absent: the bot keeps no alerts. */
+  alerts?: AlertDesk;
 }
 

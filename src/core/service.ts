@@ -1,13 +1,20 @@
+import type { AlertDesk } from './alert-desk.ts';
 import type { MetricsSummary } from '../ports/metrics.ts';
 import type { RunLog } from '../ports/provisioner.ts';
 import { describeGroup, directoryUnavailableError, mayClaim } from './access.ts';
+import { ActivityActions } from './activity-actions.ts';
 import { AdminActions } from './admin-actions.ts';
 import { circuitOf, type Circuit } from './circuit.ts';
 import { formatDuration } from './duration.ts';
 import { UserError } from './errors.ts';
-import { effectiveSize, type LeaseView, type Origin, type PoolSpec, type Principal, type Vm, type VmState } from './model.ts';
+import { GroupCommit } from './group-commit.ts';
+import { type LeaseView, type Origin, type PoolSpec, type Principal, type Vm, type VmState } from './model.ts';
+import { DEFAULT_SIZE_SETTINGS, PoolSizes } from './pool-sizes.ts';
 import type { AdminCommandAudit, CloudStatus, PoolCounts, PoolOverview, ServiceOptions } from './service-types.ts';
+import { poolRetiredError, retiredPoolSpec } from './retired-pools.ts';
 import { suggest } from './suggest.ts';
+import { Waitlists, type ClaimResult, type LeftQueue } from './waitlist-service.ts';
+import type { QueueEntry } from '../ports/waitlist.ts';
 
 export type { AdminCommandAudit, AdminMessages, CloudStatus, PoolAdminReport, PoolCounts, PoolOverview, ServiceOptions } from './service-types.ts';
 export { DEFAULT_ADMIN_MAX_LEASE_MS } from './service-types.ts';
@@ -17,10 +24,32 @@ export class DaaasService {
   private readonly pools: Map<string, PoolSpec>;
   /** What admins do to pools and to others' leases (admin-actions.ts). */
   readonly admin: AdminActions;
+  /** Keep it, and what admins see of VMs' activity (activity-actions.ts). */
+  readonly activity: ActivityActions;
+  /** Each pool's warm size now and why (pool-sizes.ts). */
+  readonly sizes: PoolSizes;
+  /** The alerts admins ask about (alert-desk.ts); absent when the store keeps none. */
+  readonly alerts: AlertDesk | undefined;
+  /** The pools' queues: joining, holds taken, leaving, extensions while others wait (waitlist-service.ts). */
+  private readonly waitlists: Waitlists;
+
+  /** Claims arriving in the same moment, committed in one transaction (group-commit.ts). */
+  private readonly claims: GroupCommit;
 
   constructor(private readonly o: ServiceOptions) {
     this.pools = new Map(o.pools.map((p) => [p.name, p]));
+    this.claims = new GroupCommit({ transaction: (fn) => o.store.transaction(fn), inTransaction: () => o.store.inTransaction() });
+    this.sizes = o.sizes ?? new PoolSizes(o.store, { ...DEFAULT_SIZE_SETTINGS, estimateMs: o.defaultReadyMs });
     this.admin = new AdminActions(o, this);
+    this.activity = new ActivityActions(o, this);
+    this.alerts = o.alerts;
+    this.waitlists = new Waitlists({
+      store: o.store,
+      clock: o.clock,
+      defaultReadyMs: o.defaultReadyMs,
+      maxConcurrentBoots: o.maxConcurrentBoots ?? 10,
+      ...(o.waitlistMetrics ? { metrics: o.waitlistMetrics } : {}),
+    });
   }
 
   poolNames(): string[] {
@@ -38,8 +67,11 @@ export class DaaasService {
     );
   }
 
-  /** Hands a warm VM to the user at once, or explains when the next one is expected. */
-  claim(who: Principal, poolName: string, origin: Origin): LeaseView {
+  /**
+   * Hands a warm VM to the user at once (the one held for them, if any), or a place in the pool's
+   * queue when none is ready, or, for a pool without a queue, explains when the next one is expected.
+   */
+  claim(who: Principal, poolName: string, origin: Origin): ClaimResult {
     const pool = this.refusalAudited(who, 'claim', poolName, () => this.pool(poolName));
     const now = this.o.clock.now();
     return this.audited(who, 'claim', pool.name, () => {
@@ -63,18 +95,30 @@ export class DaaasService {
           `This is about your account, not the pool: ask ${pool.owner.name} (${pool.owner.contact}).`,
         );
       }
-      const outcome = this.o.store.claim({
-        pool: pool.name,
-        user: who.account,
-        platform: origin.platform,
-        conversation: origin.conversation,
-        now,
-        leaseMs: pool.leaseMs,
-        maxLeasesPerUser: pool.maxLeasesPerUser,
-      });
+      const held = this.waitlists.takeHold(who, pool, now);
+      if (held) {
+        this.o.onChange(held.user);
+        return { lease: held };
+      }
+      // First come, first served: while others wait without a VM, a newcomer queues behind them.
+      const queues = this.waitlists.queues(pool);
+      const outcome = queues && this.waitlists.othersWaiting(pool, who)
+        ? ({ ok: false, reason: 'pool-empty', held: this.o.store.activeLeases({ user: who.account, pool: pool.name }).length } as const)
+        : this.o.store.claim({
+            pool: pool.name,
+            user: who.account,
+            platform: origin.platform,
+            conversation: origin.conversation,
+            now,
+            leaseMs: pool.leaseMs,
+            maxLeasesPerUser: pool.maxLeasesPerUser,
+          });
       if (outcome.ok) {
+        // Served at once: a place the user still had in the queue is no longer needed.
+        this.o.store.leaveQueue(pool.name, who.account);
+        this.waitlists.servedAtOnce(pool);
         this.o.onChange(outcome.lease.user);
-        return outcome.lease;
+        return { lease: outcome.lease };
       }
       if (outcome.reason === 'lease-limit') {
         const held = this.o.store.activeLeases({ user: who.account, pool: pool.name }).map((l) => l.vm.name);
@@ -84,8 +128,50 @@ export class DaaasService {
           `Use it, extend it, or release it first: release ${held[0] ?? ''}`.trim(),
         );
       }
-      throw this.emptyPoolError(pool, now);
+      const empty = this.emptyPoolError(pool, now);
+      // A failing pool or a silent cloud makes no VM: say so rather than promise a place.
+      if (!queues || empty.code !== 'POOL_EMPTY') throw empty;
+      const queued = this.waitlists.join(who, pool, origin, now);
+      if (queued.joined) this.o.store.audit({ at: now, actor: who.account, action: 'queue', target: pool.name, result: 'ok', detail: { position: queued.position } });
+      this.o.onChange(who.account);
+      return { queued };
     });
+  }
+
+  /** Leaves a pool's queue (the named one, or the user's only one); a VM held for them goes to the next in line. */
+  leave(who: Principal, poolName: string | undefined): LeftQueue {
+    const pool = poolName === undefined ? undefined : this.refusalAudited(who, 'leave', poolName, () => this.pool(poolName));
+    return this.audited(who, 'leave', pool?.name ?? '-', () => {
+      const left = this.waitlists.leave(who, pool);
+      this.o.onChange(who.account);
+      return left;
+    });
+  }
+
+  /** The user's places in queues, with their true positions. */
+  queuesOf(who: Principal): { entry: QueueEntry; position: number }[] {
+    return this.waitlists.queuesOf(who);
+  }
+
+  /**
+   * As claim, but committed together with the other claims that arrive in the same moment (one
+   * transaction, one write to disk, for a burst): each is still whole or not at all with its audit
+   * record, in arrival order. What chat uses; settles once the claim is on disk.
+   */
+  claimTogether(who: Principal, poolName: string, origin: Origin): Promise<ReturnType<DaaasService['claim']>> {
+    return this.claims.run(() => this.claim(who, poolName, origin));
+  }
+
+  /** The pool of a lease, or a stand-in when its pool was removed from the configuration (status shows it as such). */
+  leasePool(lease: LeaseView): PoolSpec {
+    return this.pools.get(lease.pool) ?? retiredPoolSpec(lease.pool, lease.vm);
+  }
+
+  /** The configured pool of a lease; refused when it was removed from the configuration. */
+  livePool(lease: LeaseView): PoolSpec {
+    const pool = this.pools.get(lease.pool);
+    if (!pool) throw poolRetiredError(lease, this.o.clock.now());
+    return pool;
   }
 
   /** The user's own VMs, soonest expiry first. */
@@ -94,7 +180,7 @@ export class DaaasService {
   }
 
   /** Finds the lease a command means: the named VM, or the user's only one. */
-  private target(who: Principal, vmName: string | undefined, verb: string): LeaseView {
+  target(who: Principal, vmName: string | undefined, verb: string): LeaseView {
     if (vmName === undefined) {
       const mine = this.leasesOf(who);
       if (mine.length === 1) return mine[0]!;
@@ -113,7 +199,8 @@ export class DaaasService {
   /** Pushes the expiry out by the pool's extension step, within its limit. */
   extend(who: Principal, vmName: string | undefined): LeaseView {
     const lease = this.refusalAudited(who, 'extend', vmName ?? '-', () => this.target(who, vmName, 'extend'));
-    const pool = this.pool(lease.pool);
+    // A pool removed from the configuration honours its leases, never extends them (retired-pools.ts).
+    const pool = this.refusalAudited(who, 'extend', lease.vm.name, () => this.livePool(lease));
     return this.audited(who, 'extend', lease.vm.name, () => {
       if (who.directoryUnavailable) throw directoryUnavailableError();
       if (lease.extensionsUsed >= pool.maxExtensions) {
@@ -123,6 +210,8 @@ export class DaaasService {
           'Save your work to your home directory: it is kept when the VM goes.',
         );
       }
+      // While others wait for the pool: extensions as usual, once more, or none (extendWhileQueued).
+      this.waitlists.checkExtension(lease, pool);
       if (!this.o.store.extendLease(lease.id, lease.expiresAt + pool.extensionStepMs, lease.extensionsUsed)) {
         throw new UserError('NO_LEASE', `${lease.vm.name} changed while extending it (released or expired just now).`, 'Check with: status');
       }
@@ -150,9 +239,11 @@ export class DaaasService {
   overview(who: Principal): PoolOverview[] {
     const counts = this.countAll();
     const controls = new Map(this.o.store.poolControls().map((c) => [c.pool, c]));
+    const now = this.o.clock.now();
     return this.o.pools.map((pool) => {
       const control = controls.get(pool.name) ?? { pool: pool.name, size: null, drained: null, paused: null };
-      return { pool, counts: counts.get(pool.name)!, mayClaim: mayClaim(who, pool), control, size: effectiveSize(pool, control) };
+      const sizeWhy = this.sizes.at(pool, control, now);
+      return { pool, counts: counts.get(pool.name)!, mayClaim: mayClaim(who, pool), control, size: sizeWhy.size, sizeWhy };
     });
   }
 

@@ -1,10 +1,12 @@
 import { poolRetiringMessage, reminderMessage, teardownMessage } from '../chat/lease-card.ts';
 import { formatDuration } from '../core/duration.ts';
 import { errorMessage } from '../core/error-message.ts';
-import { circuitOf, closedCircuit, configChangedSince } from '../core/circuit.ts';
-import { effectiveSize, VM_STATES, type LeaseView, type PoolSpec, type Vm, type VmState } from '../core/model.ts';
+import { circuitOf, closedCircuit, failedUnderOtherSpec, specFingerprint } from '../core/circuit.ts';
+import { type LeaseView, type PoolSpec, type Vm, type VmState } from '../core/model.ts';
 import { noticeFor, reminderFor } from '../core/outbox.ts';
-import { nextLeaseEvent, planLeases, type LeaseAction } from '../core/plan-leases.ts';
+import { DEFAULT_SIZE_SETTINGS, PoolSizes } from '../core/pool-sizes.ts';
+import { leasesDue } from '../core/lease-due.ts';
+import { planLeases, type LeaseAction } from '../core/plan-leases.ts';
 import { META, planPools, type Action, type ObservedWorld, type Plan, type PlanSettings } from '../core/plan-pools.ts';
 import type { CloudStatus } from '../core/service.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -13,10 +15,12 @@ import type { Logger } from '../ports/logger.ts';
 import { noMetrics, type Metrics } from '../ports/metrics.ts';
 import type { ClaimAccount, Provisioner } from '../ports/provisioner.ts';
 import type { Store } from '../ports/store.ts';
+import type { LeaseActivityHooks } from './activity-monitor.ts';
 import { BackgroundRuns } from './background-runs.ts';
 import { CloudObserver } from './cloud-observer.ts';
 import { Outcomes, SCHEDULER_ACTOR } from './outcomes.ts';
 import { runLimited } from './run-limited.ts';
+import { WaitlistKeeper } from './waitlist-keeper.ts';
 
 export interface ReconcilerSettings extends PlanSettings {
   backoffInitialMs: number;
@@ -25,6 +29,8 @@ export interface ReconcilerSettings extends PlanSettings {
   pollMs: number;
   /** Cloud calls made at once while applying a plan. */
   applyConcurrency: number;
+  /** A full walk of the cloud at least this often (scheduler.resyncEvery); between walks only changes are read. 10 minutes if absent. */
+  resyncEveryMs?: number;
 }
 
 export interface ReconcilerOptions {
@@ -41,12 +47,21 @@ export interface ReconcilerOptions {
   onProgress?: () => void;
   /** Called when a message to a user was queued in the outbox, so that its sender delivers it. */
   onMessageQueued?: () => void;
+  /** Told once per lease change the scheduler makes (expired, lost, home ready or failed), after it committed. */
+  onLeaseChange?: (account: string) => void;
   metrics?: Metrics;
   /** The account a claimed VM is set up for (from the facility directory); the lease's user name when absent. */
   claimAccount?: (user: string) => Promise<string | ClaimAccount>;
+  /** The activity monitor: probes before the last reminder and expiry, the grace of a busy VM, what the last reminder names. */
+  activity?: LeaseActivityHooks;
   /** Runs after each tick has acted (the alert rules); what it throws is logged, never fails the tick. */
   afterTick?: () => void;
+  /** Pools' size schedules: the zone their crons are read in, the boot time assumed before any was seen. */
+  schedule?: { timeZone: string; estimateMs: number };
 }
+
+/** scheduler.resyncEvery's default: a full walk every 10 minutes. */
+export const DEFAULT_RESYNC_MS = 600_000;
 
 export interface TickReport {
   actions: number;
@@ -69,17 +84,31 @@ export class Reconciler {
   private readonly creating = new Set<string>();
   private readonly pools: Map<string, PoolSpec>;
   private stopped = false;
+  /** Whether this process has made every lease due once (at its first tick). */
+  private leasesScheduled = false;
   private lastTickAt: number | null = null;
   private readonly metrics: Metrics;
   private readonly outcomes: Outcomes;
   private readonly runs: BackgroundRuns;
+  /** Hands ready VMs to the people waiting for them (holds, auto-assign, lapses). */
+  private readonly waitlist: WaitlistKeeper;
+  /** When the next hold runs out, as the last tick saw it. */
+  private nextLapseAt: number | null = null;
   private readonly observer: CloudObserver;
+  /** Each pool's warm size now: an admin's, a scheduled window's (filled ahead), or the configured one. */
+  readonly sizes: PoolSizes;
 
   constructor(private readonly options: ReconcilerOptions) {
     this.pools = new Map(options.pools.map((p) => [p.name, p]));
     this.metrics = options.metrics ?? noMetrics;
+    this.sizes = new PoolSizes(options.store, { ...DEFAULT_SIZE_SETTINGS, ...options.schedule, maxConcurrentBoots: options.settings.maxConcurrentBoots });
     const backoff = options.settings;
-    this.outcomes = new Outcomes({ store: options.store, log: options.log, metrics: this.metrics, backoff, ...(options.onMessageQueued ? { onMessageQueued: options.onMessageQueued } : {}) });
+    const specOf = (pool: string) => {
+      const spec = this.pools.get(pool);
+      return spec && specFingerprint(spec);
+    };
+    this.outcomes = new Outcomes({ store: options.store, log: options.log, metrics: this.metrics, backoff, specOf, ...(options.onMessageQueued ? { onMessageQueued: options.onMessageQueued } : {}), ...(options.onLeaseChange ? { onLeaseChange: options.onLeaseChange } : {}) });
+    this.waitlist = new WaitlistKeeper({ store: options.store, log: options.log, metrics: this.metrics, pools: this.pools, queueMessage: (m) => this.outcomes.queueMessage(m) });
     this.runs = new BackgroundRuns({
       store: options.store,
       provisioner: options.provisioner,
@@ -91,12 +120,19 @@ export class Reconciler {
       outcomes: this.outcomes,
       ...(options.claimAccount ? { claimAccount: options.claimAccount } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      // In the transaction that made the VM ready: held for the first in line at once.
+      onVmReady: (pool, at) => void this.waitlist.servePool(pool, at),
     });
-    this.observer = new CloudObserver({ cloud: options.cloud, store: options.store, log: options.log, pools: options.pools, tag: this.tag });
+    this.observer = new CloudObserver({ cloud: options.cloud, store: options.store, log: options.log, pools: options.pools, tag: this.tag, resyncEveryMs: options.settings.resyncEveryMs ?? DEFAULT_RESYNC_MS });
   }
 
   get tag(): string {
     return `daaas:${this.options.instance}`;
+  }
+
+  /** The next tick walks the cloud's whole list instead of reading what changed. */
+  resync(): void {
+    this.observer.resync();
   }
 
   cloudStatus(): CloudStatus {
@@ -115,14 +151,29 @@ export class Reconciler {
   private async reconcile(): Promise<TickReport> {
     const now = this.options.clock.now();
     let count = 0;
-    // Leases first: an expiry found now is torn down by the cloud half of this same tick.
-    const leases = this.options.store.activeLeases();
+    // Holds that ran out pass on; ready VMs nobody holds go to those waiting (waitlist-keeper.ts),
+    // first, so that a VM leased at once (autoAssign) is among this tick's leases.
+    const served = this.waitlist.serve(now);
+    this.nextLapseAt = served.nextLapseAt;
+    count += served.offered + served.assigned + served.lapsed;
+    // Leases first: an expiry found now is torn down by the cloud half of this same tick. Only the
+    // leases due are read (a new claim, an extension, a reminder stage or expiry reached); after a
+    // start every active lease is, since the pools' reminder stages may have changed.
+    if (!this.leasesScheduled) {
+      this.options.store.leasesDueNow();
+      this.leasesScheduled = true;
+    }
+    const leases = this.options.store.dueLeases(now);
+    // The last reminder and teardown look at the VM first (bounded by the probe's timeout).
+    await this.options.activity?.beforeLeases(leases, now);
     // One transaction: each expiry or reminder stage is written with the message about it, and
     // the outbox sender delivers the messages afterwards; the tick never waits on a chat platform.
-    const leaseActions = planLeases(leases, this.pools, this.options.store.activeReminders(), now, this.toldRetiring(leases));
-    if (leaseActions.length > 0) {
+    const leaseActions = planLeases(leases, this.pools, this.options.store.dueReminders(now), now, this.toldRetiring(leases));
+    if (leases.length > 0) {
       this.options.store.transaction(() => {
         for (const action of leaseActions) this.applyLease(action, now);
+        // When each lease read now is due again: its next stage or expiry (an ended one is left out).
+        this.options.store.scheduleLeases(leasesDue(leases, this.pools, now));
       });
     }
     count += leaseActions.length;
@@ -163,8 +214,8 @@ export class Reconciler {
     try {
       // Admins' run-time changes (warm size, drained, paused) are read from the store each tick.
       const controls = new Map(this.options.store.poolControls().map((c) => [c.pool, c]));
-      const pools = this.options.pools.map((p) => ({ ...p, size: effectiveSize(p, controls.get(p.name)) }));
-      const view = await this.observer.read(pools);
+      const pools = this.options.pools.map((p) => ({ ...p, size: this.sizes.at(p, controls.get(p.name), now).size }));
+      const view = await this.observer.read(pools, now);
       this.status.lastObservedAt = now;
       this.status.lastError = null;
       return {
@@ -172,6 +223,9 @@ export class Reconciler {
         pools,
         paused: new Set([...controls.values()].filter((c) => c.paused).map((c) => c.pool)),
         drained: new Set([...controls.values()].filter((c) => c.drained).map((c) => c.pool)),
+        // Waiting users are demand: pools boot for size + queued; held VMs are never retired.
+        queued: new Map(this.options.pools.map((p) => [p.name, this.options.store.queuedCount(p.name)])),
+        held: new Set(this.options.store.heldVmIds()),
         ...view,
         creating: this.creating,
         provisioning: this.runs.provisioningVms(),
@@ -185,18 +239,29 @@ export class Reconciler {
     }
   }
 
-  /** A failing pool whose image or flavour was changed in the configuration gets booted again. */
+  /**
+   * Failures counted under another configuration of the pool (its image, flavour or networks
+   * changed since, e.g. across a restart) were failures of something else: the count starts
+   * again and an open circuit closes, so the pool boots again. Failures without a fingerprint
+   * of the configuration get the current one.
+   */
   private closeCircuitsOfChangedPools(now: number): void {
-    const settings = this.options.settings.circuit;
-    if (!settings) return;
     const { store } = this.options;
+    const settings = this.options.settings.circuit;
     for (const pool of this.options.pools) {
       const health = store.poolHealth(pool.name);
-      if (circuitOf(health, now, settings).state === 'closed') continue;
-      const last = store.listVms({ pool: pool.name, states: VM_STATES }).at(-1);
-      if (!configChangedSince(last, pool)) continue;
-      store.savePoolHealth(closedCircuit(health));
-      this.options.log.info({ pool: pool.name, image: pool.image, flavor: pool.flavor }, 'circuit closed: the pool’s image or flavour changed since it failed');
+      const spec = specFingerprint(pool);
+      if (health.consecutiveFailures === 0 || health.spec === spec) continue;
+      if (!failedUnderOtherSpec(health, pool)) {
+        store.savePoolHealth({ ...health, spec });
+        continue;
+      }
+      const wasOpen = settings !== undefined && circuitOf(health, now, settings).state !== 'closed';
+      store.transaction(() => {
+        store.savePoolHealth({ ...closedCircuit(health), spec });
+        if (wasOpen) store.audit({ at: now, actor: SCHEDULER_ACTOR, action: 'circuit close', target: pool.name, result: 'ok', detail: { reason: 'configuration changed', image: pool.image, flavor: pool.flavor } });
+      });
+      this.options.log.info({ pool: pool.name, image: pool.image, flavor: pool.flavor, failures: health.consecutiveFailures, wasOpen }, 'the pool’s configuration changed since it failed: its failures no longer count, and it boots again');
     }
   }
 
@@ -226,17 +291,22 @@ export class Reconciler {
    * the past, and a lease is only ever added by a claim, which kicks a tick of its own.
    */
   private nextWakeAt(now: number, leases: readonly LeaseView[]): number | null {
-    const vms = this.options.store.listVms();
+    // By the state index: the VMs on their way, and the failed ones, never the claimed fleet.
+    const vms = this.options.store.listVms({ states: ['booting', 'provisioning', 'releasing', 'failed'] });
     const moving: VmState[] = ['booting', 'provisioning', 'releasing'];
     if (this.status.lastError || this.runs.anyPersonalising() || vms.some((vm) => moving.includes(vm.state))) return now + this.options.settings.pollMs;
     const times: number[] = [];
-    const lease = nextLeaseEvent(leases, this.pools, now);
+    const lease = this.options.store.nextLeaseDueAfter(now);
     if (lease !== null) times.push(lease);
     for (const pool of this.options.pools) {
       const until = this.options.store.poolHealth(pool.name).backoffUntil;
       if (until !== null && until > now) times.push(until);
     }
     for (const vm of vms) if (vm.state === 'failed') times.push(vm.stateSince + this.options.settings.failedRetentionMs);
+    // A window about to be filled ahead, or ending, is acted on then, not at the next heartbeat.
+    const resize = this.sizes.nextChangeAt(this.options.pools, now);
+    if (resize !== null) times.push(resize);
+    if (this.nextLapseAt !== null) times.push(this.nextLapseAt);
     return times.length ? Math.max(now + 1, Math.min(...times)) : null;
   }
 
@@ -274,6 +344,8 @@ export class Reconciler {
           return;
       }
     } catch (error) {
+      // After any error the next tick looks at everything again, not only at what changed.
+      this.observer.resync();
       const pool = action.kind === 'create' ? action.pool : action.vm?.pool;
       this.options.log.warn({ err: error, action: action.kind, pool }, 'reconcile action failed; the next tick tries again');
       if (pool) this.outcomes.noteError(pool, `${action.kind}: ${errorMessage(error)}`, now, false);
@@ -347,14 +419,19 @@ export class Reconciler {
     }
     const pool = this.pools.get(lease.pool);
     if (action.kind === 'expire') {
+      // A busy VM may be given its one grace instead; otherwise the notice names the job stopped.
+      const verdict = this.options.activity?.atExpiry(lease, now);
+      if (verdict && 'graceUntil' in verdict) return;
+      const stopped = verdict?.job ? ` A job was still running and was stopped: ${verdict.job}.` : '';
       if (this.outcomes.endLease(lease, 'expired', now)) {
-        this.outcomes.queueMessage(noticeFor('teardown', lease, teardownMessage(lease, `Its lease of ${pool ? formatDuration(pool.leaseMs) : 'the pool'} ran out.`), now));
+        this.outcomes.queueMessage(noticeFor('teardown', lease, teardownMessage(lease, `Its lease of ${pool ? formatDuration(pool.leaseMs) : 'the pool'} ran out.${stopped}`), now));
       }
       return;
     }
     for (const beforeMs of action.superseded) this.options.store.recordReminder(lease.id, beforeMs, lease.expiresAt, 'superseded', now);
     // The stage is recorded once, with its message: it is queued once, whatever happens next.
     if (!pool || !this.options.store.recordReminder(lease.id, action.beforeMs, lease.expiresAt, 'queued', now)) return;
-    this.outcomes.queueMessage(reminderFor(lease, action.beforeMs, reminderMessage(lease, pool, now), now));
+    const body = reminderMessage(lease, pool, now);
+    this.outcomes.queueMessage(reminderFor(lease, action.beforeMs, this.options.activity?.reminder(lease, action.beforeMs, body) ?? body, now));
   }
 }

@@ -25,8 +25,8 @@ test('admin resize up fills the pool to the new size at once, and admin pools an
   t.true(readyAt - resizedAt <= 12_000);
   const physics = tableRows(await h.say('root', 'admin pools')).find((row) => row.pool === 'physics')!;
   t.is(physics.ready, '5/5');
-  t.regex(String(physics['last error / note']), /^size 5 set by an admin \(configured 3; admin resize physics reset\)/);
-  t.true(texts(await h.say('alice', 'pools')).includes('physics keeps 5 VMs warm for now (set by an admin; usually 3).'));
+  t.regex(String(physics['last error / note']), /^size 5: set by admin root \(configured 3; admin resize physics reset\)/);
+  t.true(texts(await h.say('alice', 'pools')).includes('physics warm size 5: set by admin root (usually 3).'));
 });
 
 test('admin resize down retires the surplus ready VMs and never touches claimed ones; reset returns to the configured size', async (t) => {

@@ -37,17 +37,20 @@ export class SqliteRecords {
       lastErrorAt: (row?.last_error_at as number | null) ?? null,
       consecutiveFailures: (row?.consecutive_failures as number | undefined) ?? 0,
       backoffUntil: (row?.backoff_until as number | null) ?? null,
+      ...(typeof row?.spec === 'string' ? { spec: row.spec } : {}),
     };
   }
 
   savePoolHealth(h: PoolHealth): void {
     this.sql.get(
-        `INSERT INTO pool_health (pool, last_error, last_error_at, consecutive_failures, backoff_until)
-         VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO pool_health (pool, last_error, last_error_at, consecutive_failures, backoff_until, spec)
+         VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (pool) DO UPDATE SET last_error = excluded.last_error, last_error_at = excluded.last_error_at,
-           consecutive_failures = excluded.consecutive_failures, backoff_until = excluded.backoff_until`,
+           consecutive_failures = excluded.consecutive_failures, backoff_until = excluded.backoff_until,
+           spec = CASE WHEN ? THEN excluded.spec ELSE pool_health.spec END`,
       )
-      .run(h.pool, h.lastError, h.lastErrorAt, h.consecutiveFailures, h.backoffUntil);
+      // A health without `spec` leaves the fingerprint kept before as it is; null clears it.
+      .run(h.pool, h.lastError, h.lastErrorAt, h.consecutiveFailures, h.backoffUntil, h.spec ?? null, h.spec !== undefined ? 1 : 0);
   }
 
   poolControls(): PoolControl[] {
@@ -65,11 +68,12 @@ export class SqliteRecords {
       return;
     }
     this.sql.get(
-      `INSERT INTO pool_controls (pool, size, drained_reason, drained_by, drained_at, paused_by, paused_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (pool) DO UPDATE SET size = excluded.size, drained_reason = excluded.drained_reason, drained_by = excluded.drained_by,
+      `INSERT INTO pool_controls (pool, size, size_by, size_at, drained_reason, drained_by, drained_at, paused_by, paused_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (pool) DO UPDATE SET size = excluded.size, size_by = excluded.size_by, size_at = excluded.size_at,
+         drained_reason = excluded.drained_reason, drained_by = excluded.drained_by,
          drained_at = excluded.drained_at, paused_by = excluded.paused_by, paused_at = excluded.paused_at`,
-    ).run(c.pool, c.size, c.drained?.reason ?? null, c.drained?.by ?? null, c.drained?.at ?? null, c.paused?.by ?? null, c.paused?.at ?? null);
+    ).run(c.pool, c.size, c.size === null ? null : (c.sizeBy?.by ?? null), c.size === null ? null : (c.sizeBy?.at ?? null), c.drained?.reason ?? null, c.drained?.by ?? null, c.drained?.at ?? null, c.paused?.by ?? null, c.paused?.at ?? null);
   }
 
   recentReadyTimesMs(pool: string, limit: number): number[] {

@@ -42,6 +42,7 @@ export function toPoolControl(r: Row): PoolControl {
   return {
     pool: r.pool as string,
     size: (r.size as number | null) ?? null,
+    sizeBy: r.size_at === null || r.size_at === undefined ? null : { by: r.size_by as string, at: r.size_at as number },
     drained: r.drained_at === null ? null : { reason: r.drained_reason as string, by: r.drained_by as string, at: r.drained_at as number },
     paused: r.paused_at === null ? null : { by: r.paused_by as string, at: r.paused_at as number },
   };
