@@ -105,6 +105,7 @@ test('the shipped config: access, scheduler, cloud and environment defaults', (t
     backoffInitialMs: 30_000,
     backoffMaxMs: 30 * M,
     pollMs: 1_000,
+    timeZone: 'UTC',
   });
   if (config.cloud.driver !== 'simulated') return t.fail('the default runs on the simulated cloud');
   t.is(config.cloud.simulated.latency, 20);
