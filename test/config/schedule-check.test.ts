@@ -66,3 +66,21 @@ test('scheduler.timezone must be a time zone; overlaps are found in it, DST incl
   t.regex(problems[0]!, /windows early and later overlap \(both cover Sun 29 Mar 2026 02:00 \(Europe\/London\)\)/);
   t.deepEqual(scheduleProblems(doc([{ cron: '30 0 * * *', for: '90m', size: 3 }, { cron: '0 2 * * *', for: '1h', size: 4 }]), FROM), []);
 });
+
+test('through the configuration: windows become the pool’s schedule, leadTime its lead; a bad zone or window stops the start with the rest', async (t) => {
+  const { parseConfig } = await import('../../src/config/load-config.ts');
+  const { TEST_CONFIG } = await import('../helpers/harness.ts');
+  const withSchedule = (lines: string, scheduler = '') =>
+    TEST_CONFIG.replace('    max: 6\n', `    max: 6\n${lines}`).replace('  poll: 2s\n', `  poll: 2s\n${scheduler}`);
+  const config = parseConfig(withSchedule('    schedule:\n      - { cron: "0 8 * * 1-5", for: 10h, size: 6, name: weekday mornings }\n    leadTime: 5m\n', '  timezone: Europe/London\n'), 'x.yaml', {});
+  const physics = config.pools.find((p) => p.name === 'physics')!;
+  t.deepEqual(physics.schedule, [{ cron: '0 8 * * 1-5', forMs: 36_000_000, size: 6, name: 'weekday mornings' }]);
+  t.is(physics.leadTimeMs, 300_000);
+  t.is(config.scheduler.timeZone, 'Europe/London');
+  t.is(config.pools.find((p) => p.name === 'imaging')!.schedule, undefined);
+  const error = t.throws(() => parseConfig(withSchedule('    schedule:\n      - { cron: "0 8 * * *", for: 10x, size: 60, colour: red }\n', '  timezone: Nowhere/Land\n'), 'x.yaml', {}));
+  t.regex(error.message, /pools\.physics\.schedule\.0\.for: "10x" is not a duration/);
+  t.regex(error.message, /pools\.physics\.schedule\.0: unknown key "colour"/);
+  t.regex(error.message, /scheduler\.timezone: "Nowhere\/Land" is not a time zone/);
+  t.regex(error.message, /schedule\[0\] \("0 8 \* \* \*"\)\.size: size 60 is larger than max 6/);
+});
