@@ -2,14 +2,18 @@
  * 1. Claim latency: a chat command in → the reply with the VM out, through app.dispatch (parser,
  * dispatcher, claim command, DaaasService, SqliteStore.claim), with N users whose commands arrive
  * at the same instant. Each command is handled as its own event-loop task, as separate chat
- * requests would be, so the k-th of a burst waits for the k−1 before it: its latency is measured
- * from the burst's start, not from when the process got round to it.
+ * requests would be; claims of the same moment are committed together (group commit), so the
+ * k-th of a burst waits for the work of the k−1 before it but not for k−1 commits: latency is
+ * measured from the burst's start. Then (claim-answer.ts) the same through the real adapters.
  */
 import { join } from 'node:path';
 import type { Reply } from '../src/chat/reply.ts';
+import { claimAnswers } from './claim-answer.ts';
 import { benchConfig, buildApp, cpuMs, median, ms, percentile, PLATFORM, round, seedReady, tempDir, type Row, type SectionResult } from './lib.ts';
 
 const TARGET_P99_MS = 20;
+/** One user alone: the bot's own path, in and out. */
+const TARGET_ALONE_P50_MS = 0.1;
 
 interface Level {
   users: number;
@@ -24,14 +28,16 @@ interface Answer {
 }
 
 function burst(dispatch: (account: string) => Promise<Reply>, accounts: readonly string[]): Promise<Answer[]> {
+  // The CPU time of a claim only means something when it is alone (and reading it costs a system call).
+  const alone = accounts.length === 1;
   const start = performance.now();
   return Promise.all(
     accounts.map(
       (account) =>
         new Promise<Answer>((resolve, reject) => {
           setImmediate(() => {
-            const c0 = cpuMs();
-            dispatch(account).then((reply) => resolve({ latencyMs: performance.now() - start, cpuMs: cpuMs() - c0, reply }), reject);
+            const c0 = alone ? cpuMs() : 0;
+            dispatch(account).then((reply) => resolve({ latencyMs: performance.now() - start, cpuMs: alone ? cpuMs() - c0 : Number.NaN, reply }), reject);
           });
         }),
     ),
@@ -113,22 +119,26 @@ export async function claimLatency(quick: boolean): Promise<SectionResult> {
     const result = await runStore(kind, levels);
     stores.push(result);
     for (const l of result.levels) {
-      const ok = l.p99Ms < TARGET_P99_MS && l.failed === 0;
+      const alone = l.users === 1;
+      const ok = (alone ? l.p50Ms < TARGET_ALONE_P50_MS : l.p99Ms < TARGET_P99_MS) && l.failed === 0;
+      const file = kind === 'file';
       rows.push({
         section: '1 claim',
-        measure: `claim latency, ${l.users} user${l.users === 1 ? '' : 's'} at once, SQLite ${kind === 'file' ? 'file' : 'in memory'} (${l.claims} claims)`,
-        value: `p50 ${ms(l.p50Ms)}, p99 ${ms(l.p99Ms)}${l.cpuP99Ms !== undefined ? ` (CPU p50 ${ms(l.cpuP50Ms ?? 0)}, p99 ${ms(l.cpuP99Ms)})` : ''}${l.failed ? `, ${l.failed} failed` : ''}`,
-        target: `p99 < ${TARGET_P99_MS} ms`,
-        verdict: ok ? 'pass' : 'miss',
+        measure: `claim latency, ${l.users} user${alone ? '' : 's'} at once, SQLite ${file ? 'file' : 'in memory'} (${l.claims} claims)`,
+        value: `p50 ${ms(l.p50Ms, 3)}, p99 ${ms(l.p99Ms)}${l.cpuP99Ms !== undefined ? ` (CPU p50 ${ms(l.cpuP50Ms ?? 0, 3)}, p99 ${ms(l.cpuP99Ms)})` : ''}${l.failed ? `, ${l.failed} failed` : ''}`,
+        target: alone ? `p50 < ${TARGET_ALONE_P50_MS} ms` : `p99 < ${TARGET_P99_MS} ms`,
+        // The figures the issue sets are the production store's (a file); in memory is for comparison.
+        verdict: file ? (ok ? 'pass' : 'miss') : 'info',
+        ...(file ? { figure: alone ? 'claim-alone' : l.users === 50 ? 'claim-50' : l.users === 500 ? 'claim-500' : undefined } : {}),
       });
-      if (!ok && l.failed === 0 && l.users === 1) {
+      if (!ok && l.failed === 0 && alone) {
         notes.push(
-          `Claim p99 for a single user (SQLite ${kind}) is ${ms(l.p99Ms)} while the claim's own CPU time has p99 ${ms(l.cpuP99Ms ?? Number.NaN)}: the slow 1 % waited for the CPU (other processes on a loaded machine) or for a garbage collection, not for the bot's work.`,
+          `Claim p50 for a single user (SQLite ${kind}) is ${ms(l.p50Ms, 3)} (CPU p50 ${ms(l.cpuP50Ms ?? Number.NaN, 3)}), of which the commit to the store (${file ? 'WAL, synchronous=FULL: an fsync' : 'in memory'}) and the wait for the next turn of the event loop, where the claim's group is committed, are part.`,
         );
       } else if (!ok && l.failed === 0) {
         const wallPerClaim = 1000 / l.claimsPerSecond;
         notes.push(
-          `Claim p99 at ${l.users} users at once (SQLite ${kind}) is ${ms(l.p99Ms)}: one process handles the claims one after another, so the last of ${l.users} waits for the ${l.users - 1} before it. ` +
+          `Claim p99 at ${l.users} users at once (SQLite ${kind}) is ${ms(l.p99Ms)}: the claims are committed together, but each is still parsed, checked, run and answered on the one thread, so the last of ${l.users} waits for the work of the ${l.users - 1} before it. ` +
             `Here a claim took ${ms(wallPerClaim, 3)} of wall time (${l.claimsPerSecond} claims/s), ${ms(l.cpuMsPerClaim, 3)} of it CPU${wallPerClaim > 1.5 * l.cpuMsPerClaim ? ' (the rest is waiting for a CPU on this busy machine)' : ''}; ` +
             `p99 under 20 ms for ${l.users} at once needs under ${ms(20 / l.users, 3)} a claim. Still far inside Slack's 3,000 ms.`,
         );
@@ -145,5 +155,8 @@ export async function claimLatency(quick: boolean): Promise<SectionResult> {
     });
     if (result.distinctVms !== result.leases) notes.push(`Double booking: ${result.leases} live leases on ${result.distinctVms} VMs (SQLite ${kind}).`);
   }
-  return { rows, notes, data: { targetP99Ms: TARGET_P99_MS, model: 'N commands arrive at one instant, each handled as its own event-loop task; latency from the instant to the reply', stores } };
+  const answers = await claimAnswers(quick);
+  rows.push(...answers.rows);
+  notes.push(...answers.notes);
+  return { rows, notes, data: { targetP99Ms: TARGET_P99_MS, targetAloneP50Ms: TARGET_ALONE_P50_MS, answers: answers.data, model: 'N commands arrive at one instant, each handled as its own event-loop task; latency from the instant to the reply', stores } };
 }

@@ -41,6 +41,8 @@ export interface Row {
   value: string;
   target: string;
   verdict: Verdict;
+  /** The figure of the targets table this row answers (targets.ts), if any. */
+  figure?: string | undefined;
 }
 
 export interface SectionResult {

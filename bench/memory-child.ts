@@ -11,6 +11,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { GCProfiler } from 'node:v8';
 import { ManualClock } from '../src/adapters/manual-clock.ts';
 import { benchConfig, buildApp, PLATFORM, poolNames, seedLeases, seedReady, tempDir } from './lib.ts';
 
@@ -33,7 +34,18 @@ try {
   const seededPeak = process.resourceUsage().maxRSS;
   // A running bot ticks every minute and every poll while VMs move: enough ticks for the heap to
   // reach the size the garbage collector lets it grow to.
-  for (let i = 0; i < 8; i++) await b.app.reconciler.tick();
+  // What a tick allocates (and leaves as garbage): the heap's growth over the tick plus what the
+  // collections during it freed. The first tick is the full walk at start; the rest are regular.
+  const allocatedMB: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const profiler = new GCProfiler();
+    profiler.start();
+    const before = process.memoryUsage().heapUsed;
+    await b.app.reconciler.tick();
+    const after = process.memoryUsage().heapUsed;
+    const freed = (profiler.stop()?.statistics ?? []).reduce((sum, s) => sum + Math.max(0, s.beforeGC.heapStatistics.usedHeapSize - s.afterGC.heapStatistics.usedHeapSize), 0);
+    allocatedMB.push((after - before + freed) / MB);
+  }
   // Claims, status and the pool list from chat, then a tick that tops the pools up again.
   for (let i = 0; i < 100; i++) {
     const pool = config.pools[i % config.pools.length]!.name;
@@ -49,8 +61,11 @@ try {
   const peak = process.resourceUsage().maxRSS;
   gc?.();
   const live = process.memoryUsage();
+  const regular = allocatedMB.slice(1).sort((x, y) => x - y);
   const result = {
     gcDuringSeeding: Boolean(gc),
+    firstTickAllocatedMB: Math.round(allocatedMB[0]!),
+    tickAllocatedMB: Math.round(regular[Math.floor(regular.length / 2)]! * 10) / 10,
     vms: b.store.listVms().length,
     leases: b.store.activeLeases().length,
     servers: b.cloud.serverCount,

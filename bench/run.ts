@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --only claims,tick,refill,fanout,outbox,memory,startup,directory,retention,schedule]`
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --only claims,tick,refill,queue,fanout,outbox,memory,startup,directory,retention,schedule]`
  *
  * Measures the embedded default (SQLite store, simulated cloud and provisioning) on the bot's
  * own code paths, prints a table and writes a JSON report (default bench/report.json). Not a
@@ -17,8 +17,10 @@ import { closeFixtures, printTable, type Row, type SectionResult } from './lib.t
 import { peakMemory } from './memory.ts';
 import { outboxLatency } from './outbox.ts';
 import { poolRefill } from './refill.ts';
+import { queueWaits } from './queue.ts';
 import { startupTime } from './startup.ts';
 import { retentionSize } from './retention.ts';
+import { issueTargets, markdownTargets, printTargets } from './targets.ts';
 import { scheduledMorning } from './schedule.ts';
 import { reconcileTick } from './tick.ts';
 
@@ -28,6 +30,7 @@ const SECTIONS: Record<string, (quick: boolean) => Promise<SectionResult>> = {
   claims: claimLatency,
   tick: reconcileTick,
   refill: poolRefill,
+  queue: queueWaits,
   fanout: reminderFanOut,
   outbox: outboxLatency,
   memory: peakMemory,
@@ -110,6 +113,8 @@ async function main(): Promise<number> {
   const totalSeconds = Math.round((performance.now() - t0) / 100) / 10;
 
   process.stdout.write(`\n${printTable(rows)}\n`);
+  const targets = issueTargets(rows, only);
+  process.stdout.write(`\nThe targets of issue 16 (${quick ? 'quick run: smaller samples and fleet' : 'full run'}; load ${machine.loadAverageAtStart[0]} at the start, ${loadAtEnd.toFixed(1)} at the end, on ${machine.cpus} CPUs):\n${printTargets(targets)}\n`);
   if (notes.length) process.stdout.write(`\nNotes:\n${notes.map((n) => `  - ${n}`).join('\n')}\n`);
 
   const report = {
@@ -120,6 +125,8 @@ async function main(): Promise<number> {
     totalSeconds,
     loadAverageAtEnd: Math.round(loadAtEnd * 100) / 100,
     table: rows,
+    issueTargets: targets,
+    issueTargetsMarkdown: markdownTargets(targets),
     notes,
     results,
   };
