@@ -6,18 +6,21 @@ import type { Logger } from './ports/logger.ts';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AnsibleProvisioner, sandboxVars } from './adapters/ansible/ansible-provisioner.ts';
-import { AnsibleRunner } from './adapters/ansible/ansible-runner.ts';
+// The OpenStack, Ansible and LDAP adapters (and their libraries) are loaded only when the
+// configuration names them: the embedded default starts without reading them at all.
+import type { AnsibleProvisioner } from './adapters/ansible/ansible-provisioner.ts';
 import type { OutboundProxy } from './adapters/http-proxy.ts';
-import { connectOpenStack } from './adapters/openstack/connect.ts';
-import { CachedDirectory } from './adapters/cached-directory.ts';
-import { LdapDirectory, PRESETS } from './adapters/ldap/ldap-directory.ts';
+import type { CachedDirectory } from './adapters/cached-directory.ts';
+import type { LdapDirectory } from './adapters/ldap/ldap-directory.ts';
 import { SimCloud } from './adapters/sim-cloud/sim-cloud.ts';
+import { SimActivityProbe } from './adapters/sim-activity.ts';
 import { SimProvisioner } from './adapters/sim-provisioner.ts';
 import type { SystemClock } from './adapters/system-clock.ts';
 import type { AppConfig, DirectoryConfig, Env } from './config/load-config.ts';
+import type { ActivityProbe } from './ports/activity.ts';
 import type { Cloud } from './ports/cloud.ts';
 import type { Provisioner } from './ports/provisioner.ts';
+import { DEFAULT_ACTIVITY, type ActivitySettings } from './scheduler/activity-monitor.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /**
@@ -29,8 +32,9 @@ export const ROOT = resolve(HERE, basename(dirname(HERE)) === 'dist' ? '../..' :
 /** A problem with the set-up that the operator must fix; start-up stops saying what it is. */
 export class StartupError extends Error {}
 
-export function buildCloud(config: AppConfig, dataDir: string, clock: SystemClock, log: Logger, proxy?: OutboundProxy): Cloud {
+export async function buildCloud(config: AppConfig, dataDir: string, clock: SystemClock, log: Logger, proxy?: OutboundProxy): Promise<Cloud> {
   if (config.cloud.driver === 'openstack') {
+    const { connectOpenStack } = await import('./adapters/openstack/connect.ts');
     const agentsFor = proxy ? (url: string) => proxy.nodeAgentsFor(url) : undefined;
     const openstack = connectOpenStack(config.cloud.openstack, process.env, clock, log.child({ component: 'openstack' }), agentsFor);
     log.info({ source: openstack.settings.source, authUrl: openstack.settings.authUrl, region: openstack.settings.region }, 'using OpenStack');
@@ -56,6 +60,7 @@ export async function buildProvisioner(config: AppConfig, dataDir: string, clock
     return new SimProvisioner({ clock, provisionMs: sim.provisionTime, personaliseMs: sim.personaliseTime, failureRate: sim.failureRate });
   }
   const a = config.provisioner.ansible;
+  const [{ AnsibleRunner }, { AnsibleProvisioner, sandboxVars }] = await Promise.all([import('./adapters/ansible/ansible-runner.ts'), import('./adapters/ansible/ansible-provisioner.ts')]);
   const runner = new AnsibleRunner({
     ansibleDir: resolve(ROOT, a.dir),
     logDir: join(dataDir, 'ansible-logs'),
@@ -65,6 +70,7 @@ export async function buildProvisioner(config: AppConfig, dataDir: string, clock
     maxConcurrent: a.maxConcurrent,
     command: a.command,
     hostKeyChecking: a.hostKeyChecking,
+    runLogs: { keepPerVm: a.logs.keepPerVm, maxTotalBytes: a.logs.maxTotal },
   });
   let ansible: AnsibleProvisioner;
   try {
@@ -93,6 +99,46 @@ export async function buildProvisioner(config: AppConfig, dataDir: string, clock
   return ansible;
 }
 
+/**
+ * What looks at claimed VMs: the simulated probe in the embedded default (scripted by a JSON
+ * file, `activity.simulatedFile`, in the data directory), or activity.yml through a runner of its
+ * own (its concurrency, its timeout, its own logs), so provisioning never waits for probes and
+ * `admin log` keeps showing the provisioning runs.
+ */
+export async function buildActivity(config: AppConfig, dataDir: string, clock: SystemClock, log: Logger): Promise<{ probe: ActivityProbe; settings: ActivitySettings }> {
+  const a = config.activity;
+  const settings: ActivitySettings = { everyMs: a.everyMs, jitter: a.jitter, concurrency: a.concurrency, timeoutMs: a.timeoutMs, paths: a.paths, freshMs: DEFAULT_ACTIVITY.freshMs };
+  if (config.provisioner.driver === 'simulated') return { probe: new SimActivityProbe({ clock, file: resolve(dataDir, a.simulatedFile ?? 'sim-activity.json') }), settings };
+  const p = config.provisioner.ansible;
+  const [{ AnsibleRunner }, { sandboxVars }, { AnsibleActivityProbe }] = await Promise.all([
+    import('./adapters/ansible/ansible-runner.ts'),
+    import('./adapters/ansible/ansible-provisioner.ts'),
+    import('./adapters/ansible/activity-probe.ts'),
+  ]);
+  const runner = new AnsibleRunner({
+    ansibleDir: resolve(ROOT, p.dir),
+    logDir: join(dataDir, 'ansible-activity-logs'),
+    clock,
+    log: log.child({ component: 'activity' }),
+    timeoutMs: a.timeoutMs,
+    maxConcurrent: a.concurrency,
+    command: p.command,
+    hostKeyChecking: p.hostKeyChecking,
+  });
+  try {
+    const probe = new AnsibleActivityProbe({
+      runner,
+      target: p.target,
+      ...(p.ssh ? { ssh: sshOptions(p.ssh) } : {}),
+      extraVars: { ...(p.sandboxRoot ? sandboxVars(p.sandboxRoot) : {}), ...p.extraVars },
+      timeoutMs: a.timeoutMs,
+    });
+    return { probe, settings };
+  } catch (error) {
+    throw new StartupError(`activity: ${(error as Error).message}`);
+  }
+}
+
 /** The SSH options of the configuration, as the provisioner takes them (timeouts in whole seconds). */
 function sshOptions(ssh: NonNullable<Extract<AppConfig['provisioner'], { driver: 'ansible' }>['ansible']['ssh']>) {
   const { connectTimeout, jumpHost, privateKeyFile, ...rest } = ssh;
@@ -117,9 +163,10 @@ export interface BuiltDirectory {
  * bind password comes from DAAAS_LDAP_BIND_PASSWORD; the CA file is read now, so a missing one
  * stops start-up rather than the first claim.
  */
-export function buildDirectory(config: AppConfig, env: Env, clock: SystemClock, log: Logger): BuiltDirectory | undefined {
+export async function buildDirectory(config: AppConfig, env: Env, clock: SystemClock, log: Logger): Promise<BuiltDirectory | undefined> {
   const d = config.access.directory;
   if (!d) return undefined;
+  const [{ LdapDirectory, PRESETS }, { CachedDirectory }] = await Promise.all([import('./adapters/ldap/ldap-directory.ts'), import('./adapters/cached-directory.ts')]);
   let ca: string | undefined;
   if (d.caFile) {
     try {

@@ -7,7 +7,7 @@ import { actions, reply, text, type Reply } from './reply.ts';
 export function idlePromptMessage(lease: LeaseView, idleMs: number): Reply {
   return reply(
     'info',
-    `${lease.vm.name} has been idle for ${formatDuration(idleMs)}. Release it so a colleague can use it?`,
+    `${lease.vm.name} has been idle for ${roughly(idleMs)}. Release it so a colleague can use it?`,
     text('Nobody has been logged in and nothing of yours has been running on it. Your home directory is kept when it goes; anything else on the VM is lost.'),
     actions(
       { label: 'Release', command: `release ${lease.vm.name} --yes`, style: 'danger' },
@@ -19,7 +19,7 @@ export function idlePromptMessage(lease: LeaseView, idleMs: number): Reply {
 export function idleReleasedMessage(lease: LeaseView, idleMs: number, waiting: number): Reply {
   return reply(
     'info',
-    `${lease.vm.name} was released: it had been idle for ${formatDuration(idleMs)}`,
+    `${lease.vm.name} was released: it had been idle for ${roughly(idleMs)}`,
     text(
       `You did not answer whether you still needed it, and ${waiting === 1 ? 'a colleague is' : `${waiting} colleagues are`} waiting for pool ${lease.pool}. ` +
         `Your home directory is kept. Claim a new VM any time: claim ${lease.pool}`,
@@ -50,4 +50,9 @@ export function activityNote(job: string | null, unsaved: readonly string[], unk
 export function withNote(body: Reply, lines: readonly string[]): Reply {
   if (lines.length === 0) return body;
   return { ...body, blocks: [body.blocks[0]!, text(lines.join('\n')), ...body.blocks.slice(1)] };
+}
+
+/** Idle time as people say it: whole hours from an hour on (12h, not 12h 10m). */
+function roughly(ms: number): string {
+  return formatDuration(ms >= 3_600_000 ? Math.floor(ms / 3_600_000) * 3_600_000 : ms);
 }

@@ -175,7 +175,8 @@ export class ActivityMonitor implements LeaseActivityHooks {
     }
   }
 
-  private async probeAndRecord(lease: LeaseView): Promise<void> {
+  /** Probes the lease now and records what follows (a prompt, a release), as a due probe would. */
+  async probeAndRecord(lease: LeaseView): Promise<void> {
     const result = await this.probeLease(lease);
     const now = this.o.clock.now();
     this.nextAt.set(lease.id, now + this.jittered());

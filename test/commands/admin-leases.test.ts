@@ -10,7 +10,7 @@ test('admin leases lists every live lease, soonest expiry first, with holder, po
   const r = await h.say('root', 'admin leases');
   t.is(r.tone, 'info');
   t.is(r.title, '2 live leases');
-  t.deepEqual(tableOf(r)?.columns, ['holder', 'VM', 'pool', 'expires', 'time left', 'extensions used', 'home ready']);
+  t.deepEqual(tableOf(r)?.columns, ['holder', 'VM', 'pool', 'expires', 'time left', 'extensions used', 'home ready', 'activity', 'idle h']);
   const rows = tableRows(r);
   t.deepEqual(rows.map((row) => [row.holder, row.pool, row['extensions used'], row['home ready']]), [
     ['dave', 'imaging', '0', 'yes'],
@@ -54,4 +54,29 @@ test('admin leases is refused to non-admins, who learn nothing of other leases',
   t.is(r.title, '"admin leases" is for admins of the bot.');
   t.false(JSON.stringify(r).includes('dave'));
   t.deepEqual(auditSince(h, start).map((a) => [a.actor, a.action, a.target, a.result]), [['alice', 'admin leases', '-', 'ADMIN_ONLY']]);
+});
+
+test('admin leases shows what the latest probe saw: BUSY with the job, idle for how long, unknown; idle hours over the lease', async (t) => {
+  const h = await filledHarness(t);
+  await h.claim('alice', 'physics');
+  await h.claim('dave', 'imaging');
+  const alice = h.store.activeLeases({ user: 'alice' })[0]!;
+  const dave = h.store.activeLeases({ user: 'dave' })[0]!;
+  t.deepEqual(tableRows(await h.say('root', 'admin leases')).map((row) => row.activity), ['unknown', 'unknown'], 'never probed: unknown');
+  h.activity.set(alice.vm.name, { state: 'busy', job: { command: 'python', cpuPercent: 390, startedAt: h.clock.now() } });
+  for (let i = 0; i < 3; i++) {
+    await h.app.activity!.runDue();
+    await h.clock.advance(30 * 60_000);
+  }
+  await h.app.activity!.runDue();
+  const rows = tableRows(await h.say('root', 'admin leases'));
+  const byHolder = Object.fromEntries(rows.map((row) => [row.holder, row]));
+  t.regex(String(byHolder.alice!.activity), /^BUSY: python \((1h \d+m|2h), 390% CPU\)$/);
+  t.regex(String(byHolder.dave!.activity), /^idle 1h/);
+  t.is(byHolder.alice!['idle h'], '0.0');
+  t.not(byHolder.dave!['idle h'], '0.0');
+  t.not(dave.vm.name, alice.vm.name);
+  const pools = await h.sayText('root', 'admin pools');
+  t.regex(pools, /physics: 1 busy; idle 0\.0 VM-hours/);
+  t.regex(pools, /imaging: 1 idle; idle 1\.\d VM-hours/);
 });

@@ -4,7 +4,7 @@ import { TEST_CONFIG } from '../helpers/harness.ts';
 
 const H = 3_600_000;
 const withPoolKeys = (physics: string, defaults = '') =>
-  TEST_CONFIG.replace('  maxExtensions: 2\nscheduler:', `  maxExtensions: 2\n${defaults}scheduler:`).replace('    owner: { name: Physics software, contact: physics@facility.example }', `    owner: { name: Physics software, contact: physics@facility.example }\n${physics}`);
+  TEST_CONFIG.replace('defaults:\n', `defaults:\n${defaults}`).replace('    owner: { name: Physics software, contact: physics@facility.example }', `    owner: { name: Physics software, contact: physics@facility.example }\n${physics}`);
 
 test('without activity keys: idle after 12h, never released, 2h grace', (t) => {
   const config = parseConfig(TEST_CONFIG, 'test.yaml', {});

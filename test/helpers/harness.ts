@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { ManualClock } from '../../src/adapters/manual-clock.ts';
 import { PromMetrics } from '../../src/adapters/metrics/prom-metrics.ts';
 import { SimCloud } from '../../src/adapters/sim-cloud/sim-cloud.ts';
+import { SimActivityProbe } from '../../src/adapters/sim-activity.ts';
 import { SimProvisioner } from '../../src/adapters/sim-provisioner.ts';
+import { SqliteActivity } from '../../src/adapters/sqlite/activity.ts';
+import { SqliteAlerts } from '../../src/adapters/sqlite/alerts.ts';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.ts';
 import { createApp, type App } from '../../src/app.ts';
 import type { Reply } from '../../src/chat/reply.ts';
@@ -13,6 +16,7 @@ import { parseConfig, type AppConfig } from '../../src/config/load-config.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
 import type { Clock } from '../../src/ports/clock.ts';
 import type { Directory } from '../../src/ports/directory.ts';
+import { DEFAULT_ACTIVITY } from '../../src/scheduler/activity-monitor.ts';
 import { UndeliverableError, type Notifier, type Recipient } from '../../src/ports/notifier.ts';
 
 /** A small configuration for tests: two pools, fast simulated boots, quick back-off. */
@@ -28,6 +32,8 @@ defaults:
   remindBefore: [24h, 1h, 10m]
   extensionStep: 24h
   maxExtensions: 2
+  # Most tests are about an empty pool's answer, not the waitlist (test/core/waitlist-service.test.ts turns it on).
+  queue: false
 scheduler:
   maxConcurrentBoots: 50
   readinessTimeout: 600s
@@ -115,6 +121,8 @@ export interface Harness {
   dms: RecordingNotifier;
   /** What /metrics would serve. */
   metrics: PromMetrics;
+  /** The simulated activity probe: what each VM is doing. */
+  activity: SimActivityProbe;
   /** One reconcile tick, then lets background provisioning settle and the outbox deliver. */
   tick(): Promise<void>;
   /** Ticks every `stepMs` of simulated time for `totalMs`. */
@@ -161,7 +169,14 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   const store = new SqliteStore(options.storePath ?? ':memory:');
   const provisioner = new SimProvisioner({ clock, provisionMs: config.provisioner.simulated.provisionTime, personaliseMs: options.personaliseMs ?? 0, failureRate: options.provisionFailureRate ?? 0, random });
   const metrics = new PromMetrics(() => []);
-  const app = createApp({ config, store, cloud, provisioner, clock, log: silentLogger, metrics, ...(options.directory ? { directory: options.directory } : {}) });
+  // VMs look idle unless a test scripts them (harness.activity.set).
+  const activity = new SimActivityProbe({ clock });
+  const app = createApp({
+    config, store, cloud, provisioner, clock, log: silentLogger, metrics,
+    ...(options.directory ? { directory: options.directory } : {}),
+    activity: { probe: activity, store: new SqliteActivity(store.db), settings: DEFAULT_ACTIVITY },
+    alerts: new SqliteAlerts(store),
+  });
   const dms = new RecordingNotifier(clock);
   app.notifier.register('test', dms);
   app.outbox.start();
@@ -180,6 +195,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
     provisioner,
     dms,
     metrics,
+    activity,
     tick,
     async run(totalMs, stepMs = 1_000) {
       for (let t = 0; t < totalMs; t += stepMs) {

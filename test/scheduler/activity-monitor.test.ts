@@ -8,7 +8,8 @@ import type { LeaseView, PoolSpec } from '../../src/core/model.ts';
 import type { ActivityProbe } from '../../src/ports/activity.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
 import { ActivityMonitor, DEFAULT_ACTIVITY } from '../../src/scheduler/activity-monitor.ts';
-import { seeded } from '../helpers/harness.ts';
+import { join } from 'node:path';
+import { createHarness, seeded, tempDir, TEST_CONFIG } from '../helpers/harness.ts';
 
 const H = 3_600_000;
 const M = 60_000;
@@ -154,4 +155,97 @@ test('the last reminder names the running job and the unsaved work; others are l
   const last = w.monitor.reminder(w.lease, 10 * M, body);
   t.deepEqual(last.blocks[1], { type: 'text', text: 'A job is running on it: python (1d 23h, 390% CPU).\n2.1 GB in 2 files outside your home directory will be lost, such as /scratch/run42/output.nxs (2.1 GB).\n  /scratch/run42/output.nxs (2.1 GB)\n  /tmp/x (5 B)' });
   t.is(w.monitor.reminder(w.lease, H, body), body, 'an earlier stage is unchanged');
+});
+
+// ---- through the bot: the reconciler asks the monitor at the last reminder and at expiry ----
+
+const ONE_VM = TEST_CONFIG.replace(/size: 3\n    max: 6/, 'size: 1\n    max: 1');
+
+async function botWithBusyVm(t: { teardown: (fn: () => void) => void }, config = ONE_VM) {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const paths = { storePath: join(dir.path, 'daaas.db'), cloudPath: join(dir.path, 'cloud.json') };
+  const clock = new ManualClock();
+  const h = createHarness({ ...paths, clock, config });
+  await h.run(15_000);
+  await h.claim('alice', 'physics');
+  const lease = h.store.activeLeases({ user: 'alice' })[0]!;
+  const busy = { state: 'busy' as const, job: { command: 'python', cpuPercent: 390, startedAt: clock.now() }, files: [{ path: '/scratch/run42/output.nxs', bytes: 2_100_000_000 }] };
+  h.activity.set(lease.vm.name, busy);
+  const restart = async () => {
+    await h.close();
+    const again = createHarness({ ...paths, clock, config });
+    again.activity.set(lease.vm.name, busy);
+    return again;
+  };
+  return { h, clock, lease, busy, restart };
+}
+
+const texts = (reply: { title: string; blocks: { type: string; text?: string }[] }) => [reply.title, ...reply.blocks.flatMap((b) => (b.type === 'text' ? [b.text!] : []))].join('\n');
+
+test('through the bot: the last reminder probes first and names the job and the unsaved work; at expiry one grace, kept across a restart, and the second expiry tears down naming the job', async (t) => {
+  const { h, clock, lease, restart } = await botWithBusyVm(t);
+  await clock.advance(lease.expiresAt - 10 * M - clock.now());
+  const probesBefore = h.activity.probes.length;
+  await h.tick();
+  t.true(h.activity.probes.length > probesBefore, 'probed before the reminder');
+  const reminder = h.dms.sent.at(-1)!.message;
+  t.regex(reminder.title, /will be torn down in 10m/);
+  t.regex(texts(reminder), /A job is running on it: python \(1d 23h, 390% CPU\)\.\n2\.1 GB in 1 file outside your home directory will be lost, such as \/scratch\/run42\/output\.nxs \(2\.1 GB\)\./);
+
+  await clock.advance(10 * M);
+  await h.tick();
+  const graced = h.store.getLease(lease.id)!;
+  t.is(graced.endedAt, null, 'not torn down');
+  t.is(graced.expiresAt, lease.expiresAt + 2 * H);
+  t.is(graced.extensionsUsed, 0, 'the grace uses no extension');
+  const told = h.dms.sent.at(-1)!.message;
+  t.regex(told.title, new RegExp(`^${lease.vm.name} was due for teardown, but a job is running \\(python \\(2d, 390% CPU\\)\\)`));
+  t.deepEqual(h.store.auditLog().filter((a) => a.action === 'grace').map((a) => a.result), ['ok']);
+
+  t.regex(await h.metrics.registry.metrics(), /daaas_graces_total\{pool="physics"\} 1/);
+  const h2 = await restart();
+  t.teardown(() => h2.close());
+  await clock.advance(2 * H);
+  await h2.tick();
+  const ended = h2.store.getLease(lease.id)!;
+  t.is(ended.endReason, 'expired', 'no second grace after a restart');
+  const last = h2.dms.sent.at(-1)!.message;
+  t.regex(texts(last), /ran out\. A job was still running and was stopped: python \(2d 2h, 390% CPU\)\./);
+  t.deepEqual(h2.store.auditLog().filter((a) => a.action === 'grace').map((a) => a.result), ['ok', 'given-before']);
+});
+
+test('through the bot: no grace while someone waits for the pool; the final notice names the job stopped', async (t) => {
+  const { h, clock, lease } = await botWithBusyVm(t);
+  t.teardown(() => h.close());
+  h.store.joinQueue({ pool: 'physics', user: 'bob', platform: 'test', conversation: 'dm-bob', now: clock.now() });
+  await clock.advance(lease.expiresAt - clock.now());
+  await h.tick();
+  t.is(h.store.getLease(lease.id)!.endReason, 'expired');
+  t.regex(texts(h.dms.sent.find((s) => s.to.user === 'alice' && /torn down$/.test(s.message.title))!.message), /A job was still running and was stopped: python/);
+  t.like(h.store.auditLog().find((a) => a.action === 'grace'), { result: 'waiting' });
+});
+
+test('through the bot: a probe that fails at expiry is unknown: no grace, and no job named', async (t) => {
+  const { h, clock, lease } = await botWithBusyVm(t);
+  t.teardown(() => h.close());
+  h.activity.set(lease.vm.name, { state: 'fails' });
+  await clock.advance(lease.expiresAt - 10 * M - clock.now());
+  await h.tick();
+  t.regex(texts(h.dms.sent.at(-1)!.message), /could not look at what is running on it/);
+  await clock.advance(10 * M);
+  await h.tick();
+  t.is(h.store.getLease(lease.id)!.endReason, 'expired');
+  t.notRegex(texts(h.dms.sent.at(-1)!.message), /job/);
+});
+
+test('through the bot: no grace when the pool says graceWhenBusy: 0', async (t) => {
+  const config = ONE_VM.replace('    groups: [physics]\n', '    groups: [physics]\n    graceWhenBusy: 0\n');
+  const { h, clock, lease } = await botWithBusyVm(t, config);
+  t.teardown(() => h.close());
+  await clock.advance(lease.expiresAt - clock.now());
+  await h.tick();
+  t.is(h.store.getLease(lease.id)!.endReason, 'expired');
+  t.like(h.store.auditLog().find((a) => a.action === 'grace'), { result: 'pool-allows-none' });
+  t.regex(texts(h.dms.sent.at(-1)!.message), /A job was still running and was stopped: python/);
 });

@@ -166,3 +166,43 @@ test('a probe that cannot look fails: an unknown account, a timeout', async (t) 
   const slow = new AnsibleActivityProbe({ runner: w.runner, target: 'local', extraVars: { ...w.extraVars, activity_sample_seconds: 60 }, timeoutMs: 8_000 });
   await t.throwsAsync(slow.probe(request(w.lease)), { instanceOf: AnsibleRunError });
 });
+
+/** The monitor on the real play: a store holding the holder's lease, probes on demand. */
+async function monitorOn(w: Awaited<ReturnType<typeof world>>, user: string) {
+  const [{ SqliteStore }, { SqliteActivity }, { ActivityMonitor, DEFAULT_ACTIVITY }, { SystemClock }, { silentLogger }] = await Promise.all([
+    import('../../../src/adapters/sqlite/sqlite-store.ts'),
+    import('../../../src/adapters/sqlite/activity.ts'),
+    import('../../../src/scheduler/activity-monitor.ts'),
+    import('../../../src/adapters/system-clock.ts'),
+    import('../../../src/ports/logger.ts'),
+  ]);
+  const clock = new SystemClock();
+  const store = new SqliteStore(':memory:');
+  const pool = { ...poolFor('excitations'), idle: { afterMs: 1, releaseAfterMs: null } };
+  const vm = store.createVm({ pool: pool.name, image: 'img', flavor: 'flv', createdAt: w.claimedAt });
+  store.updateVm(vm.id, { state: 'ready', readyAt: w.claimedAt }, w.claimedAt);
+  const claim = store.claim({ pool: pool.name, user, platform: 'test', conversation: 'c', now: w.claimedAt, leaseMs: 48 * 3_600_000, maxLeasesPerUser: 1 });
+  if (!claim.ok) throw new Error('no claim');
+  const activity = new SqliteActivity(store.db);
+  const monitor = new ActivityMonitor({ store, activity, probe: w.probe, clock, log: silentLogger, pools: [pool], settings: { ...DEFAULT_ACTIVITY, paths: ['/nowhere'], timeoutMs: 60_000 }, waiting: () => 0 });
+  const probeTwice = async () => {
+    for (let i = 0; i < 2; i++) await monitor.probeAndRecord(store.getLease(claim.lease.id)!);
+  };
+  return { store, activity, lease: claim.lease, probeTwice };
+}
+
+test('through the monitor: a play that fails is unknown, never idle; an idle holder is asked', async (t) => {
+  const w = await world(t);
+  w.loop.kill('SIGKILL');
+  await new Promise((r) => w.loop.once('exit', r));
+  const failing = await monitorOn(w, 'nosuchuser_zz');
+  await failing.probeTwice();
+  const unknown = failing.activity.leaseActivity(failing.lease.id)!;
+  t.regex(unknown.lastError!, /there is no account nosuchuser_zz/);
+  t.is(unknown.idleSince, null);
+  t.deepEqual(failing.store.outboxMessages().filter((m) => m.kind === 'idle'), [], 'no idle question on an unknown VM');
+  const idle = await monitorOn(w, w.h.name);
+  await idle.probeTwice();
+  t.not(idle.activity.leaseActivity(idle.lease.id)!.idleSince, null);
+  t.is(idle.store.outboxMessages().filter((m) => m.kind === 'idle').length, 1, 'the idle holder is asked');
+});
