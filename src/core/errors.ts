@@ -22,7 +22,11 @@ export type UserErrorCode =
   | 'SETUP_BACKOFF'
   | 'POOL_CLOSED'
   | 'LEASE_CAP'
-  | 'POOL_FAILING';
+  | 'POOL_FAILING'
+  | 'POOL_RETIRED'
+  | 'NOT_QUEUED'
+  | 'AMBIGUOUS_QUEUE'
+  | 'EXTENSION_WHILE_QUEUED';
 
 export class UserError extends Error {
   override readonly name = 'UserError';

@@ -5,7 +5,10 @@
  * the service and the operator's views.
  */
 import type { CloudServer } from '../ports/cloud.ts';
-import type { PoolSpec, Vm } from './model.ts';
+import type { Store } from '../ports/store.ts';
+import { formatDuration } from './duration.ts';
+import { UserError } from './errors.ts';
+import type { LeaseView, PoolSpec, Vm } from './model.ts';
 import type { Action } from './plan-pools.ts';
 
 /** What admins read about such a pool, and why its VMs go. */
@@ -75,4 +78,35 @@ export function retiredPoolSpec(pool: string, vm?: Pick<Vm, 'image' | 'flavor'>)
     connect: `as before: address {address} (pool ${pool} was ${REMOVED_NOTE})`,
     owner: { name: 'the bot’s admins', contact: 'admin pools' },
   };
+}
+
+/** Why a lease of a retired pool cannot be extended, and when it ends. */
+export function poolRetiredError(lease: LeaseView, now: number): UserError {
+  return new UserError(
+    'POOL_RETIRED',
+    `${lease.vm.name} cannot be extended: its pool ${lease.pool} was removed from the configuration and is being retired. It will be torn down in ${formatDuration(Math.max(0, lease.expiresAt - now))}.`,
+    'Save your work to your home directory: it is kept when the VM goes.',
+  );
+}
+
+/** What is left of a retired pool, for admins: its VMs by state and its live leases, soonest expiry first. */
+export interface RetiredPoolReport {
+  pool: string;
+  counts: { ready: number; booting: number; provisioning: number; claimed: number; releasing: number; failed: number; total: number };
+  leases: LeaseView[];
+  note: string;
+}
+
+export function retiredPoolReports(store: Pick<Store, 'listVms' | 'activeLeases'>, configured: readonly Pick<PoolSpec, 'name'>[]): RetiredPoolReport[] {
+  const vms = store.listVms();
+  return retiredPoolNames(configured, vms).map((pool) => {
+    const mine = vms.filter((vm) => vm.pool === pool && vm.state !== 'deleted');
+    const count = (state: Vm['state']) => mine.filter((vm) => vm.state === state).length;
+    return {
+      pool,
+      counts: { ready: count('ready'), booting: count('booting'), provisioning: count('provisioning'), claimed: count('claimed'), releasing: count('releasing'), failed: count('failed'), total: mine.length },
+      leases: store.activeLeases({ pool }).sort((a, b) => a.expiresAt - b.expiresAt),
+      note: retiredPoolNote(pool, vms),
+    };
+  });
 }

@@ -53,6 +53,13 @@ test('a pool renamed by mistake: claimed VMs stay and are told once, the rest is
   t.is(retiringNotices(h, 'alice').length, 1, 'alice is told once, however many ticks');
   t.is(retiringNotices(h, 'bob').length, 1);
   await assertConsistent(t, h);
+  // Honoured, not extended: by the holder or by an admin; status and admin pools say what is going on.
+  const alices = claimed.find((vm) => h.store.activeLeases({ user: 'alice' })[0]!.vmId === vm.id)!;
+  t.regex(await h.sayText('alice', 'extend'), new RegExp(`✖ ${alices.name} cannot be extended: its pool physics was removed from the configuration and is being retired\\. It will be torn down in 1d 23h`));
+  t.regex(await h.sayText('root', `admin extend ${alices.name} 1d --reason please`), /cannot be extended: its pool physics was removed from the configuration/);
+  t.deepEqual(h.store.auditLog().filter((e) => e.action === 'extend' || e.action === 'admin extend').map((e) => `${e.action} ${e.result}`), ['extend POOL_RETIRED', 'admin extend POOL_RETIRED']);
+  t.regex(await h.sayText('alice', 'status'), new RegExp(`VM:\\s+${alices.name}[^]*Pool:\\s+physics[^]*Extensions left: 0 of 0`));
+  t.regex(await h.sayText('root', 'admin pools'), /physics \(removed from configuration\)\s+0\/0\s+0\s+0\s+2\s+0\s+2\/0.*removed from configuration: 2 claimed VMs kept until their leases end \(no extensions\); the last lease ends in 1d 23h/);
 
   // The mistake is noticed and undone before the leases end: the claimed VMs are back in their pool.
   h = await life(TEST_CONFIG);

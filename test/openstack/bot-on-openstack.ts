@@ -26,6 +26,10 @@ export interface BotOptions {
   max?: number;
   storePath?: string;
   pageSize?: number;
+  /** The pool's name (physics): another one, to play a pool renamed in the configuration. */
+  pool?: string;
+  /** The pool's lease (the configuration's default when omitted), with one reminder 5 s before. */
+  lease?: string;
 }
 
 export interface Bot {
@@ -52,7 +56,7 @@ scheduler: { poll: 300ms, maxConcurrentBoots: 20, readinessTimeout: 120s, failed
 cloud: { driver: openstack, openstack: { pageSize: ${o.pageSize ?? 200} } }
 provisioner: { driver: simulated, simulated: { provisionTime: 100ms } }
 pools:
-  physics:
+  ${o.pool ?? 'physics'}:${o.lease ? `\n    lease: ${o.lease}\n    remindBefore: [5s]` : ''}
     image: ${o.image}
     flavor: ${o.flavor}
     networks: []
@@ -99,7 +103,7 @@ pools:
   };
 }
 
-export const readyCount = (bot: Bot) => bot.store.listVms({ pool: 'physics', states: ['ready'] }).length;
+export const readyCount = (bot: Bot, pool = 'physics') => bot.store.listVms({ pool, states: ['ready'] }).length;
 
 /** Deletes every server carrying `tag` and waits until the cloud has let them go. */
 export async function sweep(cloud: OpenStackCloud, tag: string, ms = 60_000): Promise<void> {

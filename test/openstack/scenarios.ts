@@ -67,6 +67,46 @@ export function botScenarios(test: Register, name: string, target: () => Promise
     }
   });
 
+  test(`${name}: a pool removed from the configuration (renamed by mistake): its claimed server stays until the lease ends, the others go, nothing leaks`, async (t) => {
+    const dir = tempDir();
+    t.teardown(dir.remove);
+    const options: BotOptions = { ...(await target()), instance: unique(), size: 2, storePath: join(dir.path, 'daaas.db'), lease: '1h' };
+    const first = botOn(options);
+    let second: Bot | undefined;
+    try {
+      await first.until(t, 'pool full', () => readyCount(first) === 2);
+      await first.say('alice', 'claim physics');
+      const [claimed] = first.store.listVms({ pool: 'physics', states: ['claimed'] });
+      t.truthy(claimed?.serverId, 'alice holds a VM of physics');
+      const lease = first.store.activeLeases({ user: 'alice' })[0]!;
+      await first.close();
+      second = botOn({ ...options, pool: 'physic' });
+      const bot = second;
+      await bot.until(t, 'the removed pool down to its claimed VM, the renamed one full', async () => {
+        const left = bot.store.listVms({ pool: 'physics' });
+        const servers = await bot.servers();
+        const retiredServers = servers.filter((s) => s.metadata[META.pool] === 'physics' && s.status !== 'DELETED');
+        return left.length === 1 && left[0]!.id === claimed!.id && retiredServers.length === 1 && readyCount(bot, 'physic') === 2;
+      });
+      t.is((await bot.cloud.getServer(claimed!.serverId!))?.status, 'ACTIVE', 'the claimed server is untouched');
+      t.is(bot.store.getLease(lease.id)?.endedAt, null, 'its lease goes on');
+      t.regex(await bot.say('alice', 'extend'), /being retired|removed from the configuration/);
+      t.is(bot.store.outboxMessages({ leaseId: lease.id }).filter((m) => m.kind === 'pool-retired').length, 1, 'the holder is told once');
+      // The hour passes: the lease's expiry is moved to now, and the bot's next tick ends it as it would have.
+      t.true(bot.store.extendLease(lease.id, Date.now(), lease.extensionsUsed, false));
+      await bot.until(t, 'the lease ended and nothing of the removed pool is left, in the store or the cloud', async () => {
+        const servers = await bot.servers();
+        return bot.store.listVms({ pool: 'physics' }).length === 0 && !servers.some((s) => s.metadata[META.pool] === 'physics');
+      });
+      const servers = (await bot.servers()).filter((s) => s.status !== 'DELETED');
+      t.deepEqual(servers.map((s) => s.metadata[META.pool]), ['physic', 'physic'], 'only the renamed pool’s servers are left');
+      t.deepEqual(servers.map((s) => s.id).sort(), bot.store.listVms({ states: ['ready'] }).map((vm) => vm.serverId).sort(), 'cloud and store agree one to one');
+    } finally {
+      await second?.close();
+      await sweep(first.cloud, first.app.reconciler.tag);
+    }
+  });
+
   test(`${name}: a server deleted behind the bot's back is noticed and replaced`, withBot(2, async (t, bot) => {
     await bot.until(t, 'pool full', () => readyCount(bot) === 2);
     const [victim] = bot.store.listVms({ states: ['ready'] });

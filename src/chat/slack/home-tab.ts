@@ -98,7 +98,7 @@ export class SlackHomeTab {
     try {
       const { service, principal } = this.options.home;
       const who = await principal(identity.account);
-      const leases = service.leasesOf(who).map((lease) => ({ lease, pool: service.pool(lease.pool) }));
+      const leases = service.leasesOf(who).map((lease) => ({ lease, pool: service.leasePool(lease) }));
       return homeView({ now, account: identity.account, leases, pools: service.overview(who), ...(notice ? { notice } : {}) });
     } catch (error) {
       // Refused by the facility directory (an account it lacks or has disabled): say so, as a command would.
