@@ -101,6 +101,7 @@ const LAYERS: Layer[] = [
       { target: 'src/chat/command-spec.ts' },
       { target: 'src/chat/reply.ts' },
       { target: 'src/chat/lease-card.ts' },
+      { target: 'src/chat/queue-card.ts' },
     ],
   },
 ];

@@ -1,5 +1,7 @@
 import type { AuditEntry, LeaseEndReason, LeaseView, PoolControl, PoolHealth, Vm, VmState } from '../core/model.ts';
 import type { OutboxStore } from './outbox.ts';
+import type { TickReadStore } from './tick-reads.ts';
+import type { WaitlistStore } from './waitlist.ts';
 
 export interface NewVm {
   pool: string;
@@ -59,9 +61,15 @@ export interface ReminderRecord {
  * Durable state. Every method is atomic: a claim, an extension or a state change either
  * happens whole or not at all, and two claims can never receive the same VM.
  */
-export interface Store extends OutboxStore {
-  /** Runs `fn` atomically (nested calls join the outer transaction); `fn` must not await. */
+export interface Store extends OutboxStore, WaitlistStore, TickReadStore {
+  /**
+   * Runs `fn` atomically; `fn` must not await. A call nested in another runs in a savepoint of
+   * the outer transaction: if it throws, its own writes are undone and the outer one goes on
+   * (or not, as its caller decides); what it wrote commits or rolls back with the outer.
+   */
   transaction<T>(fn: () => T): T;
+  /** Whether a transaction is open now (SQLite may roll one back by itself, on a full disk). */
+  inTransaction(): boolean;
 
   createVm(vm: NewVm): Vm;
   getVm(id: string): Vm | undefined;
@@ -112,8 +120,6 @@ export interface Store extends OutboxStore {
   savePoolControl(control: PoolControl): void;
   /** Seconds from creation to ready of the pool's latest ready VMs, newest first. */
   recentReadyTimesMs(pool: string, limit: number): number[];
-  /** Users waiting in the pool's queue (waitlist), those offered a held VM included. */
-  queuedCount(pool: string): number;
 
   audit(entry: AuditEntry): void;
   auditLog(filter?: { since?: number; limit?: number }): AuditEntry[];

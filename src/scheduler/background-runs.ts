@@ -24,6 +24,8 @@ export interface BackgroundRunsOptions {
   claimAccount?: (user: string) => Promise<string | ClaimAccount>;
   /** Called when a run finished and another tick is due. */
   onProgress?: () => void;
+  /** Called in the transaction that made a VM ready: the waitlist holds it for the first in line at once. */
+  onVmReady?: (pool: string, at: number) => void;
 }
 
 /**
@@ -64,7 +66,12 @@ export class BackgroundRuns {
       provisioner.provision(fresh, pool, controller.signal).then(
         () => {
           const at = clock.now();
-          if (store.updateVm(vm.id, { state: 'ready', readyAt: at }, at, 'provisioning')) {
+          const ready = store.transaction(() => {
+            if (!store.updateVm(vm.id, { state: 'ready', readyAt: at }, at, 'provisioning')) return false;
+            this.options.onVmReady?.(pool.name, at);
+            return true;
+          });
+          if (ready) {
             store.savePoolHealth({ ...store.poolHealth(pool.name), consecutiveFailures: 0, backoffUntil: null });
             metrics.vmReady(pool.name, fresh.stateSince - vm.createdAt, at - fresh.stateSince);
             log.info({ vm: vm.name, readyMs: at - vm.createdAt }, 'ready');
@@ -102,7 +109,9 @@ export class BackgroundRuns {
             outcomes.queueMessage(noticeFor('home-ready', lease, homeReadyMessage(lease, pool, done, at), at));
             return true;
           });
-          if (ready) log.info({ vm: lease.vm.name, user: lease.user, homeCreated: done.homeCreated, ms: at - lease.claimedAt }, 'home directory ready');
+          if (!ready) return;
+          outcomes.leaseChanged(lease.user);
+          log.info({ vm: lease.vm.name, user: lease.user, homeCreated: done.homeCreated, ms: at - lease.claimedAt }, 'home directory ready');
         },
         async (error: unknown) => {
           if (this.stopped) return; // interrupted by shutdown: the next start runs it again

@@ -1,7 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.ts';
-import '../../src/adapters/sqlite/waitlist-bridge.ts';
 import type { PoolSpec } from '../../src/core/model.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
 import { noMetrics, type Metrics } from '../../src/ports/metrics.ts';

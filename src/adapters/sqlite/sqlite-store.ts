@@ -3,10 +3,14 @@ import type Database from 'better-sqlite3';
 import type { AuditEntry, LeaseEndReason, LeaseView, PoolControl, PoolHealth, Vm, VmState } from '../../core/model.ts';
 import type { AttemptOutcome, MessageKind, OutboxMessage, OutboxRow, OutboxStatus } from '../../ports/outbox.ts';
 import type { ClaimOutcome, ClaimRequest, NewVm, ReminderRecord, ReminderStatus, Store, UserSetupFailures, VmPatch } from '../../ports/store.ts';
+import type { JoinOutcome, JoinRequest, QueueEntry } from '../../ports/waitlist.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { openDatabase, StoreOpenError, storeError } from './open-database.ts';
 import { SqliteOutbox } from './outbox.ts';
 import { SqliteRecords } from './records.ts';
+import { SqliteTickReads } from './tick-reads.ts';
+import type { LeaseDue } from '../../ports/tick-reads.ts';
+import { SqliteWaitlist } from './waitlist.ts';
 import { LEASE_SELECT, LIVE_STATES, placeholders, type Row, shortId, Statements, toLeaseView, toVm, VM_COLUMNS } from './rows.ts';
 
 export { StoreOpenError } from './open-database.ts';
@@ -22,10 +26,14 @@ export class SqliteStore implements Store {
   private readonly statements: Statements;
   /** Pool and user records and the audit trail (records.ts). */
   private readonly records: SqliteRecords;
+  /** The reconcile tick's indexed reads (tick-reads.ts). */
+  private readonly tickReads: SqliteTickReads;
   /** Removes the private copy a read-only store on read-only media is read from. */
   private readonly cleanup: (() => void) | undefined;
   /** The outbox's queries (outbox.ts), in this store's transactions. */
   private readonly outbox: SqliteOutbox;
+  /** The pools' queues and holds (waitlist.ts), in this store's transactions. */
+  private readonly waitlist: SqliteWaitlist;
 
   /**
    * `path` is a file, or ':memory:' for a throw-away store. `readOnly` opens an existing store
@@ -37,8 +45,10 @@ export class SqliteStore implements Store {
     this.db = opened.db;
     this.cleanup = opened.cleanup;
     this.outbox = new SqliteOutbox(this.db, (fn) => this.transaction(fn));
+    this.waitlist = new SqliteWaitlist(this.db, (fn) => this.transaction(fn));
     this.statements = new Statements(this.db);
     this.records = new SqliteRecords(this.statements);
+    this.tickReads = new SqliteTickReads(this.statements, (fn) => this.transaction(fn));
     try {
       // The version is checked before anything is changed, so a refused store is left as it was.
       this.db.pragma('busy_timeout = 5000');
@@ -85,7 +95,12 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.inTransaction ? fn() : this.db.transaction(fn).immediate();
+    // Nested: better-sqlite3 runs it in a SAVEPOINT, undone alone if it throws (group commit relies on it).
+    return this.db.inTransaction ? this.db.transaction(fn)() : this.db.transaction(fn).immediate();
+  }
+
+  inTransaction(): boolean {
+    return this.db.inTransaction;
   }
 
   createVm(vm: NewVm): Vm {
@@ -160,7 +175,8 @@ export class SqliteStore implements Store {
       if (held >= request.maxLeasesPerUser) return { ok: false, reason: 'lease-limit', held };
 
       // Oldest ready first, so warm VMs do not sit for ever while newer ones are handed out.
-      const vm = this.prepared("SELECT id FROM vms WHERE pool = ? AND state = 'ready' ORDER BY ready_at, id LIMIT 1")
+      // A VM held for someone in the pool's queue is theirs to claim (claimHeld), nobody else's.
+      const vm = this.prepared("SELECT id FROM vms WHERE pool = ? AND state = 'ready' AND id NOT IN (SELECT held_vm_id FROM waitlist WHERE held_vm_id IS NOT NULL) ORDER BY ready_at, id LIMIT 1")
         .get(request.pool) as { id: string } | undefined;
       if (!vm || !this.updateVm(vm.id, { state: 'claimed' }, request.now, 'ready')) {
         return { ok: false, reason: 'pool-empty', held };
@@ -198,7 +214,7 @@ export class SqliteStore implements Store {
     return this.transaction(() => {
       const extended =
         this.prepared(
-            `UPDATE leases SET expires_at = ?, extensions_used = extensions_used + ?
+            `UPDATE leases SET expires_at = ?, extensions_used = extensions_used + ?, next_due_at = 0
              WHERE id = ? AND ended_at IS NULL AND extensions_used = ?`,
           )
           .run(newExpiresAt, counts ? 1 : 0, id, expectedExtensions).changes === 1;
@@ -207,6 +223,15 @@ export class SqliteStore implements Store {
       return extended;
     });
   }
+
+  // The reconcile tick's reads (ports/tick-reads.ts), in tick-reads.ts: one line each.
+  dueLeases(now: number): LeaseView[] { return this.tickReads.dueLeases(now); }
+  dueReminders(now: number): ReminderRecord[] { return this.tickReads.dueReminders(now); }
+  scheduleLeases(due: readonly LeaseDue[]): void { this.tickReads.scheduleLeases(due); }
+  leasesDueNow(): number { return this.tickReads.leasesDueNow(); }
+  nextLeaseDueAfter(now: number): number | null { return this.tickReads.nextLeaseDueAfter(now); }
+  liveVmsNamed(ids: readonly string[], serverIds: readonly string[]): Vm[] { return this.tickReads.liveVmsNamed(ids, serverIds); }
+  liveVmCounts(): Map<string, number> { return this.tickReads.liveVmCounts(); }
 
   private prepared(sql: string): Database.Statement {
     return this.statements.get(sql);
@@ -264,6 +289,22 @@ export class SqliteStore implements Store {
   supersedeMessages(leaseId: string, kind: MessageKind | undefined, now: number): number { return this.outbox.supersedeMessages(leaseId, kind, now); }
   pruneMessages(doneBefore: number): number { return this.outbox.pruneMessages(doneBefore); }
   outboxMessages(filter?: { leaseId?: string; status?: readonly OutboxStatus[]; limit?: number }): OutboxRow[] { return this.outbox.outboxMessages(filter); }
+
+  // The waitlist (ports/waitlist.ts), in waitlist.ts: one line each.
+  queuedCount(pool: string): number { return this.waitlist.queuedCount(pool); }
+  joinQueue(request: JoinRequest): JoinOutcome { return this.waitlist.joinQueue(request); }
+  leaveQueue(pool: string, user: string): QueueEntry | undefined { return this.waitlist.leaveQueue(pool, user); }
+  queueEntries(filter?: { pool?: string; user?: string }): QueueEntry[] { return this.waitlist.queueEntries(filter); }
+  queuePosition(pool: string, user: string): number | null { return this.waitlist.queuePosition(pool, user); }
+  holdVm(entryId: number, vmId: string, now: number, until: number): boolean { return this.waitlist.holdVm(entryId, vmId, now, until); }
+  unheldReadyVms(pool: string): string[] { return this.waitlist.unheldReadyVms(pool); }
+  heldVmIds(): string[] { return this.waitlist.heldVmIds(); }
+  dropHold(entryId: number): boolean { return this.waitlist.dropHold(entryId); }
+  removeEntry(entryId: number): boolean { return this.waitlist.removeEntry(entryId); }
+  lapsedHolds(now: number): QueueEntry[] { return this.waitlist.lapsedHolds(now); }
+  claimHeld(entryId: number, lease: { now: number; leaseMs: number }): string | null { return this.waitlist.claimHeld(entryId, lease); }
+  queuedExtensions(leaseId: string): number { return this.waitlist.queuedExtensions(leaseId); }
+  countQueuedExtension(leaseId: string): void { this.waitlist.countQueuedExtension(leaseId); }
 
   // Pool and user records and the audit trail (records.ts): one line each.
   userSetupFailures(user: string): UserSetupFailures | undefined { return this.records.userSetupFailures(user); }

@@ -2,7 +2,6 @@ import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../../src/adapters/sqlite/sqlite-store.ts';
 import { SqliteWaitlist } from '../../../src/adapters/sqlite/waitlist.ts';
-import '../../../src/adapters/sqlite/waitlist-bridge.ts';
 
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 
