@@ -11,7 +11,7 @@ export const leave: CommandSpec = {
     const left = service.leave(who, args.pool);
     const behind = left.behind === 0 ? 'Nobody was behind you.' : `${left.behind === 1 ? 'The 1 person' : `The ${left.behind} people`} behind you moved up.`;
     if (left.passed) {
-      return reply('success', `You passed ${left.passed} on and left the queue for ${left.pool}`, text(`It goes to the next in line. ${behind} Claim again to queue again: claim ${left.pool}`));
+      return reply('success', `You passed ${left.passed} on and left the queue for ${left.pool}`, text(`${left.othersWait ? 'It goes to the next in line.' : 'Nobody else waits for one, so it goes back to the pool.'} ${behind} Claim again to queue again: claim ${left.pool}`));
     }
     return reply('success', `You left the queue for ${left.pool}`, text(`${behind} Claim again to queue again: claim ${left.pool}`));
   },

@@ -30,6 +30,8 @@ export interface LeftQueue {
   passed: string | null;
   /** How many moved up. */
   behind: number;
+  /** Whether someone waits for a VM still, so that a passed one goes to them (else back to the pool). */
+  othersWait: boolean;
 }
 
 export interface WaitlistDeps {
@@ -120,7 +122,8 @@ export class Waitlists {
     if (!store.leaveQueue(entry.pool, who.account)) throw new UserError('NOT_QUEUED', `You are no longer in the queue for ${entry.pool}.`, 'Check with: status');
     const passed = entry.hold ? (store.getVm(entry.hold.vmId)?.name ?? entry.hold.vmId) : null;
     if (passed) this.d.metrics?.hold?.(entry.pool, 'passed');
-    return { pool: entry.pool, passed, behind };
+    const othersWait = store.queueEntries({ pool: entry.pool }).some((e) => !e.hold);
+    return { pool: entry.pool, passed, behind, othersWait };
   }
 
   /** The user's places in queues, for status. */

@@ -86,6 +86,7 @@ test('Pass hands the held VM to the next in line, and the passer leaves the queu
   const held = dmsTo(h, 'u2')[0]!.title.split(': ')[1]!;
   const passed = await h.say('u2', 'leave physics');
   t.is(passed.title, `You passed ${held} on and left the queue for physics`);
+  t.regex(JSON.stringify(passed.blocks), /It goes to the next in line\. The 1 person behind you moved up/);
   await h.tick();
   t.is(dmsTo(h, 'u3')[0]?.title, `A VM of physics is ready for you: ${held}`);
   t.is((await h.say('u3', 'claim physics')).title, `${held} is yours for 2d`);
