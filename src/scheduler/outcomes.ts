@@ -15,6 +15,10 @@ export interface OutcomesDeps {
   backoff: BackoffSettings;
   /** Called when a message was queued in the outbox, so that its sender delivers it. */
   onMessageQueued?: () => void;
+  /** Told once per lease change the scheduler makes (ended, home ready), after its transaction: chat platforms refresh what they show. */
+  onLeaseChange?: (account: string) => void;
+  /** The fingerprint of a pool's configuration (core/circuit.ts), kept with each failure counted. */
+  specOf?: (pool: string) => string | undefined;
 }
 
 /**
@@ -34,14 +38,27 @@ export class Outcomes {
 
   noteError(pool: string, error: string, now: number, countsAsFailure: boolean): void {
     const { store, backoff } = this.deps;
-    store.savePoolHealth(poolHealthAfterError(store.poolHealth(pool), { message: error, at: now, countsAsFailure }, backoff));
+    const health = poolHealthAfterError(store.poolHealth(pool), { message: error, at: now, countsAsFailure }, backoff);
+    const spec = countsAsFailure ? this.deps.specOf?.(pool) : undefined;
+    store.savePoolHealth(spec ? { ...health, spec } : health);
   }
 
   /** Ends the lease and audits it; false when it had already ended. */
   endLease(lease: LeaseView, reason: LeaseEndReason, now: number): boolean {
     const ended = this.deps.store.endLease(lease.id, reason, now);
-    if (ended) this.deps.store.audit({ at: now, actor: SCHEDULER_ACTOR, action: 'teardown', target: lease.vm.name, result: 'ok', detail: { user: lease.user, reason } });
-    return ended;
+    if (!ended) return false;
+    this.deps.store.audit({ at: now, actor: SCHEDULER_ACTOR, action: 'teardown', target: lease.vm.name, result: 'ok', detail: { user: lease.user, reason } });
+    this.leaseChanged(lease.user);
+    return true;
+  }
+
+  /**
+   * Tells whoever shows leases (a Slack Home tab) that `account`'s changed: once per change, a
+   * microtask later, so after the synchronous transaction it was made in has committed.
+   */
+  leaseChanged(account: string): void {
+    const listener = this.deps.onLeaseChange;
+    if (listener) queueMicrotask(() => listener(account));
   }
 
   /**

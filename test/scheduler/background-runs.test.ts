@@ -63,8 +63,9 @@ function setup() {
   const store = new SqliteStore(':memory:');
   const clock = new ManualClock();
   const { log, lines } = recordingLogger();
+  const changed: string[] = [];
   const runs = (provisioner: Provisioner) => {
-    const outcomes = new Outcomes({ store, log, metrics: noMetrics, backoff: { backoffInitialMs: 30_000, backoffMaxMs: 300_000 } });
+    const outcomes = new Outcomes({ store, log, metrics: noMetrics, backoff: { backoffInitialMs: 30_000, backoffMaxMs: 300_000 }, onLeaseChange: (account) => changed.push(account) });
     return new BackgroundRuns({ store, provisioner, clock, log, metrics: noMetrics, pools: new Map([[POOL.name, POOL]]), backoff: { backoffInitialMs: 30_000, backoffMaxMs: 300_000 }, outcomes });
   };
   const vm = (state: Vm['state']) => {
@@ -72,7 +73,13 @@ function setup() {
     store.updateVm(created.id, { state, address: '10.0.0.9', serverId: `srv-${created.name}` }, clock.now());
     return store.getVm(created.id)!;
   };
-  return { store, clock, lines, runs, vm };
+  const claim = (user: string) => {
+    vm('ready');
+    const claimed = store.claim({ pool: POOL.name, user, platform: 'test', conversation: `dm-${user}`, now: clock.now(), leaseMs: POOL.leaseMs, maxLeasesPerUser: 1 });
+    if (!claimed.ok) throw new Error('the claim was refused');
+    return claimed.lease;
+  };
+  return { store, clock, lines, changed, runs, vm, claim };
 }
 
 test('stop() cancels provisioning, personalising and release plays alike, records none as failed, and the next start runs them again', async (t) => {
@@ -107,4 +114,37 @@ test('stop() cancels provisioning, personalising and release plays alike, record
   t.false(second.mayDeleteServer(store.getVm(releasing.id)!));
   t.deepEqual(next.started, [`release ${releasing.name}`]);
   await second.stop();
+});
+
+/** Personalising answers as told: done, or failed. */
+class AnsweringProvisioner extends EndlessProvisioner {
+  constructor(private readonly answer: 'done' | Error) {
+    super();
+  }
+  override async personalise(): Promise<Personalisation> {
+    if (this.answer instanceof Error) throw this.answer;
+    return { homeCreated: true, legacyLinked: false, home: '/home/x' };
+  }
+}
+
+test('a home made ready and a set-up that failed each tell the lease\'s account once, after their transaction committed', async (t) => {
+  const { store, clock, changed, runs, claim } = setup();
+  t.teardown(() => store.close());
+  const ready = runs(new AnsweringProvisioner('done'));
+  const alice = claim('alice');
+  ready.personaliseClaims([alice], clock.now());
+  await ready.idle();
+  t.deepEqual(changed, ['alice']);
+  t.not(store.getLease(alice.id)!.homeReadyAt, null);
+  // Nothing more to do for her: no second signal.
+  ready.personaliseClaims(store.activeLeases({ user: 'alice' }), clock.now());
+  await ready.idle();
+  t.deepEqual(changed, ['alice']);
+
+  const failing = runs(new AnsweringProvisioner(new Error('the home store is down')));
+  const bob = claim('bob');
+  failing.personaliseClaims([bob], clock.now());
+  await failing.idle();
+  t.deepEqual(changed, ['alice', 'bob']);
+  t.deepEqual(store.activeLeases({ user: 'bob' }), [], 'his lease ended, with one signal');
 });

@@ -49,7 +49,7 @@ export interface SlackAdapterOptions {
   deliveries?: DeliveryLog;
   /** How long a delivery is remembered to recognise Slack sending it again. Default 1 h. */
   repeatWindowMs?: number;
-  /** Subscribes to lease changes (claims, extensions, releases) on any platform: each republishes the user's Home tab once. */
+  /** Subscribes to lease changes on any platform, by a command or by the scheduler (expiry, home ready): each republishes the user's Home tab once. */
   leaseChanges?: (listener: (account: string) => void) => void;
   /** Outbound proxy (HTTPS_PROXY/NO_PROXY): the Web API's fetch and Socket Mode's WebSocket dispatcher. Default: direct. */
   proxy?: { fetch: typeof globalThis.fetch; dispatcher: Dispatcher };
@@ -210,8 +210,7 @@ export class SlackAdapter implements Notifier {
       const Failure = code !== undefined && slackRetryAfterMs(error) === undefined ? UndeliverableError : Error;
       throw new Failure(`Slack did not deliver the message to ${to.user}${code ? `: ${code}` : ''}`, { cause: error });
     }
-    // Reminders come with lease changes (a teardown ends one): keep the Home tab in step.
-    void this.refreshHomeOf(to.user);
+    // No Home refresh here: the change a message announces has refreshed it already (leaseChanges).
   }
 
   /** Republishes the Home tab of the Slack users holding `account`, once; never throws. */

@@ -9,7 +9,7 @@ import { InMemoryDeliveryLog } from '../../../src/adapters/memory-delivery-log.t
 import { SystemClock } from '../../../src/adapters/system-clock.ts';
 import type { Invocation } from '../../../src/chat/invocation.ts';
 import { reminderMessage } from '../../../src/chat/lease-card.ts';
-import type { Reply } from '../../../src/chat/reply.ts';
+import { reply, type Reply } from '../../../src/chat/reply.ts';
 import { decodeButtonValue } from '../../../src/chat/slack/render-blocks.ts';
 import { SlackAdapter, type SlackAdapterOptions } from '../../../src/chat/slack/slack-adapter.ts';
 import { principalFor } from '../../../src/core/access.ts';
@@ -522,6 +522,19 @@ test('stopping: a command acknowledged before the stop is still answered; the qu
   const answer = s.fake.responsesTo(id)[0]?.body;
   t.truthy(answer, 'answered before the stop completed');
   t.regex(String(answer?.text), /Pools/);
+});
+
+test('a direct message does not republish the Home tab: the change it announces republishes it, once', async (t) => {
+  const s = await setup(t);
+  await postSigned(s.url, eventBody({ type: 'app_home_opened', user: 'UALICE', channel: 'D1', tab: 'home', event_ts: '3.1' }, 'EvDm', s.now()), { secret: SECRET, timestampSec: s.now(), contentType: 'application/json' });
+  await s.fake.waitFor(() => s.fake.callsTo('views.publish').length === 1, 'the Home tab');
+  await s.slack.notify({ platform: 'slack', user: 'alice', conversation: 'UALICE' }, reply('warning', 'physics-abcd will be torn down in 10m'));
+  t.deepEqual(s.fake.callsTo('chat.postMessage').map((c) => c.body.channel), ['UALICE']);
+  // The change behind a message refreshes the Home tab (lease changes, from the core or the
+  // scheduler): once. Had the message refreshed it too, this would merge into that refresh and
+  // publish twice.
+  await s.slack.refreshHomeOf('alice');
+  t.is(s.fake.callsTo('views.publish').length, 2);
 });
 
 test('figures: slash-command ack latency, and reminder throughput under the default rate limit', async (t) => {
