@@ -26,6 +26,9 @@ const members = (p: (typeof POOLS)[number]) => Array.from({ length: p.to - p.fro
 
 const CONFIG = `
 instance: load
+# Refusals are the subject here: an empty pool answers at once instead of offering a queue.
+defaults:
+  queue: false
 access:
   admins: [root]
   groups:

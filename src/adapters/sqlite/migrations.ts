@@ -231,4 +231,19 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE pool_controls ADD COLUMN size_by TEXT;
   ALTER TABLE pool_controls ADD COLUMN size_at INTEGER;
   `,
+  // 15: reads proportional to change. When the tick must next read each lease (its next reminder
+  // stage or expiry; 0 = at once, as a new claim or an extension is), by an index over the active
+  // ones; the VMs a cloud change names, by server id; VMs by state (the tick reads those not
+  // handed out, never the claimed fleet).
+  `
+  ALTER TABLE leases ADD COLUMN next_due_at INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX leases_due ON leases (next_due_at) WHERE ended_at IS NULL;
+  CREATE INDEX vms_server ON vms (server_id);
+  CREATE INDEX vms_state ON vms (state, created_at);
+  `,
+  // 16: a claim takes the pool's oldest ready VM through an index in that order, instead of
+  // sorting every ready VM of the pool for each claim (a burst of claims was quadratic).
+  `
+  CREATE INDEX vms_ready_oldest ON vms (pool, ready_at, id) WHERE state = 'ready';
+  `,
 ];
