@@ -40,7 +40,7 @@ export interface DirectoryReport {
 export class NoDirectoryError extends Error {}
 
 export async function directoryCheck(cfg: AppConfig, env: Env, account: string, clock: SystemClock): Promise<DirectoryReport> {
-  const built = buildDirectory(cfg, env, clock, silentLogger);
+  const built = await buildDirectory(cfg, env, clock, silentLogger);
   if (!built) throw new NoDirectoryError(`${cfg.source} has no access.directory: the bot decides from the configuration's own lists alone.`);
   const { ldap } = built;
   const report: DirectoryReport = { account, reachable: false, exists: false, disabled: false, disabledReason: null, uid: null, gid: null, displayName: null, mail: null, home: null, groups: [], botGroups: [], admin: false, pools: [], refusal: null, ms: 0 };
@@ -91,7 +91,7 @@ export function directoryReportText(r: DirectoryReport): string {
 
 /** For `config check`: binds and searches once; undefined when no directory is configured. */
 export async function directoryBindCheck(cfg: AppConfig, env: Env, clock: SystemClock & Clock): Promise<{ ok: boolean; url: string; ms?: number; error?: string } | undefined> {
-  const built = buildDirectory(cfg, env, clock, silentLogger);
+  const built = await buildDirectory(cfg, env, clock, silentLogger);
   if (!built) return undefined;
   try {
     const { ms } = await built.ldap.check();
