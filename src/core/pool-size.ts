@@ -47,18 +47,36 @@ export function cronOf(pattern: string, timeZone: string): Cron {
 
 export const windowName = (w: SizeWindow): string => w.name ?? `"${w.cron}"`;
 
+/**
+ * The starts around `t`: the latest at or before it and the first after it. Kept per cron, and
+ * valid for every moment between the two, so a tick asks croner again only once a start passed.
+ */
+interface Bracket {
+  prev: number | null;
+  next: number | null;
+}
+const brackets = new WeakMap<Cron, Bracket>();
+
+function bracket(w: SizeWindow, t: number, timeZone: string): Bracket {
+  const cron = cronOf(w.cron, timeZone);
+  const known = brackets.get(cron);
+  if (known && (known.prev === null || known.prev <= t) && (known.next === null || t < known.next)) return known;
+  // croner drops milliseconds and includes a run in the reference's own second.
+  const before = cron.previousRuns(1, new Date(Math.floor(t / 1000) * 1000 + 999))[0]?.getTime();
+  const after = cron.nextRun(new Date(t))?.getTime();
+  const found = { prev: before !== undefined && before <= t ? before : null, next: after ?? null };
+  brackets.set(cron, found);
+  return found;
+}
+
 /** The latest start of the window at or before `t`, or null. */
 export function lastStart(w: SizeWindow, t: number, timeZone: string): number | null {
-  // croner drops milliseconds and includes a run in the reference's own second.
-  const runs = cronOf(w.cron, timeZone).previousRuns(1, new Date(Math.floor(t / 1000) * 1000 + 999));
-  const start = runs[0]?.getTime();
-  return start !== undefined && start <= t ? start : null;
+  return bracket(w, t, timeZone).prev;
 }
 
 /** The first start of the window strictly after `t`, or null if it never fires again. */
 export function nextStart(w: SizeWindow, t: number, timeZone: string): number | null {
-  const next = cronOf(w.cron, timeZone).nextRun(new Date(t));
-  return next ? next.getTime() : null;
+  return bracket(w, t, timeZone).next;
 }
 
 /** The window occurrence `t` is inside: [start, start + for). */
