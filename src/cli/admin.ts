@@ -10,6 +10,7 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { COMMANDS } from '../../commands/index.ts';
 import { dataDirLocked } from '../adapters/data-dir-lock.ts';
+import { SqliteAlerts } from '../adapters/sqlite/alerts.ts';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.ts';
 import { SystemClock } from '../adapters/system-clock.ts';
 import { usage, type CommandSpec } from '../chat/command-spec.ts';
@@ -19,10 +20,12 @@ import { renderText } from '../chat/shell/render-text.ts';
 import type { Block, Reply, Value } from '../chat/reply.ts';
 import { ROOT } from '../compose.ts';
 import { loadConfig, type AppConfig } from '../config/load-config.ts';
+import { AlertDesk } from '../core/alert-desk.ts';
 import { DaaasService } from '../core/service.ts';
 import type { Clock } from '../ports/clock.ts';
 import { silentLogger } from '../ports/logger.ts';
 import { noMetrics } from '../ports/metrics.ts';
+import { AlertDestinations } from '../scheduler/alert-destinations.ts';
 
 /** The admin commands the operator's command line offers: the chat's, by their second word. */
 const OFFERED = ['leases', 'release', 'extend', 'resize', 'drain', 'undrain', 'pause', 'resume', 'alerts'];
@@ -35,7 +38,7 @@ export function adminCommands(): CommandSpec[] {
 
 export function adminHelp(): string {
   return adminCommands()
-    .map((c) => `  ${usage(c).padEnd(58)} ${c.summary.replace(/^Admins: /, '')}`)
+    .map((c) => `    ${usage(c)}`)
     .join('\n');
 }
 
@@ -82,6 +85,9 @@ export async function adminCli(words: string[], ctx: AdminCliContext): Promise<n
   const operator = ctx.operator ?? `cli:${loginName(ctx.env)}`;
   const store = new SqliteStore(path);
   try {
+    const alerts = new SqliteAlerts(store);
+    // Where alerts go, as the bot would say it; which chat platforms the bot has connected is its own business.
+    const destinations = new AlertDestinations({ settings: cfg.alerts, admins: cfg.access.admins, localUserIsAdmin: cfg.access.localUserIsAdmin, localAccounts: new Set(), alerts, platforms: () => ['slack', 'teams', 'shell'] });
     const service = new DaaasService({
       store,
       clock,
@@ -92,6 +98,9 @@ export async function adminCli(words: string[], ctx: AdminCliContext): Promise<n
       defaultReadyMs: 0,
       ...(cfg.access.adminMaxLease !== undefined ? { adminMaxLeaseMs: cfg.access.adminMaxLease } : {}),
       adminMessages: { released: adminReleasedMessage, extended: adminExtendedMessage },
+      // `admin resume` closes an open circuit as in chat.
+      circuit: cfg.scheduler.circuit,
+      alerts: new AlertDesk({ alerts, clock, transaction: (fn) => store.transaction(fn), destinations: () => destinations.describe() }),
     });
     let code = 'ok';
     let command = `admin ${sub}`;

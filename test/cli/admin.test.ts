@@ -80,7 +80,7 @@ test('without --yes nothing is done: asked to confirm, exit 1, audited as such',
 
 test('a wrong VM or pool is refused with the chat’s words, exit 1, audited, nothing changed', async (t) => {
   const { h, vm, cli } = await setUp(t, false);
-  const unknownVm = await cli(`release ${vm.name.slice(0, -1)}x --yes`, true);
+  const unknownVm = await cli(`release ${vm.name}q9 --yes`, true);
   t.is(unknownVm.code, 1);
   t.like(unknownVm.json, { ok: false, outcome: 'refused', code: 'UNKNOWN_VM' });
   t.regex(unknownVm.json!.reply.title, /No VM called ".*" is claimed at the moment/);
@@ -154,4 +154,28 @@ test('no state in the data directory yet: a usage error naming it', async (t) =>
   t.teardown(dir.remove);
   writeFileSync(join(dir.path, 'c.yaml'), TEST_CONFIG);
   await t.throwsAsync(adminCli(['leases'], { env: { DAAAS_CONFIG: join(dir.path, 'c.yaml'), DAAAS_DATA_DIR: join(dir.path, 'none') }, json: false, write: () => {} }), { instanceOf: AdminUsageError, message: /There is no state in .*none yet/ });
+});
+
+test('admin resume as the operator closes a failing pool’s open circuit, as in chat', async (t) => {
+  const { h, cli } = await setUp(t, false);
+  const health = h.store.poolHealth('imaging');
+  h.store.savePoolHealth({ ...health, consecutiveFailures: 3, lastError: 'boot: image broken', lastErrorAt: h.clock.now() });
+  t.is(h.app.service.circuit('imaging').state, 'open');
+  const resume = await cli('resume imaging', true);
+  t.like(resume.json, { ok: true, outcome: 'done', reply: { title: 'Resumed: imaging' } });
+  t.is(h.app.service.circuit('imaging').state, 'closed');
+  t.is(h.store.poolHealth('imaging').consecutiveFailures, 0);
+});
+
+test('admin alerts as the operator: the open alerts from the bot’s store, and where they go', async (t) => {
+  const { h, cli } = await setUp(t, true);
+  const { SqliteAlerts } = await import('../../src/adapters/sqlite/alerts.ts');
+  const none = await cli('alerts', true);
+  t.like(none.json, { ok: true, outcome: 'done', command: 'admin alerts', note: null, reply: { title: 'No open alerts' } });
+  const since = h.clock.now() - 600_000;
+  new SqliteAlerts(h.store).addAlert({ kind: 'pool-empty', pool: 'physics', subject: '', status: 'open', since, raisedAt: since, lastSentAt: since, sent: 1, resolvedAt: null, detail: 'physics has had no ready VM for 10m' });
+  const open = await cli('alerts');
+  t.is(open.code, 0);
+  t.regex(open.out, /! 1 open alert[^]*physics has had no ready VM for 10m/);
+  t.regex(open.out, /Alerts go to: .*root/);
 });
