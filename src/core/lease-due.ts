@@ -15,6 +15,6 @@ export function leasesDue(leases: readonly LeaseView[], pools: ReadonlyMap<strin
       const at = lease.expiresAt - beforeMs;
       if (at > now && (next === null || at < next)) next = at;
     }
-    return { leaseId: lease.id, dueAt: next ?? now };
+    return { leaseId: lease.id, dueAt: next ?? now, expiresAt: lease.expiresAt };
   });
 }

@@ -5,6 +5,8 @@ import type { ReminderRecord } from './store.ts';
 export interface LeaseDue {
   leaseId: string;
   dueAt: number;
+  /** The expiry it was worked out from: a lease extended meanwhile is left due at once. */
+  expiresAt: number;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface TickReadStore {
   dueLeases(now: number): LeaseView[];
   /** The reminders recorded for the leases `dueLeases(now)` returns, in one query. */
   dueReminders(now: number): ReminderRecord[];
-  /** Records when each lease falls due next (active leases only), in one transaction. */
+  /** Records when each lease falls due next (active leases whose expiry is still the one given), in one transaction. */
   scheduleLeases(due: readonly LeaseDue[]): void;
   /** Makes every active lease due at once (after a start, when pools' reminder stages may have changed); returns how many. */
   leasesDueNow(): number;

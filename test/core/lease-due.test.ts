@@ -10,17 +10,17 @@ const pools = new Map([['p', pool]]);
 const lease = (expiresAt: number, id = 'l1', poolName = 'p'): LeaseView => ({ id, pool: poolName, expiresAt }) as LeaseView;
 
 test('a lease is due next at its next reminder stage, then at its expiry', (t) => {
-  t.deepEqual(leasesDue([lease(100 * H)], pools, 0), [{ leaseId: 'l1', dueAt: 76 * H }]);
-  t.deepEqual(leasesDue([lease(100 * H)], pools, 76 * H), [{ leaseId: 'l1', dueAt: 99 * H }]);
-  t.deepEqual(leasesDue([lease(100 * H)], pools, 99 * H + 50 * M), [{ leaseId: 'l1', dueAt: 100 * H }]);
+  t.deepEqual(leasesDue([lease(100 * H)], pools, 0), [{ leaseId: 'l1', dueAt: 76 * H, expiresAt: 100 * H }]);
+  t.deepEqual(leasesDue([lease(100 * H)], pools, 76 * H), [{ leaseId: 'l1', dueAt: 99 * H, expiresAt: 100 * H }]);
+  t.deepEqual(leasesDue([lease(100 * H)], pools, 99 * H + 50 * M), [{ leaseId: 'l1', dueAt: 100 * H, expiresAt: 100 * H }]);
 });
 
 test('a lease of a pool no longer configured is due at its expiry only', (t) => {
-  t.deepEqual(leasesDue([lease(100 * H, 'l9', 'gone')], pools, 0), [{ leaseId: 'l9', dueAt: 100 * H }]);
+  t.deepEqual(leasesDue([lease(100 * H, 'l9', 'gone')], pools, 0), [{ leaseId: 'l9', dueAt: 100 * H, expiresAt: 100 * H }]);
 });
 
 test('a lease kept past its expiry is due at once, so each tick reads it until it ends', (t) => {
-  t.deepEqual(leasesDue([lease(100 * H)], pools, 100 * H + 1), [{ leaseId: 'l1', dueAt: 100 * H + 1 }]);
+  t.deepEqual(leasesDue([lease(100 * H)], pools, 100 * H + 1), [{ leaseId: 'l1', dueAt: 100 * H + 1, expiresAt: 100 * H }]);
 });
 
 test('read only when due, a lease gets the same reminders and expiry as when read every minute', (t) => {

@@ -116,6 +116,15 @@ export class SimCloud implements Cloud {
     this.markDeleted(id);
   }
 
+  /** An operator changes a server in a way the bot has no part in (a reboot, say): a change `listChanges` reports, nothing more. */
+  touchServer(id: string): void {
+    const server = this.servers.get(id);
+    if (server) {
+      server.updatedAt = this.options.clock.now();
+      this.save();
+    }
+  }
+
   /**
    * Every change of this server from now on is left out of `listChanges` (a change the window
    * missed): only a full list, or asking for the server itself, shows what became of it.
