@@ -108,7 +108,7 @@ export class Reconciler {
       return spec && specFingerprint(spec);
     };
     this.outcomes = new Outcomes({ store: options.store, log: options.log, metrics: this.metrics, backoff, specOf, ...(options.onMessageQueued ? { onMessageQueued: options.onMessageQueued } : {}), ...(options.onLeaseChange ? { onLeaseChange: options.onLeaseChange } : {}) });
-    this.waitlist = new WaitlistKeeper({ store: options.store, log: options.log, metrics: this.metrics, pools: this.pools, queueMessage: (m) => this.outcomes.queueMessage(m) });
+    this.waitlist = new WaitlistKeeper({ store: options.store, log: options.log, metrics: this.metrics, pools: this.pools, queueMessage: (m) => this.outcomes.queueMessage(m), leaseChanged: (account) => this.outcomes.leaseChanged(account) });
     this.runs = new BackgroundRuns({
       store: options.store,
       provisioner: options.provisioner,

@@ -16,6 +16,8 @@ export interface WaitlistKeeperOptions {
   pools: ReadonlyMap<string, PoolSpec>;
   /** Queues a message in the outbox, inside the caller's transaction. */
   queueMessage: (message: OutboxMessage) => void;
+  /** A lease was made for a waiter (autoAssign): told once, after the transaction (chat platforms refresh what they show). */
+  leaseChanged?: (account: string) => void;
 }
 
 export interface ServeReport {
@@ -88,6 +90,7 @@ export class WaitlistKeeper {
           const lease = store.getLease(leaseId)!;
           store.audit({ at: now, actor: SCHEDULER_ACTOR, action: 'claim', target: pool.name, result: 'ok', detail: { user: entry.user, vm: vmName, from: 'queue', waitedMs: now - entry.joinedAt } });
           this.message(entry, `queue-served:${leaseId}`, autoAssignedMessage(lease, pool, now), now, now + DELIVER_WITHIN_MS, leaseId);
+          this.o.leaseChanged?.(entry.user);
           this.o.metrics.claimServed?.(pool.name, now - entry.joinedAt);
           report.assigned++;
           continue;

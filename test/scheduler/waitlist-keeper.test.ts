@@ -17,13 +17,13 @@ const POOL: PoolSpec = {
   queue: true, holdForMs: 10 * MIN,
 };
 
-interface Events { holds: string[]; served: number[] }
+interface Events { holds: string[]; served: number[]; leaseChanged: string[] }
 
 function setup(t: ExecutionContext, pool: PoolSpec = POOL, store = new SqliteStore(':memory:')) {
   t.teardown(() => store.close());
-  const events: Events = { holds: [], served: [] };
+  const events: Events = { holds: [], served: [], leaseChanged: [] };
   const metrics: Metrics = { ...noMetrics, hold: (_p, e) => events.holds.push(e), claimServed: (_p, ms) => events.served.push(ms) };
-  const keeper = new WaitlistKeeper({ store, log: silentLogger, metrics, pools: new Map([[pool.name, pool]]), queueMessage: (m) => store.enqueueMessage(m) });
+  const keeper = new WaitlistKeeper({ store, log: silentLogger, metrics, pools: new Map([[pool.name, pool]]), queueMessage: (m) => store.enqueueMessage(m), leaseChanged: (account) => events.leaseChanged.push(account) });
   return { store, keeper, events };
 }
 
@@ -111,6 +111,7 @@ test('autoAssign leases the VM at once and sends the claim card; the wait is mea
   t.is(card!.leaseId, lease!.id);
   t.regex(card!.body.title, new RegExp(`Your turn: ${vm.name} is yours`));
   t.deepEqual(events.served, [30_000]);
+  t.deepEqual(events.leaseChanged, ['alice'], 'one lease change: her Slack Home tab shows the VM');
 });
 
 test('someone who meanwhile holds as many VMs as the pool allows leaves the queue instead of getting another', (t) => {
