@@ -12,6 +12,7 @@ import { PromMetrics, type PoolCounts } from './adapters/metrics/prom-metrics.ts
 import { SqliteDeliveryLog } from './adapters/sqlite/delivery-log.ts';
 import { SqliteHistory } from './adapters/sqlite/history.ts';
 import { SqliteActivity } from './adapters/sqlite/activity.ts';
+import { SqliteAlerts } from './adapters/sqlite/alerts.ts';
 import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
 import { SqliteTeamsConversations } from './adapters/sqlite/teams-conversations.ts';
 import { SystemClock } from './adapters/system-clock.ts';
@@ -172,6 +173,7 @@ async function main(): Promise<number> {
     localAccounts: args.user !== undefined ? new Set() : new Set([account]),
     ...(directory ? { directory: directory.directory } : {}),
     activity: { ...activity, store: new SqliteActivity(store.db) },
+    alerts: new SqliteAlerts(store),
   });
   undo.push(() => app.stop());
 

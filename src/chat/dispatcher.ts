@@ -132,7 +132,7 @@ export class Dispatcher {
   private context(spec: CommandSpec, who: Principal, invocation: Invocation, rest: string[], flags: Set<string>, values: Map<string, string>): CommandContext {
     return {
       who,
-      origin: { platform: invocation.platform, conversation: invocation.conversation },
+      origin: { platform: invocation.platform, conversation: invocation.conversation, ...(invocation.place !== undefined ? { place: invocation.place } : {}) },
       args: bindArgs(spec, rest),
       flags: checkFlags(spec, flags),
       values,

@@ -48,6 +48,8 @@ export interface InboundMessage<User> {
   owner?: string;
   /** The terminal's admin acting as `user` (see Invocation.actingAdmin). */
   actingAdmin?: string;
+  /** Where exactly it was said (see Invocation.place). */
+  place?: string;
 }
 
 export type Outcome<Rendered> =
@@ -127,6 +129,7 @@ export class InboundPipeline<User, Rendered> {
       conversation: message.conversation,
       text: message.text,
       ...(message.actingAdmin !== undefined ? { actingAdmin: message.actingAdmin } : {}),
+      ...(message.place !== undefined ? { place: message.place } : {}),
     });
     const stranger = message.owner !== undefined && message.owner !== account;
     // Someone else's button: the core refused it; said kindly, naming its holder.

@@ -17,4 +17,9 @@ export interface Invocation {
    * trials): allowed on the terminal only, for admins only, and audited as that admin.
    */
   actingAdmin?: string;
+  /**
+   * Where exactly the message was said, when that differs from `conversation` (a Teams channel
+   * or group chat, kept as its conversation reference): what `admin alerts here` keeps.
+   */
+  place?: string;
 }

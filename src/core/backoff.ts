@@ -34,6 +34,7 @@ export function poolHealthAfterError(
     lastErrorAt: error.at,
     consecutiveFailures: failures,
     backoffUntil: error.countsAsFailure ? error.at + backoffMs(Math.max(1, failures), settings.backoffInitialMs, settings.backoffMaxMs) : health.backoffUntil,
+    ...(health.spec !== undefined ? { spec: health.spec } : {}),
   };
 }
 

@@ -30,11 +30,20 @@ export function closedCircuit(health: PoolHealth): PoolHealth {
 }
 
 /**
- * Whether the pool's configuration changed since its last VM was made (another image or
- * flavour, after a restart): the failures were of something else, so an open circuit closes.
+ * What a pool's VMs are made from (image, flavour, networks), as kept with its health when a
+ * boot or provisioning run fails: another fingerprint means another configuration.
  */
-export function configChangedSince(lastVm: { image: string; flavor: string } | undefined, pool: { image: string; flavor: string }): boolean {
-  return lastVm !== undefined && (lastVm.image !== pool.image || lastVm.flavor !== pool.flavor);
+export function specFingerprint(pool: { image: string; flavor: string; networks: readonly string[] }): string {
+  return JSON.stringify({ image: pool.image, flavor: pool.flavor, networks: [...pool.networks].sort() });
+}
+
+/**
+ * Whether the pool's failures were counted under another configuration (its image, flavour or
+ * networks changed since, e.g. across a restart): they were failures of something else, so an
+ * open circuit closes and the count starts again.
+ */
+export function failedUnderOtherSpec(health: PoolHealth, pool: { image: string; flavor: string; networks: readonly string[] }): boolean {
+  return health.consecutiveFailures > 0 && typeof health.spec === 'string' && health.spec !== specFingerprint(pool);
 }
 
 /** Three failures in a row open the circuit; one trial boot 30 minutes after the last. */

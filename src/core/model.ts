@@ -170,4 +170,6 @@ export interface Principal {
 export interface Origin {
   platform: string;
   conversation: string;
+  /** Where exactly the message was said, for `admin alerts here` (a Teams channel's reference). */
+  place?: string;
 }

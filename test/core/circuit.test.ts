@@ -1,5 +1,5 @@
 import test from 'ava';
-import { circuitOf, closedCircuit, configChangedSince } from '../../src/core/circuit.ts';
+import { circuitOf, closedCircuit, failedUnderOtherSpec, specFingerprint } from '../../src/core/circuit.ts';
 import type { PoolHealth } from '../../src/core/model.ts';
 
 const SETTINGS = { failureLimit: 3, circuitRetryMs: 30 * 60_000 };
@@ -14,8 +14,13 @@ test('closed below the failure limit, open from it, one trial after circuitRetry
 
 test('closing ends the run of failures and the back-off; a changed image or flavour closes it', (t) => {
   t.deepEqual(closedCircuit(health(5)), { ...health(5), consecutiveFailures: 0, backoffUntil: null });
-  t.true(configChangedSince({ image: 'a', flavor: 'f' }, { image: 'b', flavor: 'f' }));
-  t.true(configChangedSince({ image: 'a', flavor: 'f' }, { image: 'a', flavor: 'g' }));
-  t.false(configChangedSince({ image: 'a', flavor: 'f' }, { image: 'a', flavor: 'f' }));
-  t.false(configChangedSince(undefined, { image: 'a', flavor: 'f' }));
+  const pool = { image: 'a', flavor: 'f', networks: ['n2', 'n1'] };
+  const failing = { ...health(3), spec: specFingerprint(pool) };
+  t.false(failedUnderOtherSpec(failing, pool));
+  t.false(failedUnderOtherSpec(failing, { ...pool, networks: ['n1', 'n2'] }), 'the order of networks does not matter');
+  t.true(failedUnderOtherSpec(failing, { ...pool, image: 'b' }));
+  t.true(failedUnderOtherSpec(failing, { ...pool, flavor: 'g' }));
+  t.true(failedUnderOtherSpec(failing, { ...pool, networks: ['n1'] }));
+  t.false(failedUnderOtherSpec({ ...failing, consecutiveFailures: 0 }, { ...pool, image: 'b' }), 'no failures: nothing to close');
+  t.false(failedUnderOtherSpec(health(3), { ...pool, image: 'b' }), 'failures from before fingerprints were kept are left to the trial boot');
 });

@@ -67,6 +67,8 @@ scheduler:
   failedRetention: 1s
   backoffInitial: 200ms
   backoffMax: 1s
+  # Random failures (5 % of boots and provisioning runs) must not stop a pool: no circuit breaker.
+  failureLimit: 1000
 cloud:
   driver: simulated
   simulated:

@@ -35,6 +35,9 @@ defaults:
   remindBefore: [10m, 2m]
   extensionStep: 10m
   maxExtensions: 1
+  # About the cloud's faults: an empty pool answers when the next VM is expected (the waitlist
+  # under kills is covered by the crash harness).
+  queue: false
 scheduler:
   maxConcurrentBoots: 20
   readinessTimeout: 180s
@@ -42,6 +45,8 @@ scheduler:
   backoffInitial: 10s
   backoffMax: 2m
   poll: 2s
+  # Boots fail at random here (up to all of them): pools must only back off, never stop.
+  failureLimit: 1000
 cloud:
   driver: simulated
   simulated:

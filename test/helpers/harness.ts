@@ -75,6 +75,16 @@ pools:
 `;
 
 /**
+ * The configuration with the circuit breaker out of the way (scheduler.failureLimit 1000), for
+ * tests of pools that fail for a long while and only back off. `config` must have
+ * TEST_CONFIG's `poll: 2s` line under scheduler.
+ */
+export function withoutCircuit(config = TEST_CONFIG): string {
+  if (!config.includes('\n  poll: 2s\n')) throw new Error('withoutCircuit: the configuration has no scheduler poll: 2s line to add failureLimit after');
+  return config.replace('\n  poll: 2s\n', '\n  poll: 2s\n  failureLimit: 1000\n');
+}
+
+/**
  * Records every direct message, and can be told to fail: for the moment, like an unreachable
  * platform (`true`), or for good, like a user who removed the app (`'for good'`).
  */

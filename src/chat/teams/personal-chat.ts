@@ -38,6 +38,8 @@ export class TeamsPersonalChat {
    * is thrown as UndeliverableError: the outbox does not try that message again.
    */
   async send(to: Recipient, messageToSend: Reply): Promise<void> {
+    const channel = placeReference(to.conversation);
+    if (channel) return this.sendToPlace(channel, messageToSend);
     const found = await this.referenceFor(to);
     if ('refused' in found) {
       throw new UndeliverableError(`the Teams conversation stored for ${to.user} names a service URL the bot does not send to (${found.refused}); it is not used until they message the bot again (not sent: ${messageToSend.title})`);
@@ -73,6 +75,33 @@ export class TeamsPersonalChat {
       }
       this.options.log.warn({ err: error, account: to.user, status, code }, 'Teams did not deliver a direct message');
       throw new Error(`Teams did not deliver the message to ${to.user}${status ? ` (HTTP ${status}${code ? ` ${code}` : ''})` : ''}`, { cause: error });
+    }
+  }
+
+  /**
+   * A new post in a conversation kept as a place (`admin alerts here` in a channel or group
+   * chat): never through a service URL off the allow-list; a conversation the bot was removed
+   * from is refused for good.
+   */
+  private async sendToPlace(reference: TeamsConversationReference, messageToSend: Reply): Promise<void> {
+    const notAllowed = this.options.serviceUrls.refusal(reference.serviceUrl);
+    if (notAllowed) throw new UndeliverableError(`the Teams conversation kept for alerts names a service URL the bot does not send to (${notAllowed}) (not sent: ${messageToSend.title})`);
+    const rendered = renderCard(messageToSend, { now: this.options.clock.now() });
+    try {
+      await this.continueConversation(reference, async (client) => {
+        await this.options.queue.push({
+          kind: 'proactive',
+          conversation: reference.conversation.id,
+          tenant: tenantOfReference(reference),
+          run: () => client.sendToConversation(encodeURIComponent(reference.conversation.id), messageTo(reference, rendered)),
+        });
+      });
+    } catch (error) {
+      const status = connectorStatus(error);
+      const code = connectorErrorCode(error);
+      if (isGone(status, code)) throw new UndeliverableError(`the Teams conversation kept for alerts does not take the bot's messages any more (${code ?? `HTTP ${status}`}): say admin alerts here where they should go`, { cause: error });
+      this.options.log.warn({ err: error, conversation: reference.conversation.id, status, code }, 'Teams did not deliver a message to a conversation');
+      throw new Error(`Teams did not deliver the message to the conversation kept for alerts${status ? ` (HTTP ${status}${code ? ` ${code}` : ''})` : ''}`, { cause: error });
     }
   }
 
@@ -155,6 +184,27 @@ export function messageTo(reference: TeamsConversationReference, content: Render
     ...(replyToId ? { replyToId } : {}),
     ...(typeof content === 'string' ? { text: content, textFormat: 'plain' } : { summary: content.summary, attachments: [{ contentType: ADAPTIVE_CARD, content: content.card }] }),
   });
+}
+
+/**
+ * A conversation as a place messages can be posted to later (what `admin alerts here` keeps):
+ * its reference as JSON, the thread of the message left out so that each post starts its own.
+ */
+export function placeOf(reference: TeamsConversationReference): string {
+  const { serviceUrl, channelId, conversation, user, agent } = reference;
+  const id = conversation.id.replace(/;messageid=\d+$/, '');
+  return JSON.stringify({ serviceUrl, channelId, conversation: { ...conversation, id }, user, agent });
+}
+
+/** The reference of a place kept by placeOf, or undefined for a recipient that is a user. */
+export function placeReference(conversation: string): TeamsConversationReference | undefined {
+  if (!conversation.startsWith('{')) return undefined;
+  try {
+    const r = JSON.parse(conversation) as TeamsConversationReference;
+    return typeof r.serviceUrl === 'string' && typeof r.conversation?.id === 'string' && typeof r.agent?.id === 'string' ? r : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function isPersonal(reference: TeamsConversationReference): boolean {

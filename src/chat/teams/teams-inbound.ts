@@ -9,7 +9,7 @@ import type { Invocation } from '../invocation.ts';
 import type { Reply } from '../reply.ts';
 import type { ConversationReferenceStore } from './conversation-store.ts';
 import { connectorErrorCode, connectorStatus, type TeamsOutboundQueue } from './outbound-queue.ts';
-import { messageTo } from './personal-chat.ts';
+import { messageTo, placeOf } from './personal-chat.ts';
 import { ADAPTIVE_CARD, decodeActionData, renderCard, type RenderedCard } from './render-card.ts';
 import type { ServiceUrlPolicy } from './service-urls.ts';
 import { commandText, plainText, turnOf, type Turn } from './turn.ts';
@@ -98,7 +98,7 @@ export class TeamsInbound {
     if (!addressed) return;
     const command = typed === '' ? 'help' : typed;
     this.later(turn, async () => {
-      const outcome = await this.pipeline.handle({ user: turn, conversation: turn.userKey, text: command });
+      const outcome = await this.pipeline.handle({ user: turn, conversation: turn.userKey, text: command, place: placeOf(turn.reference) });
       if (outcome.kind === 'refused') return this.replyTo(turn, outcome.rendered);
       await this.answer(turn, command, outcome.reply, outcome.account, outcome.rendered);
     });

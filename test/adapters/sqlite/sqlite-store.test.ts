@@ -447,6 +447,19 @@ test('pool health round-trips and defaults to healthy', (t) => {
   t.deepEqual(store.poolHealth('physics'), healed);
 });
 
+test('pool health keeps the fingerprint of the configuration its failures were counted under until told otherwise', (t) => {
+  const store = memoryStore(t);
+  const failing = { pool: 'physics', lastError: 'boot: no image', lastErrorAt: T0, consecutiveFailures: 1, backoffUntil: T0 + 30_000, spec: '{"image":"a"}' };
+  store.savePoolHealth(failing);
+  t.deepEqual(store.poolHealth('physics'), failing);
+  store.savePoolHealth({ ...failing, consecutiveFailures: 2, spec: undefined });
+  t.is(store.poolHealth('physics').spec, '{"image":"a"}', 'a health saved without a fingerprint keeps the one before');
+  store.savePoolHealth({ ...failing, spec: '{"image":"b"}' });
+  t.is(store.poolHealth('physics').spec, '{"image":"b"}');
+  store.savePoolHealth({ ...failing, spec: null });
+  t.false('spec' in store.poolHealth('physics'), 'null clears it');
+});
+
 test('recentReadyTimesMs lists creation-to-ready times of the pool, newest first', (t) => {
   const store = memoryStore(t);
   readyVm(store, 'physics', T0 + 9_000, T0);
