@@ -12,7 +12,7 @@ export const adminLeases: CommandSpec = {
   permission: 'admin',
   handler({ args, service, now }) {
     const leases = service.admin.leases(args.pool);
-    const scope = args.pool ? ` in ${service.pool(args.pool).name}` : '';
+    const scope = args.pool ? ` in ${args.pool.toLowerCase()}` : '';
     if (leases.length === 0) return reply('info', `No live leases${scope}`, text('Nobody holds a VM at the moment.'));
     const activity = service.activity.leases(leases);
     const rows = leases.map((l) => [

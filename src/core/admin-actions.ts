@@ -11,7 +11,7 @@ import { DELIVER_WITHIN_MS, messageKey, noticeFor } from './outbox.ts';
 import type { OutboxMessage } from '../ports/outbox.ts';
 import type { DaaasService } from './service.ts';
 import { type AdminCommandAudit, DEFAULT_ADMIN_MAX_LEASE_MS, type PoolAdminReport, type ServiceOptions } from './service-types.ts';
-import { retiredPoolReports, type RetiredPoolReport } from './retired-pools.ts';
+import { retiredPoolNames, retiredPoolReports, type RetiredPoolReport } from './retired-pools.ts';
 import { suggest } from './suggest.ts';
 
 export class AdminActions {
@@ -39,7 +39,9 @@ export class AdminActions {
 
   /** Every live lease, of one pool or all, soonest expiry first. */
   leases(poolName: string | undefined): LeaseView[] {
-    const pool = poolName === undefined ? undefined : this.service.pool(poolName).name;
+    // A pool removed from the configuration still has its leases to show, until they end.
+    const retired = poolName !== undefined && retiredPoolNames(this.o.pools, this.o.store.listVms()).includes(poolName.toLowerCase());
+    const pool = poolName === undefined ? undefined : retired ? poolName.toLowerCase() : this.service.pool(poolName).name;
     return this.o.store.activeLeases(pool ? { pool } : {}).sort((a, b) => a.expiresAt - b.expiresAt);
   }
 
