@@ -1,5 +1,5 @@
 import { YES_FLAG, type CommandSpec } from '../src/chat/command-spec.ts';
-import { describePoolSize } from '../src/chat/pool-size-text.ts';
+import { describePoolSize } from '../src/core/pool-size-text.ts';
 import { reply, table, text } from '../src/chat/reply.ts';
 import { formatDuration } from '../src/core/duration.ts';
 import type { PoolActivityView } from '../src/core/activity-actions.ts';

@@ -11,8 +11,13 @@ import type { SizeWindow } from '../core/model.ts';
 type Loose = Record<string, unknown>;
 const mapping = (value: unknown): Loose | undefined => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Loose) : undefined);
 
-/** How far ahead occurrences are compared for overlaps, and at most how many starts of each window (a cron costs about half a millisecond a start). */
-const HORIZON_MS = 366 * 86_400_000;
+/**
+ * Occurrences are compared over two years from a fixed day, so that whether a configuration is
+ * accepted does not depend on the day it is loaded (the years' DST days, a leap day included);
+ * at most so many starts of each window (a cron costs about half a millisecond a start).
+ */
+export const CHECK_FROM = Date.UTC(2026, 0, 1);
+const HORIZON_MS = 2 * 366 * 86_400_000;
 const MAX_OCCURRENCES = 600;
 
 /** True when `zone` is an IANA time zone this runtime knows (e.g. Europe/London, UTC). */
@@ -25,8 +30,8 @@ export function isTimeZone(zone: string): boolean {
   }
 }
 
-/** Every problem with the schedules of `data` (the raw document), from the moment `from` on. */
-export function scheduleProblems(data: Loose, from = Date.now()): string[] {
+/** Every problem with the schedules of `data` (the raw document), compared from `from` on. */
+export function scheduleProblems(data: Loose, from = CHECK_FROM): string[] {
   const problems: string[] = [];
   const zoneRaw = mapping(data.scheduler)?.timezone;
   const timeZone = zoneRaw === undefined ? 'UTC' : typeof zoneRaw === 'string' && isTimeZone(zoneRaw) ? zoneRaw : undefined;

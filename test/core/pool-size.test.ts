@@ -1,7 +1,7 @@
 import test from 'ava';
 import { noControl, type PoolSpec, type SizeWindow } from '../../src/core/model.ts';
 import { leadTimeMs, nextSizeChangeAt, percentileOf, poolSizeAt, type SizeContext } from '../../src/core/pool-size.ts';
-import { describePoolSize } from '../../src/chat/pool-size-text.ts';
+import { describePoolSize } from '../../src/core/pool-size-text.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

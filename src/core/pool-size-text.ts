@@ -1,4 +1,4 @@
-import type { PoolSize } from '../core/pool-size.ts';
+import type { PoolSize } from './pool-size.ts';
 
 /**
  * A pool's warm size and why, in a few words, as `pools` and `admin pools` show it:
