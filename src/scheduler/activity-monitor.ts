@@ -138,6 +138,9 @@ export class ActivityMonitor implements LeaseActivityHooks {
     this.queue({ ...this.notice('grace', lease, graceMessage(lease, decision.job, decision.until), now), key: messageKey('grace', lease.id) });
     this.o.metrics?.activity?.({ kind: 'grace', pool: lease.pool });
     this.o.log.info({ vm: lease.vm.name, user: lease.user, job: decision.job, until: decision.until }, 'teardown postponed once: a job is running');
+    // The expiry moved: a lease change (told after the tick's transaction, as the scheduler's others are).
+    const onChange = this.o.onChange;
+    if (onChange) queueMicrotask(() => onChange(lease.user));
     return { graceUntil: decision.until };
   }
 

@@ -193,8 +193,11 @@ test('through the bot: the last reminder probes first and names the job and the 
   t.regex(reminder.title, /will be torn down in 10m/);
   t.regex(texts(reminder), /A job is running on it: python \(1d 23h, 390% CPU\)\.\n2\.1 GB in 1 file outside your home directory will be lost, such as \/scratch\/run42\/output\.nxs \(2\.1 GB\)\./);
 
+  const changes: string[] = [];
+  h.app.onLeaseChange((account) => changes.push(account));
   await clock.advance(10 * M);
   await h.tick();
+  t.deepEqual(changes, [lease.user], 'the grace moved the expiry: one lease change');
   const graced = h.store.getLease(lease.id)!;
   t.is(graced.endedAt, null, 'not torn down');
   t.is(graced.expiresAt, lease.expiresAt + 2 * H);
