@@ -72,7 +72,7 @@ test('end of input right away: the pending answers are printed and the bot exits
   const out = bot.stdout();
   t.regex(out, /• DAaaS: analysis VMs on demand/);
   t.regex(out, /• Pools \(admin\)/, 'the local user is an admin by default');
-  t.regex(out, /✖ No VM is ready in physics right now: the pool is refilling/);
+  t.regex(out, /• You are number 1 in the queue for physics/, "an empty pool queues the claim (queue: true by default)");
   t.regex(out, /✖ There is no command "no-such-command"/);
 });
 

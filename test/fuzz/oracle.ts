@@ -175,6 +175,15 @@ export function expectOutcome(h: Harness, account: string, text: string): Expect
       if (h.store.listVms({ pool: pool.name, states: ['ready'] }).length === 0) return refuse('POOL_EMPTY', audit('POOL_EMPTY'));
       return { tone: 'success', audit: audit('ok'), change: { kind: 'claim', pool: pool.name }, why: 'claim' };
     }
+    case 'leave': {
+      // The fuzzed pools have no queue (queue: false), so nobody is ever in one to leave.
+      const typed = arg(0);
+      const pool = typed === undefined ? undefined : poolOf(h, typed);
+      if (typed !== undefined && !pool) return refuse('UNKNOWN_POOL', { action: 'leave', target: typed, result: 'UNKNOWN_POOL' });
+      const entries = h.store.queueEntries({ user: account }).filter((e) => !pool || e.pool === pool.name);
+      if (entries.length === 0) return refuse('NOT_QUEUED', { action: 'leave', target: pool?.name ?? '-', result: 'NOT_QUEUED' });
+      throw new Error(`the oracle expects no queues in the fuzzed pools, but ${account} waits in ${entries.map((e) => e.pool).join(', ')}`);
+    }
     case 'extend':
     case 'release': {
       const verb = spec.name;
