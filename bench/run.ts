@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --only claims,tick,refill,queue,fanout,outbox,memory,startup,directory,retention,schedule]`
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --only claims,tick,refill,queue,fanout,outbox,memory,startup,directory,retention,schedule,activity]`
  *
  * Measures the embedded default (SQLite store, simulated cloud and provisioning) on the bot's
  * own code paths, prints a table and writes a JSON report (default bench/report.json). Not a
@@ -10,6 +10,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { activityProbes } from './activity.ts';
 import { claimLatency } from './claims.ts';
 import { directoryClaims } from './directory.ts';
 import { reminderFanOut } from './fanout.ts';
@@ -38,6 +39,7 @@ const SECTIONS: Record<string, (quick: boolean) => Promise<SectionResult>> = {
   directory: directoryClaims,
   retention: retentionSize,
   schedule: scheduledMorning,
+  activity: activityProbes,
 };
 
 const HELP = `Usage: npm run bench [-- options]
