@@ -20,7 +20,7 @@ export interface StoredConversation {
   reference: TeamsConversationReference;
   /** The facility account the user maps to. */
   account: string;
-  /** When the user last talked to the bot (epoch ms). */
+  /** When the user last talked to the bot (epoch ms), to the hour: an unchanged reference is not rewritten more often. */
   updatedAt: number;
   /** Set when Teams refused a message because the user removed or blocked the app. */
   unreachable?: { at: number; reason: string };

@@ -9,6 +9,9 @@ import type { ServiceUrlPolicy } from './service-urls.ts';
 import type { Turn } from './turn.ts';
 import { TeamsUserMapper, type TeamsIdentityRules, type TeamsMember } from './user-mapper.ts';
 
+/** How stale the stored "last talked to the bot" may get before an unchanged reference is written again. */
+const REMEMBERED_FOR_MS = 3_600_000;
+
 export interface TeamsUserLookupOptions {
   rules: TeamsIdentityRules;
   /** Maps the bot's own tenant's users (shared with proactive delivery, which finds users by account). */
@@ -103,7 +106,11 @@ export class TeamsUserLookup {
       const existing = await references.get(turn.userKey);
       const keepPersonal = !turn.personal && existing && isPersonal(existing.reference) && !existing.unreachable && serviceUrls.allows(existing.reference.serviceUrl);
       const reference = keepPersonal ? existing.reference : turn.reference;
-      await references.put(turn.userKey, { reference, account, updatedAt: this.options.clock.now() });
+      const now = this.options.clock.now();
+      // Nothing changed (and noted within the hour): not written again. In the SQLite store every
+      // write is a commit to disk, which would otherwise come with every message a user sends.
+      if (existing && !existing.unreachable && existing.account === account && now - existing.updatedAt < REMEMBERED_FOR_MS && JSON.stringify(existing.reference) === JSON.stringify(reference)) return;
+      await references.put(turn.userKey, { reference, account, updatedAt: now });
     } catch (error) {
       this.options.log.error({ err: error, teamsUser: turn.user.id }, 'could not store the Teams conversation reference; reminders may not reach this user');
     }
