@@ -75,7 +75,7 @@ export function retiredPoolSpec(pool: string, vm?: Pick<Vm, 'image' | 'flavor'>)
     maxExtensions: 0,
     maxLeasesPerUser: 0,
     groups: [],
-    connect: `as before: address {address} (pool ${pool} was ${REMOVED_NOTE})`,
+    connect: `address {address}, as before (pool ${pool} was removed from the configuration)`,
     owner: { name: 'the bot’s admins', contact: 'admin pools' },
   };
 }

@@ -95,8 +95,8 @@ export class BackgroundRuns {
 
   private startPersonalising(lease: LeaseView): void {
     const { store, provisioner, clock, log, outcomes, claimAccount } = this.options;
-    const pool = this.options.pools.get(lease.pool);
-    if (!pool) return;
+    // A claim made before its pool left the configuration is still set up for its holder (retired-pools.ts).
+    const pool = this.options.pools.get(lease.pool) ?? retiredPoolSpec(lease.pool, lease.vm);
     const controller = new AbortController();
     this.personalising.set(lease.id, controller);
     this.track(

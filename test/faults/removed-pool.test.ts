@@ -19,9 +19,9 @@ function lives(t: { teardown: (fn: () => void) => void }) {
   const clock = new ManualClock();
   const open: Harness[] = [];
   t.teardown(() => void Promise.all(open.map((h) => h.close().catch(() => undefined))));
-  return async (config: string): Promise<Harness> => {
+  return async (config: string, personaliseMs = 0): Promise<Harness> => {
     await open.pop()?.close();
-    const h = createHarness({ config, clock, storePath: join(dir.path, 'daaas.db'), cloudPath: join(dir.path, 'cloud.json') });
+    const h = createHarness({ config, clock, personaliseMs, storePath: join(dir.path, 'daaas.db'), cloudPath: join(dir.path, 'cloud.json') });
     open.push(h);
     return h;
   };
@@ -90,4 +90,19 @@ test('a removed pool’s claimed VMs are deleted when their leases end, and then
   t.is(retiringNotices(h, 'alice').length, 1);
   t.is(h.store.auditLog().filter((e) => e.action === 'extend').length, 0);
   await assertConsistent(t, h);
+});
+
+test('a claim not yet set up when its pool left the configuration is still set up for its holder', async (t) => {
+  const life = lives(t);
+  let h = await life(TEST_CONFIG, 30_000);
+  await h.run(12_000);
+  t.regex(await h.sayText('alice', 'claim physics'), /is yours/);
+  await h.tick(); // its personalising starts, and the bot stops before it ends
+  const lease = h.store.activeLeases({ user: 'alice' })[0]!;
+  t.is(lease.homeReadyAt, null);
+  h = await life(RENAMED, 30_000);
+  await h.run(40_000);
+  t.not(h.store.getLease(lease.id)?.homeReadyAt, null, 'set up after the restart');
+  t.true(h.dms.titles('alice').includes(`${lease.vm.name} is ready for you`));
+  t.regex(await h.sayText('alice', 'status'), /Connect: address [\d.]+, as before \(pool physics was removed from the configuration\)/);
 });
