@@ -24,6 +24,8 @@ export interface AppConfig {
     backoffInitialMs: number;
     backoffMaxMs: number;
     pollMs: number;
+    /** scheduler.resyncEvery: a full walk of the cloud at least this often. */
+    resyncEveryMs: number;
     /** The IANA zone pools' size schedules are read in. */
     timeZone: string;
     /** The circuit breaker of failing pools (scheduler.failureLimit, scheduler.circuitRetry). */
@@ -115,6 +117,7 @@ export function parseConfig(text: string, source: string, env: Env): AppConfig {
       backoffInitialMs: raw.scheduler.backoffInitial,
       backoffMaxMs: raw.scheduler.backoffMax,
       pollMs: raw.scheduler.poll,
+      resyncEveryMs: raw.scheduler.resyncEvery,
       timeZone: raw.scheduler.timezone,
       circuit: { failureLimit: raw.scheduler.failureLimit, circuitRetryMs: raw.scheduler.circuitRetry },
     },

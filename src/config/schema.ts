@@ -36,6 +36,8 @@ export const configSchema = z
         backoffInitial: duration.default(30_000),
         backoffMax: duration.default(1_800_000),
         poll: duration.default(2_000),
+        /** A full walk of the cloud's list at least this often; between walks a tick reads only what changed. */
+        resyncEvery: duration.default(600_000),
         /** The IANA zone pools' schedule windows are read in (checked in schedule-check.ts). */
         timezone: z.string().default('UTC'),
         /** Boot or provisioning failures in a row that stop a pool booting (its circuit opens). */

@@ -105,8 +105,11 @@ test('the shipped config: access, scheduler, cloud and environment defaults', (t
     backoffInitialMs: 30_000,
     backoffMaxMs: 30 * M,
     pollMs: 1_000,
+    resyncEveryMs: 10 * M,
     timeZone: 'UTC',
+    circuit: { failureLimit: 3, circuitRetryMs: 30 * M },
   });
+  t.deepEqual(config.alerts, { repeatMs: 60 * M, emptyForMs: 5 * M, slackChannel: null, directToAdmins: true });
   if (config.cloud.driver !== 'simulated') return t.fail('the default runs on the simulated cloud');
   t.is(config.cloud.simulated.latency, 20);
   t.is(config.cloud.simulated.bootTime, 4_000);
