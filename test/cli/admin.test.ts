@@ -178,4 +178,7 @@ test('admin alerts as the operator: the open alerts from the bot’s store, and 
   t.is(open.code, 0);
   t.regex(open.out, /! 1 open alert[^]*physics has had no ready VM for 10m/);
   t.regex(open.out, /Alerts go to: .*root/);
+  const here = await cli('alerts here', true);
+  t.like(here.json, { ok: false, outcome: 'refused', code: 'BAD_INPUT' });
+  t.regex(here.json!.reply.title, /This chat \(cli\) cannot be kept as a place for alerts/);
 });
