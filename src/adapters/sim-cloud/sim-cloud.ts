@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Clock } from '../../ports/clock.ts';
 import type { Cloud, CloudLimits, CloudServer, CreateServerRequest, ServerStatus } from '../../ports/cloud.ts';
 import { CloudError } from '../../ports/cloud.ts';
+import { readSimState, writeSimState, type SimServer } from './sim-state.ts';
 
 export interface SimFlavor {
   vcpus: number;
@@ -32,32 +31,6 @@ export interface SimCloudOptions {
   deletedRetentionMs?: number;
   /** Randomness, seeded in tests. */
   random?: () => number;
-}
-
-interface SimServer {
-  id: string;
-  name: string;
-  image: string;
-  flavor: string;
-  metadata: Record<string, string>;
-  tags: string[];
-  createdAt: number;
-  /** When the bot or an operator last changed it (the boot finishing is worked out as it is read). */
-  updatedAt?: number;
-  bootMs: number;
-  failsToBoot: boolean;
-  address: string;
-  fault: string | null;
-}
-
-interface Persisted {
-  version: 1;
-  servers: SimServer[];
-  nextAddress: number;
-  /** Images republished under their name, by name: version 1 is the name itself. */
-  imageVersions?: Record<string, number>;
-  /** Deleted servers still reported by `listChanges`, with when they went. */
-  deleted?: { server: SimServer; deletedAt: number }[];
 }
 
 type Operation = 'list' | 'changes' | 'get' | 'create' | 'delete' | 'limits' | 'flavor' | 'image';
@@ -133,7 +106,7 @@ export class SimCloud implements Cloud {
     this.dropped.add(id);
   }
 
-  /** The next list leaves this server out, as Nova's may while the server changes cell. */
+  /** The next list (a full one or changes-since) leaves this server out, as Nova's may while the server changes cell. */
   hideFromNextList(id: string): void {
     this.hidden.add(id);
   }
@@ -178,9 +151,11 @@ export class SimCloud implements Cloud {
     const now = this.options.clock.now();
     const retention = this.options.deletedRetentionMs ?? DELETED_RETENTION_MS;
     for (const [id, gone] of this.deleted) if (now - gone.deletedAt > retention) this.deleted.delete(id);
+    const hidden = this.hidden;
+    this.hidden = new Set();
     const changed: CloudServer[] = [];
     for (const server of this.servers.values()) {
-      if (server.tags.includes(tag) && !this.dropped.has(server.id) && this.updated(server) >= since) changed.push(this.view(server));
+      if (server.tags.includes(tag) && !this.dropped.has(server.id) && !hidden.has(server.id) && this.updated(server) >= since) changed.push(this.view(server));
     }
     // As Nova does: a deleted server keeps its id, name, image and flavour, but not its tags or metadata.
     for (const { server, deletedAt } of this.deleted.values()) {
@@ -351,27 +326,16 @@ export class SimCloud implements Cloud {
   }
 
   private load(path: string): void {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    const state = JSON.parse(text) as Persisted;
+    const state = readSimState(path);
+    if (!state) return;
     this.servers = new Map(state.servers.map((s) => [s.id, s]));
     this.nextAddress = state.nextAddress;
     this.imageVersions = state.imageVersions ?? {};
     this.deleted = new Map((state.deleted ?? []).map((d) => [d.server.id, d]));
   }
 
-  /** Written whole and renamed into place, so a crash leaves the old or the new state, never half. */
   private save(): void {
     const path = this.options.statePath;
-    if (!path) return;
-    mkdirSync(dirname(path), { recursive: true });
-    const state: Persisted = { version: 1, servers: [...this.servers.values()], nextAddress: this.nextAddress, imageVersions: this.imageVersions, deleted: [...this.deleted.values()] };
-    writeFileSync(`${path}.tmp`, JSON.stringify(state));
-    renameSync(`${path}.tmp`, path);
+    if (path) writeSimState(path, { version: 1, servers: [...this.servers.values()], nextAddress: this.nextAddress, imageVersions: this.imageVersions, deleted: [...this.deleted.values()] });
   }
 }
