@@ -14,7 +14,7 @@ test('help lists every user command with its usage, summary and an example', asy
   const rows = tableRows(r);
   t.deepEqual(
     rows.map((row) => row.command),
-    ['claim <pool>', 'leave [pool]', 'status', 'extend [vm]', 'release [vm] [--yes]', 'pools', 'help [command] [subcommand]'],
+    ['claim <pool>', 'leave [pool]', 'status', 'extend [vm]', 'release [vm] [--yes]', 'keep [vm]', 'pools', 'help [command] [subcommand]'],
   );
   t.deepEqual(rows, USER_COMMANDS.map((c) => ({ command: usage(c), 'what it does': c.summary, example: `/daaas ${c.examples[0]}` })));
   for (const row of rows) t.regex(String(row.example), /^\/daaas \w+/);

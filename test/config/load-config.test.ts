@@ -480,6 +480,8 @@ test('a pool inherits every default it does not set', (t) => {
     holdForMs: 10 * M,
     autoAssign: false,
     extendWhileQueued: 'once',
+    idle: { afterMs: 12 * H, releaseAfterMs: null },
+    graceWhenBusyMs: 2 * H,
   });
   t.is(config.instance, 'daaas');
   t.deepEqual(config.scheduler.schedule, '* * * * *');
