@@ -23,9 +23,10 @@ export const adminAlerts: CommandSpec = {
     const openTable =
       open.length > 0 &&
       table(
-        ['alert', 'since', 'open for', 'told', 'what'],
-        open.map((a) => [alertName(a), { time: a.since }, { duration: now - a.since }, `${a.sent}×`, a.detail]),
+        ['alert', 'since', 'open for', 'told'],
+        open.map((a) => [alertName(a), { time: a.since }, { duration: now - a.since }, a.sent === 1 ? 'once' : `${a.sent} times`]),
       );
+    const details = open.map((a) => text(`${alertName(a)}: ${a.detail}`));
     const resolvedTable =
       resolved.length > 0 &&
       table(
@@ -33,6 +34,6 @@ export const adminAlerts: CommandSpec = {
         resolved.map((a) => [alertName(a), { time: a.since }, { duration: (a.resolvedAt ?? now) - a.since }]),
       );
     const title = open.length === 0 ? 'No open alerts' : `${open.length} open alert${open.length === 1 ? '' : 's'}`;
-    return reply(open.length ? 'warning' : 'success', title, openTable, resolvedTable || text('Nothing resolved recently.'), where);
+    return reply(open.length ? 'warning' : 'success', title, openTable, ...details, resolvedTable || text('Nothing resolved recently.'), where);
   },
 };

@@ -23,7 +23,8 @@ export function alertBody(alert: Alert, stage: AlertStage, now: number): Reply {
     'error',
     title,
     text(alert.detail),
-    fields({ label: 'Since', value: { time: alert.since } }, { label: 'Open for', value: { duration: now - alert.since } }),
+    // Raised: since when (a pool empty or the cloud down began before it was raised); repeated: for how long.
+    stage.stage === 'raised' ? fields({ label: 'Since', value: { time: alert.since } }) : fields({ label: 'Since', value: { time: alert.since } }, { label: 'Open for', value: { duration: now - alert.since } }),
     text('Every open alert: admin alerts'),
   );
 }

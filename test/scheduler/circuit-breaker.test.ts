@@ -135,3 +135,9 @@ test('without the circuit (failureLimit 1000) the same broken image is booted ag
   t.true(boots > 40, `${boots} boots`);
   t.is(h.app.service.circuit('imaging').state, 'closed');
 });
+
+test('a malformed circuit configuration is refused with clear reasons', (t) => {
+  const error = t.throws(() => createHarness({ config: TEST_CONFIG.replace('  poll: 2s\n', '  poll: 2s\n  failureLimit: 0\n  circuitRetry: soon\n') }));
+  t.regex(error!.message, /scheduler\.failureLimit: must be 1 or more/);
+  t.regex(error!.message, /scheduler\.circuitRetry: "soon" is not a duration/);
+});
