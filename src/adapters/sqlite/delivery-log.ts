@@ -10,15 +10,22 @@ const SWEEP_EVERY = 500;
  */
 export class SqliteDeliveryLog implements DeliveryLog {
   private recordings = 0;
+  /** Compiled once: every message and button press from a platform passes here. */
+  private readonly sweep;
+  private readonly forgetExpired;
+  private readonly insert;
 
-  constructor(private readonly store: SqliteStore) {}
+  constructor(private readonly store: SqliteStore) {
+    this.sweep = store.db.prepare('DELETE FROM inbound_deliveries WHERE expires_at <= ?');
+    this.forgetExpired = store.db.prepare('DELETE FROM inbound_deliveries WHERE key = ? AND expires_at <= ?');
+    this.insert = store.db.prepare('INSERT OR IGNORE INTO inbound_deliveries (key, expires_at) VALUES (?, ?)');
+  }
 
   record(key: string, now: number, expiresAt: number): boolean {
     return this.store.transaction(() => {
-      if (++this.recordings % SWEEP_EVERY === 0) this.store.db.prepare('DELETE FROM inbound_deliveries WHERE expires_at <= ?').run(now);
-      else this.store.db.prepare('DELETE FROM inbound_deliveries WHERE key = ? AND expires_at <= ?').run(key, now);
-      const inserted = this.store.db.prepare('INSERT OR IGNORE INTO inbound_deliveries (key, expires_at) VALUES (?, ?)').run(key, expiresAt);
-      return inserted.changes === 1;
+      if (++this.recordings % SWEEP_EVERY === 0) this.sweep.run(now);
+      else this.forgetExpired.run(key, now);
+      return this.insert.run(key, expiresAt).changes === 1;
     });
   }
 
