@@ -199,6 +199,13 @@ export function expectOutcome(h: Harness, account: string, text: string): Expect
       if (!flags.has('yes')) return answer('warning', 'release unconfirmed');
       return { tone: 'success', audit: audit('ok'), change: { kind: 'release', leaseId: target.id }, why: 'release' };
     }
+    case 'keep': {
+      // Keep it changes only the lease's activity record (the idle question's silence), with its audit row.
+      const typed = arg(0);
+      const target = leaseTarget(h, account, typed);
+      if (typeof target === 'string') return refuse(target, { action: 'keep', target: typed ?? '-', result: target });
+      return answer('success', 'keep', { action: 'keep', target: target.vm.name, result: 'ok' });
+    }
     default:
       throw new Error(`the oracle does not know the command "${spec.name}": teach it (test/fuzz/oracle.ts)`);
   }
