@@ -87,7 +87,37 @@ if (!cloudConfigured(env)) {
       const perTick = [...bot.session.calls].map(([op, n]) => [op, n - (before.get(op) ?? 0)] as const).filter(([, n]) => n > 0);
       t.log(`a pool of 20 filled from empty in ${(fillMs / 1000).toFixed(1)} s`);
       t.log(`API calls in one reconcile tick at steady state: ${perTick.map(([op, n]) => `${op} ${n}`).join(', ') || 'none'}`);
-      t.deepEqual(perTick, [['list servers', 1]]);
+      t.deepEqual(perTick, [['list changes', 1]], 'between full walks: one changes-since request');
+    } finally {
+      await bot.close();
+      await sweep(bot.cloud, bot.app.reconciler.tag);
+    }
+  });
+
+  test.serial('changes-since between two ticks: a ready VM’s server deleted behind the bot’s back is seen as DELETED, with one changes request and no full walk', async (t) => {
+    const bot = botOn({ env, instance: `chg${Math.random().toString(36).slice(2, 6)}`, image, flavor, size: 2, max: 2 });
+    try {
+      await bot.until(t, 'a pool of 2 full', () => readyCount(bot) === 2, 180_000);
+      const since = Date.now() - 60_000;
+      // Two quiet ticks, so the one that matters follows a tick that read changes, not a walk.
+      await bot.app.reconciler.tick();
+      await bot.app.reconciler.tick();
+      const vm = bot.store.listVms({ states: ['ready'] })[0]!;
+      await bot.cloud.deleteServer(vm.serverId!);
+      const end = Date.now() + 60_000;
+      while ((await bot.cloud.getServer(vm.serverId!)) !== null && Date.now() < end) await delay(300);
+      t.is(await bot.cloud.getServer(vm.serverId!), null, 'gone from the cloud: only changes-since can still tell');
+      const reported = (await bot.cloud.listChanges(bot.app.reconciler.tag, since)).find((s) => s.id === vm.serverId);
+      t.is(reported?.status, 'DELETED');
+      t.deepEqual(reported?.tags, [], 'Nova strips a deleted server’s tags: asked without the tag filter');
+      const before = new Map(bot.session.calls);
+      await bot.app.reconciler.tick();
+      const perTick = Object.fromEntries([...bot.session.calls].map(([op, n]) => [op, n - (before.get(op) ?? 0)] as const).filter(([, n]) => n > 0));
+      t.log(`API calls in the tick that saw the deletion: ${JSON.stringify(perTick)}`);
+      t.is(perTick['list changes'], 1);
+      t.is(perTick['list servers'], undefined, 'no full walk');
+      t.is(bot.store.getVm(vm.id)?.state, 'failed');
+      t.regex(bot.store.getVm(vm.id)?.detail ?? '', /disappeared/);
     } finally {
       await bot.close();
       await sweep(bot.cloud, bot.app.reconciler.tag);

@@ -69,7 +69,7 @@ export class SimCloud implements Cloud {
     this.outage = down;
   }
 
-  /** The next `count` calls of `operation` ('*' for any) fail with `status`. */
+  /** The next `count` calls of `operation` ('*' for any; 'list' for a list of either kind, full or changes-since) fail with `status`. */
   failNext(operation: Operation | '*', count = 1, status = 503): void {
     this.failures.push({ operation, status, remaining: count });
   }
@@ -253,7 +253,7 @@ export class SimCloud implements Cloud {
     this.calls[operation]++;
     if (this.options.latencyMs) await this.options.clock.sleep(this.options.latencyMs);
     if (this.outage) throw new CloudError(`The cloud did not answer (${operation}): connection refused`, operation, null);
-    const injected = this.failures.find((f) => f.remaining > 0 && (f.operation === operation || f.operation === '*'));
+    const injected = this.failures.find((f) => f.remaining > 0 && (f.operation === operation || f.operation === '*' || (f.operation === 'list' && operation === 'changes')));
     if (injected) {
       injected.remaining--;
       this.failures = this.failures.filter((f) => f.remaining > 0);
