@@ -9,20 +9,17 @@ import pino from 'pino';
 import { lockDataDir } from './adapters/data-dir-lock.ts';
 import { MeteredCloud } from './adapters/metrics/metered-cloud.ts';
 import { PromMetrics, type PoolCounts } from './adapters/metrics/prom-metrics.ts';
-import { SqliteDeliveryLog } from './adapters/sqlite/delivery-log.ts';
 import { SqliteHistory } from './adapters/sqlite/history.ts';
 import { SqliteActivity } from './adapters/sqlite/activity.ts';
 import { SqliteAlerts } from './adapters/sqlite/alerts.ts';
 import { SqliteStore } from './adapters/sqlite/sqlite-store.ts';
-import { SqliteTeamsConversations } from './adapters/sqlite/teams-conversations.ts';
 import { SystemClock } from './adapters/system-clock.ts';
-import { createApp, type App } from './app.ts';
+import { createApp } from './app.ts';
 import type { OutboundProxy } from './adapters/http-proxy.ts';
 import { buildActivity, buildCloud, buildDirectory, buildProvisioner, ROOT, StartupError, type BuiltDirectory } from './compose.ts';
+import { buildSlack, buildTeams } from './compose-chat.ts';
 // The chat adapters, the terminal chat and the proxy (and their libraries, the largest the bot
 // has) are loaded only when they are used: a bot without Slack starts without reading Bolt.
-import type { SlackAdapter } from './chat/slack/slack-adapter.ts';
-import type { TeamsAdapter } from './chat/teams/teams-adapter.ts';
 import { teamsRequestedInEnv } from './chat/teams/teams-auth.ts';
 import { ConfigError, loadConfig, type AppConfig } from './config/load-config.ts';
 import { ACCOUNT_NAME_RULE, accountNameProblem, isAccountName } from './core/account-name.ts';
@@ -212,8 +209,8 @@ async function main(): Promise<number> {
     }),
   );
   try {
-    if (slackConfigured) chats.push({ name: 'slack', adapter: await buildSlack(config, app, http, store, clock, log, proxy), connected: false });
-    if (teamsConfigured) chats.push({ name: 'teams', adapter: await buildTeams(config, app, http, store, clock, log, proxy), connected: false });
+    if (slackConfigured) chats.push({ name: 'slack', adapter: await buildSlack(config, app, http, store, clock, log, proxy, process.env), connected: false });
+    if (teamsConfigured) chats.push({ name: 'teams', adapter: await buildTeams(config, app, http, store, clock, log, proxy, process.env), connected: false });
     const address = await http.listen(config.server.host, config.server.port).catch((error: unknown) => {
       // A host that does not resolve or is not this machine's is DAAAS_HOST's fault, not the port's.
       const code = (error as { code?: string }).code ?? '';
@@ -313,68 +310,6 @@ function poolCounts(store: SqliteStore): PoolCounts[] {
     const [pool = '', state = ''] = key.split('\u0000');
     return { pool, state, count };
   });
-}
-
-async function buildTeams(config: AppConfig, app: App, http: HttpServer, store: SqliteStore, clock: SystemClock, log: pino.Logger, proxy: OutboundProxy | undefined): Promise<TeamsAdapter> {
-  const { TEAMS_PLATFORM, TeamsAdapter } = await import('./chat/teams/teams-adapter.ts');
-  const auth = TeamsAdapter.authFromEnv(process.env, config.server.host);
-  if (!auth.ok) throw new StartupError(auth.error);
-  const { identity } = config.teams;
-  const teams = new TeamsAdapter({
-    auth: auth.auth,
-    host: config.server.host,
-    http,
-    dispatch: (invocation) => app.dispatch(invocation),
-    identity: {
-      rule: identity.rule,
-      domains: identity.domains,
-      map: identity.map,
-      contact: identity.contact,
-      allowGuests: identity.allowGuests,
-      cacheTtlMs: identity.cacheTtl,
-      negativeTtlMs: identity.negativeTtl,
-    },
-    references: new SqliteTeamsConversations(store),
-    // Teams' repeated messages and invokes are recognised across a restart.
-    deliveries: new SqliteDeliveryLog(store),
-    ...(config.teams.tenants.length ? { tenants: config.teams.tenants } : {}),
-    cloud: config.teams.cloud,
-    ...(config.teams.serviceUrls.length ? { serviceUrls: config.teams.serviceUrls } : {}),
-    // The key set; the SDK's own calls take the global fetch, which buildOutboundProxy pointed at the proxy.
-    ...(proxy ? { fetch: proxy.fetch } : {}),
-    clock,
-    log: log.child({ component: 'teams' }),
-  });
-  app.notifier.register(TEAMS_PLATFORM, teams);
-  log.info({ mode: auth.auth.mode }, 'Teams enabled');
-  return teams;
-}
-
-async function buildSlack(config: AppConfig, app: App, http: HttpServer, store: SqliteStore, clock: SystemClock, log: pino.Logger, proxy: OutboundProxy | undefined): Promise<SlackAdapter> {
-  const { SLACK_PLATFORM, SlackAdapter } = await import('./chat/slack/slack-adapter.ts');
-  const env = process.env;
-  const { identity } = config.slack;
-  const slack = new SlackAdapter({
-    botToken: env.SLACK_BOT_TOKEN ?? '',
-    ...(env.SLACK_APP_TOKEN ? { appToken: env.SLACK_APP_TOKEN } : {}),
-    ...(env.SLACK_SIGNING_SECRET ? { signingSecret: env.SLACK_SIGNING_SECRET } : {}),
-    ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
-    http,
-    command: config.slack.command,
-    dispatch: (invocation) => app.dispatch(invocation),
-    identity: { rule: identity.rule, domains: identity.domains, map: identity.map, contact: identity.contact, cacheTtlMs: identity.cacheTtl, negativeTtlMs: identity.negativeTtl },
-    home: { service: app.service, principal: (account) => app.principalOf(account, SLACK_PLATFORM) },
-    // Whatever platform a lease changed on, the user's Slack Home shows it, once.
-    leaseChanges: (listener) => app.onLeaseChange(listener),
-    // Slack's retried events are recognised across a restart.
-    deliveries: new SqliteDeliveryLog(store),
-    ...(proxy ? { proxy } : {}),
-    clock,
-    log: log.child({ component: 'slack' }),
-  });
-  app.notifier.register(SLACK_PLATFORM, slack);
-  log.info({ mode: slack.mode, command: config.slack.command }, 'Slack enabled');
-  return slack;
 }
 
 /** The login name, if it is an account name by the bot's rule; `local` otherwise. */
