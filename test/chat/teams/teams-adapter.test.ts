@@ -576,3 +576,24 @@ test('anonymous mode is refused off loopback and without credentials start-up is
   t.regex(offLoopback.ok ? '' : offLoopback.error, /honoured only when the bot listens on a loopback address/);
   t.deepEqual(TeamsAdapter.authFromEnv({ TEAMS_ALLOW_ANONYMOUS: '1' }, '127.0.0.1'), { ok: true, auth: { mode: 'anonymous' } });
 });
+
+test('admin alerts here in a Teams channel: from then on alerts are new posts in that channel; a non-admin cannot set it', async (t) => {
+  const s = await setup(t);
+  const ROOT: TestUser = { id: '29:1root', aadObjectId: '6f1e0c1a-0000-4000-8000-00000000a007', name: 'Root Operator' };
+  s.fake.members.set(ROOT.id, { id: ROOT.id, aadObjectId: ROOT.aadObjectId, name: ROOT.name, userPrincipalName: 'root@facility.example', userRole: 'user' });
+  await s.post(channelMessage(s.fake, BOB, 'admin alerts here'));
+  await s.fake.waitFor(() => s.fake.delivered()[0], 'the refusal');
+  await s.teams.idle();
+  t.deepEqual(s.h.app.service.alerts!.overview().destinations, ['a direct message to each admin (root) on test, teams'], 'bob is no admin: nothing kept');
+
+  await s.post(channelMessage(s.fake, ROOT, 'admin alerts here'));
+  await s.fake.waitFor(() => s.fake.delivered()[1], 'the answer');
+  await s.teams.idle();
+  t.regex(s.h.app.service.alerts!.overview().destinations[0]!, /^the teams conversation set by root on /);
+
+  s.h.store.savePoolHealth({ pool: 'physics', lastError: 'boot: Image physics-base could not be found.', lastErrorAt: s.h.clock.now(), consecutiveFailures: 1, backoffUntil: null });
+  await s.h.tick();
+  const post = await s.fake.waitFor(() => s.fake.delivered().find((c) => c.kind === 'send' && c.conversationId === '19:general@thread.tacv2'), 'the alert in the channel');
+  t.is(post.replyToId, undefined, 'a post of its own, not a reply in the thread of the command');
+  t.regex(cardText(cardOf(post)), /ALERT: image missing: physics/);
+});
