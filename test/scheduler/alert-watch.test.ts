@@ -27,6 +27,7 @@ function world(path = ':memory:', clock = new ManualClock()) {
   const alerts = new SqliteAlerts(store);
   const cloud: { status: CloudStatus } = { status: { lastObservedAt: clock.now(), lastError: null, notes: new Map() } };
   const circuits = new Map<string, Circuit>();
+  const waiting = new Map<string, number>();
   let queued = 0;
   const watch = new AlertWatch({
     store,
@@ -34,6 +35,7 @@ function world(path = ':memory:', clock = new ManualClock()) {
     pools: POOLS,
     circuit: (pool) => circuits.get(pool) ?? { state: 'closed' },
     cloud: () => cloud.status,
+    queuedCount: (pool) => waiting.get(pool) ?? 0,
     recipients: () => TO,
     settings: DEFAULT_ALERT_SETTINGS,
     clock,
@@ -46,7 +48,7 @@ function world(path = ':memory:', clock = new ManualClock()) {
     store.updateVm(vm.id, { state: 'ready', serverId: `s-${vm.id}` }, clock.now());
   }
   const titles = () => store.outboxMessages().filter((m) => m.kind === 'alert').map((m) => `${m.to.platform}:${m.to.user} ${m.body.title}`);
-  return { store, alerts, cloud, circuits, watch, clock, titles, queued: () => queued };
+  return { store, alerts, cloud, circuits, waiting, watch, clock, titles, queued: () => queued };
 }
 
 test('a circuit opening is raised once to every destination, repeated hourly while open, then resolved with how long it lasted', async (t) => {
@@ -173,4 +175,19 @@ test('more than half of a pool’s VMs with leases ending within the hour is an 
   await w.clock.advance(30 * M);
   w.watch.check();
   t.deepEqual(w.titles().filter((x) => x.startsWith('test:')).slice(1), ['test:root Resolved: leases expiring in bulk: physics'], 'the first two ended: one left to end');
+});
+
+test('users waiting in a pool’s queue count as asking: its emptiness is an alert after 5 minutes without any refusal', async (t) => {
+  const w = world();
+  const ready = w.store.listVms({ pool: 'imaging', states: ['ready'] })[0]!;
+  w.store.updateVm(ready.id, { state: 'claimed' }, w.clock.now());
+  w.waiting.set('imaging', 2);
+  w.watch.check();
+  await w.clock.advance(4 * M);
+  w.watch.check();
+  t.deepEqual(w.titles(), []);
+  await w.clock.advance(M);
+  w.watch.check();
+  t.deepEqual(w.titles(), ['slack:#alerts ALERT: pool empty: imaging', 'test:root ALERT: pool empty: imaging']);
+  t.regex(w.alerts.liveAlerts()[0]!.detail, /^No VM is ready in imaging \(0 on the way; 2 waiting for one\)/);
 });
