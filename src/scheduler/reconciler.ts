@@ -1,3 +1,11 @@
+/**
+ * The reconcile tick: one ordered pass over the waitlist, the leases (one transaction with their
+ * messages), the circuits, the cloud and the pools' plan, and the effects that share its state
+ * (VMs being created, the lease schedule). Longer than 350 lines because the pass is read as one;
+ * its separable jobs are files beside it: background-runs.ts (plays), cloud-observer.ts,
+ * outcomes.ts (what failures and endings record), waitlist-keeper.ts. The lease effects
+ * (applyLease, toldRetiring) are the next to move out if it grows.
+ */
 import { poolRetiringMessage, reminderMessage, teardownMessage } from '../chat/lease-card.ts';
 import { formatDuration } from '../core/duration.ts';
 import { errorMessage } from '../core/error-message.ts';
