@@ -259,7 +259,11 @@ test('every file under commands/ exports exactly one CommandSpec, and COMMANDS l
 // Beside the cross-cutting folders: the plays over SSH against a real sshd, through the same
 // composition as the bot (compose.ts, runner, provisioner); and a boot's preparation, from the
 // provisioner's host key through the reconciler and store to the cloud's user data.
-const CROSS_CUTTING = ['smoke.test.ts', 'architecture.test.ts', 'e2e/', 'openstack/', 'fuzz/', 'load/', 'faults/', 'crash/', 'adapters/ansible/ssh.test.ts', 'scheduler/boot-host-key.test.ts'];
+// Also features told through several modules: the simulated cloud's changes-since (beside its own
+// tests, which are long already), scheduler.resyncEvery from the shipped file to the reconciler,
+// the circuit breaker and the tick's reads by changes-since, each through the bot.
+const CROSS_CUTTING_FEATURES = ['adapters/sim-cloud/sim-cloud-changes.test.ts', 'config/resync-config.test.ts', 'scheduler/circuit-breaker.test.ts', 'scheduler/cloud-changes.test.ts'];
+const CROSS_CUTTING = [...CROSS_CUTTING_FEATURES, 'smoke.test.ts', 'architecture.test.ts', 'e2e/', 'openstack/', 'fuzz/', 'load/', 'faults/', 'crash/', 'adapters/ansible/ssh.test.ts', 'scheduler/boot-host-key.test.ts'];
 
 test('every test file mirrors a source file or is a listed cross-cutting test', (t) => {
   const tests = walk('test', (p) => p.endsWith('.test.ts')).map((f) => rel(f).slice('test/'.length));
