@@ -6,10 +6,14 @@
  */
 import { reply, text, type Field, type Reply } from './reply.ts';
 
+let utcFormat: Intl.DateTimeFormat | undefined;
+
 /** A time in UTC, for places (notifications, fallbacks) that cannot show the reader's zone. */
 export function utcTime(epochMs: number): string {
-  const formatted = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZone: 'UTC' }).format(epochMs);
-  return `${formatted} UTC`;
+  // Made once, on first use: building a formatter costs far more than formatting (it was a good
+  // part of rendering every answer with an expiry in it).
+  utcFormat ??= new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZone: 'UTC' });
+  return `${utcFormat.format(epochMs)} UTC`;
 }
 
 /** The title and, when the reply has a time (an expiry), that time in UTC: what a notification shows. */
