@@ -132,10 +132,9 @@ export class DaaasService {
       // A failing pool or a silent cloud makes no VM: say so rather than promise a place.
       if (!queues || empty.code !== 'POOL_EMPTY') throw empty;
       const queued = this.waitlists.join(who, pool, origin, now);
-      if (queued.joined) this.o.store.audit({ at: now, actor: who.account, action: 'queue', target: pool.name, result: 'ok', detail: { position: queued.position } });
       this.o.onChange(who.account);
       return { queued };
-    });
+    }, (result) => (result.queued ? 'QUEUED' : 'ok')); // 'ok' is a claim that got a VM; one that queued is audited as such
   }
 
   /** Leaves a pool's queue (the named one, or the user's only one); a VM held for them goes to the next in line. */
@@ -351,13 +350,13 @@ export class DaaasService {
   }
 
   /** Runs a use case and writes its outcome, success or refusal, to the audit trail. */
-  private audited<T>(who: Principal, action: string, target: string, fn: () => T): T {
+  private audited<T>(who: Principal, action: string, target: string, fn: () => T, resultOf: (result: T) => string = () => 'ok'): T {
     const entry = { at: this.o.clock.now(), actor: who.account, action, target };
     try {
       // The audit record commits with the change it describes, or not at all.
       return this.o.store.transaction(() => {
         const result = fn();
-        this.o.store.audit({ ...entry, result: 'ok' });
+        this.o.store.audit({ ...entry, result: resultOf(result) });
         return result;
       });
     } catch (error) {

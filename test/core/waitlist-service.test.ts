@@ -31,6 +31,7 @@ test('a claim on an empty pool queues: the true position, an estimate from boots
   t.is((await h.say('u4', 'claim physics')).title, 'You are number 3 in the queue for physics');
   t.is((await h.say('u3', 'claim physics')).title, 'You are already in the queue for physics: number 2', 'one entry per user and pool');
   t.is(h.store.queuedCount('physics'), 3);
+  t.deepEqual(h.store.auditLog().filter((e) => e.action === 'claim' && e.actor !== 'u1').map((e) => e.result), ['QUEUED', 'QUEUED', 'QUEUED', 'QUEUED'], 'a claim that queued is no successful claim');
 
   const status = await h.say('u4', 'status');
   t.is(status.title, 'No VM yet; number 3 in the queue for physics');

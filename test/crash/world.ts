@@ -27,11 +27,13 @@ export interface PoolShape {
  * happen while the bot is being killed: about as long as one life or two, so some leases
  * expire while the bot is up, some while it is down, and some outlive a kill. Each user may
  * hold one VM per pool; `max` leaves room for every user's lease plus a full pool, so the
- * pools can converge while leases are held.
+ * pools can converge while leases are held. imaging keeps none warm: each claim of it queues, a
+ * VM is booted for the queue and held for the first in line, so joining, holding, passing and
+ * claiming a held VM all happen between kills.
  */
 export const POOLS: Record<string, PoolShape> = {
   physics: { image: 'physics-base', size: 2, max: 6, leaseMs: 10_000, remindMs: [7_000, 3_000], stepMs: 4_000, maxExtensions: 2 },
-  imaging: { image: 'imaging-base', size: 1, max: 5, leaseMs: 6_000, remindMs: [4_000], stepMs: 3_000, maxExtensions: 1 },
+  imaging: { image: 'imaging-base', size: 0, max: 5, leaseMs: 6_000, remindMs: [4_000], stepMs: 3_000, maxExtensions: 1 },
 };
 
 export function configYaml(): string {
