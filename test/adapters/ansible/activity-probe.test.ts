@@ -168,7 +168,7 @@ test('a probe that cannot look fails: an unknown account, a timeout', async (t) 
 });
 
 /** The monitor on the real play: a store holding the holder's lease, probes on demand. */
-async function monitorOn(w: Awaited<ReturnType<typeof world>>, user: string) {
+async function monitorOn(w: Awaited<ReturnType<typeof world>>, user: string, waiting = 0) {
   const [{ SqliteStore }, { SqliteActivity }, { ActivityMonitor, DEFAULT_ACTIVITY }, { SystemClock }, { silentLogger }] = await Promise.all([
     import('../../../src/adapters/sqlite/sqlite-store.ts'),
     import('../../../src/adapters/sqlite/activity.ts'),
@@ -184,11 +184,11 @@ async function monitorOn(w: Awaited<ReturnType<typeof world>>, user: string) {
   const claim = store.claim({ pool: pool.name, user, platform: 'test', conversation: 'c', now: w.claimedAt, leaseMs: 48 * 3_600_000, maxLeasesPerUser: 1 });
   if (!claim.ok) throw new Error('no claim');
   const activity = new SqliteActivity(store.db);
-  const monitor = new ActivityMonitor({ store, activity, probe: w.probe, clock, log: silentLogger, pools: [pool], settings: { ...DEFAULT_ACTIVITY, paths: ['/nowhere'], timeoutMs: 60_000 }, waiting: () => 0 });
+  const monitor = new ActivityMonitor({ store, activity, probe: w.probe, clock, log: silentLogger, pools: [pool], settings: { ...DEFAULT_ACTIVITY, paths: ['/nowhere'], timeoutMs: 60_000 }, waiting: () => waiting });
   const probeTwice = async () => {
     for (let i = 0; i < 2; i++) await monitor.probeAndRecord(store.getLease(claim.lease.id)!);
   };
-  return { store, activity, lease: claim.lease, probeTwice };
+  return { store, activity, monitor, clock, lease: claim.lease, probeTwice };
 }
 
 test('through the monitor: a play that fails is unknown, never idle; an idle holder is asked', async (t) => {
@@ -205,4 +205,31 @@ test('through the monitor: a play that fails is unknown, never idle; an idle hol
   await idle.probeTwice();
   t.not(idle.activity.leaseActivity(idle.lease.id)!.idleSince, null);
   t.is(idle.store.outboxMessages().filter((m) => m.kind === 'idle').length, 1, 'the idle holder is asked');
+});
+
+test('through the monitor: the real busy loop gets one grace at expiry when nobody waits, none while someone does; the real files make the unsaved-work lines', async (t) => {
+  const w = await world(t);
+  const [{ unsavedWork }] = await Promise.all([import('../../../src/core/activity.ts')]);
+  const free = await monitorOn(w, w.h.name);
+  await free.monitor.probeAndRecord(free.store.getLease(free.lease.id)!);
+  const at = free.clock.now();
+  const first = free.store.transaction(() => free.monitor.atExpiry(free.store.getLease(free.lease.id)!, at));
+  t.true('graceUntil' in first, JSON.stringify(first));
+  const again = free.store.transaction(() => free.monitor.atExpiry(free.store.getLease(free.lease.id)!, at + 2 * 3_600_000));
+  t.regex(String((again as { job: string | null }).job), /^sh \(/, 'no second grace; the job is named');
+  t.deepEqual(free.store.auditLog().filter((a) => a.action === 'grace').map((a) => a.result), ['ok', 'given-before']);
+
+  const crowded = await monitorOn(w, w.h.name, 1);
+  await crowded.monitor.probeAndRecord(crowded.store.getLease(crowded.lease.id)!);
+  const refused = crowded.store.transaction(() => crowded.monitor.atExpiry(crowded.store.getLease(crowded.lease.id)!, crowded.clock.now()));
+  t.false('graceUntil' in refused);
+  t.regex(String((refused as { job: string | null }).job), /^sh \(/);
+
+  const report = await w.probe.probe(request(w.lease));
+  t.deepEqual(unsavedWork(report.files), [
+    '2.1 MB in 2 files outside your home directory will be lost, such as /scratch/run42/output.nxs (2.1 MB).',
+    '  /scratch/run42/output.nxs (2.1 MB)',
+    '  /tmp/notes.txt (1.0 kB)',
+  ]);
+  t.deepEqual(unsavedWork((await w.probe.probe(request(w.lease, ['/nowhere']))).files), [], 'nothing when nothing changed');
 });
