@@ -154,6 +154,12 @@ export function expectOutcome(h: Harness, account: string, text: string): Expect
       const tone = spec.name === 'admin drain' || drained ? 'success' : 'info';
       return { tone, audit: adminAudit('ok'), change: { kind: 'controls' }, why: spec.name };
     }
+    case 'admin alerts': {
+      // "here" from a chat that cannot say where it was said (the test platform has no place), or any other word: refused.
+      if (arg(0) !== undefined) return refuse('BAD_INPUT', adminAudit('BAD_INPUT'));
+      const open = h.app.service.alerts?.overview().open.length ?? 0;
+      return answer(open > 0 ? 'warning' : 'success', spec.name, adminAudit('ok'));
+    }
     case 'admin pause':
     case 'admin resume': {
       const all = arg(0)!.toLowerCase() === 'all';
