@@ -104,7 +104,7 @@ export type GraceDecision =
  */
 export function graceAtExpiry(lease: LeaseView, record: LeaseActivity | undefined, rules: ActivityRules, waiting: number, now: number): GraceDecision {
   const activity = currentActivity(record);
-  const job = activity === 'busy' ? describeJob(record!.lastReport!, now) : null;
+  const job = activity === 'busy' ? describeJob(record!.lastReport!) : null;
   if (record?.grace) return { grant: false, reason: 'given-before', job };
   if (activity === 'unknown') return { grant: false, reason: 'unknown', job };
   if (activity !== 'busy') return { grant: false, reason: 'not-busy', job };
@@ -114,7 +114,7 @@ export function graceAtExpiry(lease: LeaseView, record: LeaseActivity | undefine
 }
 
 /** "python (3h 12m, 390% CPU)", the busiest process first, and how many more there are. */
-export function describeJob(report: ActivityReport, _now?: number): string {
+export function describeJob(report: ActivityReport): string {
   const busy = [...report.busy].sort((a, b) => b.cpuPercent - a.cpuPercent);
   if (busy.length === 0) return report.gpuPercent.length ? `a GPU job (${Math.max(...report.gpuPercent)}% GPU)` : 'a job';
   const first = describeProcess(busy[0]!);

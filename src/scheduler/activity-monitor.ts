@@ -70,6 +70,8 @@ export class ActivityMonitor implements LeaseActivityHooks {
   private timer: AbortController | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** Aborted by stop(): probes in flight end at once (their VMs' activity stays as last seen). */
+  private halt = new AbortController();
 
   constructor(private readonly o: ActivityMonitorOptions) {
     this.pools = new Map(o.pools.map((p) => [p.name, p]));
@@ -94,6 +96,7 @@ export class ActivityMonitor implements LeaseActivityHooks {
   }
 
   start(): void {
+    if (this.stopped) this.halt = new AbortController();
     this.stopped = false;
     this.running ??= this.loop().finally(() => (this.running = undefined));
   }
@@ -101,6 +104,7 @@ export class ActivityMonitor implements LeaseActivityHooks {
   async stop(): Promise<void> {
     this.stopped = true;
     this.timer?.abort();
+    this.halt.abort(new Error('the bot is stopping'));
     await this.running;
   }
 
@@ -159,6 +163,9 @@ export class ActivityMonitor implements LeaseActivityHooks {
     const at = this.o.clock.now();
     if (!pool) return { ok: false, at, error: `pool ${lease.pool} is not configured` };
     const abort = new AbortController();
+    if (this.halt.signal.aborted) return { ok: false, at, error: 'the bot is stopping' };
+    const onHalt = () => abort.abort(this.halt.signal.reason);
+    this.halt.signal.addEventListener('abort', onHalt, { once: true });
     const timer = new AbortController();
     const timeout = this.o.clock.sleep(this.o.settings.timeoutMs, timer.signal).then(
       () => {
@@ -175,12 +182,15 @@ export class ActivityMonitor implements LeaseActivityHooks {
       return await Promise.race([probe, timeout.then((r) => r ?? probe)]);
     } finally {
       timer.abort();
+      this.halt.signal.removeEventListener('abort', onHalt);
     }
   }
 
   /** Probes the lease now and records what follows (a prompt, a release), as a due probe would. */
   async probeAndRecord(lease: LeaseView): Promise<void> {
     const result = await this.probeLease(lease);
+    // Stopped mid-probe: nothing was learnt, so nothing is recorded (an idle run is not broken).
+    if (this.halt.signal.aborted) return;
     const now = this.o.clock.now();
     this.nextAt.set(lease.id, now + this.jittered());
     if (!result.ok) {

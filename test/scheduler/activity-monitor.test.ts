@@ -252,3 +252,15 @@ test('through the bot: no grace when the pool says graceWhenBusy: 0', async (t) 
   t.like(h.store.auditLog().find((a) => a.action === 'grace'), { result: 'pool-allows-none' });
   t.regex(texts(h.dms.sent.at(-1)!.message), /A job was still running and was stopped: python/);
 });
+
+test('stopping ends a probe in flight at once and records nothing of it', async (t) => {
+  const w = world();
+  await w.run(H);
+  const before = w.activity.leaseActivity(w.lease.id)!;
+  w.sim.set(w.lease.vm.name, { state: 'hangs' });
+  w.monitor.start();
+  const probing = w.monitor.probeAndRecord(w.store.getLease(w.lease.id)!);
+  await w.monitor.stop();
+  await probing;
+  t.deepEqual(w.activity.leaseActivity(w.lease.id), before, 'the idle run goes on after a restart');
+});
