@@ -37,6 +37,11 @@ test('a claim on an empty pool queues: the true position, an estimate from boots
   t.is(status.title, 'No VM yet; number 3 in the queue for physics');
   t.like(tableRows(status)[0], { Queue: 'physics', Position: '3' });
 
+  const metrics = await h.metrics.render();
+  t.true(metrics.includes('daaas_queue_length{pool="physics"} 3'), 'queue length on /metrics');
+  t.true(metrics.includes('daaas_claims_served_total{pool="physics",how="instant"} 1'));
+  t.true(metrics.includes('daaas_claims_served_instantly_ratio{pool="physics"} 1'));
+
   const left = await h.say('u2', 'leave');
   t.is(left.title, 'You left the queue for physics');
   t.regex(JSON.stringify(left.blocks), /The 2 people behind you moved up/);
@@ -44,6 +49,21 @@ test('a claim on an empty pool queues: the true position, an estimate from boots
   t.is((await h.say('u2', 'leave physics')).title, 'You are not in the queue for physics.');
   t.is((await h.say('u2', 'leave imaging')).tone, 'error');
   t.regex((await h.say('u2', 'leave nosuchpool')).title, /There is no pool called "nosuchpool"/);
+});
+
+test('leave names the queue when the user waits in more than one', async (t) => {
+  const h = await harness(t, QUEUE_CONFIG.replace('imaging: [dave]', "imaging: ['*']").replace('size: 1\n    max: 2\n    lease: 24h', 'size: 1\n    max: 2\n    queue: true\n    lease: 24h'));
+  await h.say('u1', 'claim physics');
+  await h.say('u1', 'claim imaging');
+  await h.say('u2', 'claim physics');
+  await h.say('u2', 'claim imaging');
+  t.is(h.store.queueEntries({ user: 'u2' }).length, 2);
+  const which = await h.say('u2', 'leave');
+  t.is(which.title, 'You wait in 2 queues: physics, imaging. Which one?');
+  t.is(h.store.queueEntries({ user: 'u2' }).length, 2, 'nothing left');
+  t.is((await h.say('u2', 'leave imaging')).title, 'You left the queue for imaging');
+  t.is((await h.say('u2', 'status')).title, 'No VM yet; number 1 in the queue for physics');
+  t.is((await h.say('u3', 'leave')).title, 'You are not in any queue.');
 });
 
 test('a user at maxLeasesPerUser cannot queue, and groups are checked as for a claim', async (t) => {
