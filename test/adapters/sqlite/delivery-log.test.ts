@@ -38,3 +38,33 @@ test('expired deliveries are swept, so the table does not grow without bound', (
   const rows = store.db.prepare('SELECT key FROM inbound_deliveries').all() as { key: string }[];
   t.deepEqual(rows.map((r) => r.key), ['late']);
 });
+
+test('a delivery is recorded without its own wait for the disk, and the store goes back to waiting for it (synchronous FULL) after, even when recording fails', (t) => {
+  const dir = tempDir();
+  t.teardown(dir.remove);
+  const store = new SqliteStore(join(dir.path, 'daaas.db'));
+  t.teardown(() => store.close());
+  const FULL = 2;
+  t.is(store.db.pragma('synchronous', { simple: true }), FULL);
+  const log = new SqliteDeliveryLog(store);
+  let during: unknown;
+  const original = store.transaction.bind(store);
+  store.transaction = <T>(fn: () => T): T => {
+    during = store.db.pragma('synchronous', { simple: true });
+    return original(fn);
+  };
+  t.true(log.record('slack:event:Ev9', 1_000, 61_000));
+  t.is(during, 1, 'NORMAL while the delivery commits');
+  t.is(store.db.pragma('synchronous', { simple: true }), FULL, 'FULL again for everything else');
+  store.transaction = () => {
+    throw new Error('disk I/O error');
+  };
+  t.throws(() => log.record('slack:event:Ev10', 1_000, 61_000), { message: 'disk I/O error' });
+  t.is(store.db.pragma('synchronous', { simple: true }), FULL);
+  store.transaction = original;
+  // Inside a transaction of the store's own, nothing is changed: the delivery commits with it.
+  original(() => {
+    t.true(log.record('slack:event:Ev11', 1_000, 61_000));
+    t.is(store.db.pragma('synchronous', { simple: true }), FULL);
+  });
+});
