@@ -64,7 +64,9 @@ export class SqliteTickReads {
   }
 
   liveVmCounts(): Map<string, number> {
-    const rows = this.sql.get(`SELECT pool, COUNT(*) AS n FROM vms WHERE state IN (${placeholders(LIVE_STATES.length)}) GROUP BY pool`).all(...LIVE_STATES) as { pool: string; n: number }[];
+    // One scan of the covering (pool, state) index, grouped as it is ordered: no table row read,
+    // no sort (an IN over the live states took the state index and a temporary tree: 2–3× slower).
+    const rows = this.sql.get("SELECT pool, COUNT(*) AS n FROM vms WHERE state != 'deleted' GROUP BY pool").all() as { pool: string; n: number }[];
     return new Map(rows.map((r) => [r.pool, r.n]));
   }
 }
