@@ -58,8 +58,8 @@ export function autoAssignedMessage(lease: LeaseView, pool: PoolSpec, now: numbe
 }
 
 /** The user was taken out of the queue because they can no longer have a VM from it. */
-export function queueDroppedMessage(pool: PoolSpec, why: string): Reply {
-  return reply('warning', `You have left the queue for ${pool.name}`, text(why));
+export function queueDroppedMessage(pool: string, why: string): Reply {
+  return reply('warning', `You have left the queue for ${pool}`, text(why));
 }
 
 /** `status`: the queues the user is in. */

@@ -41,6 +41,7 @@ export class WaitlistKeeper {
   /** Serves every pool with a queue: called by each tick and whenever a VM gets ready. */
   serve(now: number): ServeReport {
     const report: ServeReport = { offered: 0, assigned: 0, lapsed: 0, nextLapseAt: null };
+    this.dropRetiredQueues(now);
     for (const pool of this.o.pools.values()) {
       if (!queueSettings(pool).queue && this.o.store.queuedCount(pool.name) === 0) continue;
       const one = this.servePool(pool.name, now);
@@ -77,7 +78,7 @@ export class WaitlistKeeper {
         if (store.activeLeases({ user: entry.user, pool: pool.name }).length >= pool.maxLeasesPerUser) {
           // They got a VM of the pool some other way meanwhile (an admin, a second claim): a VM now would be one too many.
           store.removeEntry(entry.id);
-          this.message(entry, `queue-dropped:${entry.id}`, queueDroppedMessage(pool, `You hold as many VMs of ${pool.name} as it allows per person (${pool.maxLeasesPerUser}), so you no longer wait for another.`), now, now + DELIVER_WITHIN_MS);
+          this.message(entry, `queue-dropped:${entry.id}`, queueDroppedMessage(pool.name, `You hold as many VMs of ${pool.name} as it allows per person (${pool.maxLeasesPerUser}), so you no longer wait for another.`), now, now + DELIVER_WITHIN_MS);
           continue;
         }
         const vmId = free.shift()!;
@@ -105,6 +106,19 @@ export class WaitlistKeeper {
       }
     });
     return report;
+  }
+
+  /** Places in the queue of a pool removed from the configuration: no VM will come; the waiter is told. */
+  private dropRetiredQueues(now: number): void {
+    const { store } = this.o;
+    for (const entry of store.queueEntries()) {
+      if (this.o.pools.has(entry.pool)) continue;
+      store.transaction(() => {
+        if (!store.removeEntry(entry.id)) return;
+        this.message(entry, `queue-dropped:${entry.id}`, queueDroppedMessage(entry.pool, `Pool ${entry.pool} was removed from the bot's configuration, so no VM of it will come. See the pools with: pools`), now, now + DELIVER_WITHIN_MS);
+      });
+      this.o.log.info({ pool: entry.pool, user: entry.user }, 'a place in the queue of a pool no longer configured is dropped');
+    }
   }
 
   private lapse(pool: PoolSpec, entry: QueueEntry, now: number): void {

@@ -150,3 +150,14 @@ test('a pool without a queue is left alone', (t) => {
   readyVm(store);
   t.like(keeper.serve(T0), { offered: 0, assigned: 0, nextLapseAt: null });
 });
+
+test('a place in the queue of a pool removed from the configuration is dropped, and its waiter told', (t) => {
+  const { store, keeper } = setup(t);
+  store.joinQueue({ pool: 'retired', user: 'alice', platform: 'test', conversation: 'dm-alice', now: T0 });
+  join_(store, 'bob');
+  keeper.serve(T0);
+  t.deepEqual(store.queueEntries().map((e) => e.user), ['bob']);
+  t.is(messages(store, 'alice')[0]!.body.title, 'You have left the queue for retired');
+  keeper.serve(T0 + 1);
+  t.is(messages(store, 'alice').length, 1, 'told once');
+});
