@@ -114,7 +114,7 @@ export async function peakMemory(quick: boolean): Promise<SectionResult> {
       ? []
       : [
           `Peak RSS ${r.peakRssMB} MB at ${r.vms.toLocaleString('en')} VMs exceeds ${TARGET_MB} MB. ${r.baselineRssMB} MB is node and the libraries before any state; ` +
-            `the state itself is small (${r.seededRssMB} MB after seeding, ${r.liveHeapAfterGcMB} MB of live heap at the end); the rest is the garbage of ticks that read every VM (twice) and every lease (once) from the store and every server from the cloud — tens of MB a tick that the collector lets pile up.`,
+            `the state itself is small (${r.seededRssMB} MB after seeding, ${r.liveHeapAfterGcMB} MB of live heap at the end); the rest is what the ticks allocate — ${r.tickAllocatedMB} MB a regular tick at this fleet, ${r.firstTickAllocatedMB} MB the first after start (a full walk) — which survives young collections and piles up in the old generation until a full collection.`,
         ];
   return { rows, notes, data: { targetMB: TARGET_MB, ...r } };
 }
