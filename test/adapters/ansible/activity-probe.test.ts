@@ -233,3 +233,18 @@ test('through the monitor: the real busy loop gets one grace at expiry when nobo
   ]);
   t.deepEqual(unsavedWork((await w.probe.probe(request(w.lease, ['/nowhere']))).files), [], 'nothing when nothing changed');
 });
+
+test('on a GPU pool the play asks nvidia-smi: GPU use, and the holder’s process holding a GPU', async (t) => {
+  const w = await world(t);
+  // A stand-in nvidia-smi on the play's PATH, answering as the real one does with these queries.
+  const bin = join(w.root, '..', 'fake-bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'nvidia-smi'), '#!/bin/sh\ncase "$1" in\n  --query-gpu=*) echo 73; echo 5 ;;\n  --query-compute-apps=*) echo "$DAAAS_FAKE_GPU_PID" ;;\nesac\n', { mode: 0o755 });
+  const runner = makeRunner(join(w.root, '..', 'gpu-logs'), { env: { PATH: `${bin}:${process.env.PATH ?? ''}`, DAAAS_FAKE_GPU_PID: String(w.loop.pid) } });
+  const probe = new AnsibleActivityProbe({ runner, target: 'local', extraVars: w.extraVars });
+  const report = await probe.probe({ ...request(w.lease), pool: poolFor('excitations-gpu', true) });
+  t.deepEqual(report.gpuPercent, [73, 5]);
+  t.like(report.busy.find((p) => p.pid === w.loop.pid), { command: 'sh', gpu: true });
+  const cpuOnly = await probe.probe(request(w.lease));
+  t.deepEqual(cpuOnly.gpuPercent, [], 'a pool without GPUs does not ask');
+});
