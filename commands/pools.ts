@@ -30,6 +30,11 @@ export const pools: CommandSpec = {
         if (sizeWhy.source !== 'configured') return [text(`${pool.name} warm size ${describePoolSize(sizeWhy, now, service.sizes.settings.timeZone)} (usually ${pool.size}).`)];
         return [];
       }),
+      // Demand beyond the warm pool: how many wait (a claim queues behind them).
+      ...overview.flatMap(({ pool }) => {
+        const waiting = service.queueLength(pool.name);
+        return waiting > 0 ? [text(`${pool.name}: ${waiting === 1 ? '1 person waits' : `${waiting} people wait`} for a VM; a claim queues behind them.`)] : [];
+      }),
       text('Claim with: claim <pool>'),
     );
   },

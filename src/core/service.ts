@@ -147,6 +147,11 @@ export class DaaasService {
     });
   }
 
+  /** How many wait in the pool's queue (those offered a held VM included). */
+  queueLength(poolName: string): number {
+    return this.o.store.queuedCount(this.pool(poolName).name);
+  }
+
   /** The user's places in queues, with their true positions. */
   queuesOf(who: Principal): { entry: QueueEntry; position: number }[] {
     return this.waitlists.queuesOf(who);

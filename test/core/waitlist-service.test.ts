@@ -37,6 +37,7 @@ test('a claim on an empty pool queues: the true position, an estimate from boots
   t.is(status.title, 'No VM yet; number 3 in the queue for physics');
   t.like(tableRows(status)[0], { Queue: 'physics', Position: '3' });
 
+  t.regex(JSON.stringify((await h.say('u9', 'pools')).blocks), /physics: 3 people wait for a VM; a claim queues behind them\./);
   const metrics = await h.metrics.render();
   t.true(metrics.includes('daaas_queue_length{pool="physics"} 3'), 'queue length on /metrics');
   t.true(metrics.includes('daaas_claims_served_total{pool="physics",how="instant"} 1'));
