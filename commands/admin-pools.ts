@@ -50,12 +50,17 @@ export const adminPools: CommandSpec = {
         `${note}${last ? `; the last lease ends in ${formatDuration(Math.max(0, last.expiresAt - now))}` : ''}`,
       ]);
     }
+    // A failing pool's last failures, each with the command that shows its run's log.
+    const failing = reports
+      .filter((r) => r.failures.length > 0)
+      .map(({ pool, failures }) => `${pool.name} is FAILING; its last failures:\n${failures.map((f) => `  ${f.vm} (${formatDuration(now - f.at)} ago): ${f.error}${f.booted ? ` — admin log ${f.vm}` : ''}`).join('\n')}`);
     const owners = reports.map(({ pool }) => `${pool.name}: ${pool.image} on ${pool.flavor}, maintained by ${pool.owner.name} <${pool.owner.contact}>`);
     const seen = cloud.lastObservedAt === null ? 'not yet' : `${formatDuration(now - cloud.lastObservedAt)} ago`;
     return reply(
       cloud.lastError ? 'warning' : 'info',
       'Pools (admin)',
       table(['pool', 'ready', 'booting', 'provisioning', 'claimed', 'failed', 'total/max', 'oldest lease', 'boot→ready', 'time empty', 'last error / note'], rows),
+      ...failing.map((f) => text(f)),
       text(cloud.lastError ? `Cloud: NOT answering — ${cloud.lastError}` : `Cloud: last observed ${seen}.`),
       text(
         figures.claimLatencyMs

@@ -22,14 +22,28 @@ export class AdminActions {
 
   report(who: Principal): PoolAdminReport[] {
     const status = this.o.cloudStatus();
-    return this.service.overview(who).map((o) => ({
-      ...o,
-      health: this.o.store.poolHealth(o.pool.name),
-      circuit: this.service.circuit(o.pool.name),
-      note: status.notes.get(o.pool.name) ?? null,
-      oldestLease: this.o.store.activeLeases({ pool: o.pool.name }).sort((a, b) => a.claimedAt - b.claimedAt)[0] ?? null,
-      typicalReadyMs: this.service.typicalReadyMs(o.pool),
-    }));
+    return this.service.overview(who).map((o) => {
+      const circuit = this.service.circuit(o.pool.name);
+      return {
+        ...o,
+        health: this.o.store.poolHealth(o.pool.name),
+        circuit,
+        failures: circuit.state === 'closed' ? [] : this.lastFailures(o.pool.name),
+        note: status.notes.get(o.pool.name) ?? null,
+        oldestLease: this.o.store.activeLeases({ pool: o.pool.name }).sort((a, b) => a.claimedAt - b.claimedAt)[0] ?? null,
+        typicalReadyMs: this.service.typicalReadyMs(o.pool),
+      };
+    });
+  }
+
+  /** The pool's last VMs that failed before they were ever ready (failed, or forgotten since), newest first. */
+  private lastFailures(pool: string): { vm: string; error: string; at: number; booted: boolean }[] {
+    return this.o.store
+      .listVms({ pool, states: ['failed', 'deleted'] })
+      .filter((vm) => vm.detail && vm.readyAt === null)
+      .sort((a, b) => b.stateSince - a.stateSince)
+      .slice(0, 3)
+      .map((vm) => ({ vm: vm.name, error: vm.detail!, at: vm.stateSince, booted: vm.serverId !== null }));
   }
 
   /** Pools removed from the configuration with VMs left, and what is left of each (retired-pools.ts). */

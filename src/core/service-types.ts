@@ -65,6 +65,8 @@ export const DEFAULT_ADMIN_MAX_LEASE_MS = 7 * 86_400_000;
 export interface PoolAdminReport extends PoolOverview {
   health: PoolHealth;
   circuit: Circuit;
+  /** While its circuit is not closed: the pool's last failed VMs (newest first, at most 3), why, and when. */
+  failures: { vm: string; error: string; at: number; booted: boolean }[];
   note: string | null;
   oldestLease: LeaseView | null;
   typicalReadyMs: number;

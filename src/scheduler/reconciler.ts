@@ -383,6 +383,8 @@ export class Reconciler {
     } catch (error) {
       // Not retried here: creation is not idempotent. If the server exists after all, the next
       // tick finds it by its tag and adopts it; if not, the record is dropped and replaced.
+      // The VM keeps why, for admins (admin pools lists a failing pool's last failures).
+      this.options.store.updateVm(vm.id, { detail: `boot: ${errorMessage(error)}` }, now);
       this.outcomes.noteError(pool.name, `boot: ${errorMessage(error)}`, now, true);
       throw error;
     } finally {

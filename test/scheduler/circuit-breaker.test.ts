@@ -42,7 +42,11 @@ test('a broken image opens the circuit after 3 failed boots: no more boots, clai
   t.is(refused.title, 'No VM is ready in imaging, and none is being made: its last 3 VMs failed to start (create: Image imaging-gpu-v2 could not be found.), so the bot stopped booting it.');
   t.deepEqual(refused.blocks, [{ type: 'text', text: 'Ask Imaging group (imaging@facility.example), who maintains its image.' }]);
 
-  const row = tableRows(await h.say('root', 'admin pools')).find((r) => r.pool === 'imaging')!;
+  const pools = await h.say('root', 'admin pools');
+  const failing = pools.blocks.find((b) => b.type === 'text' && b.text.startsWith('imaging is FAILING'));
+  // Its server was never made, so there is no run's log to point at.
+  t.regex(failing?.type === 'text' ? failing.text : '', /^imaging is FAILING; its last failures:\n(  imaging-\w{4} \(\w+ ago\): boot: Image imaging-gpu-v2 could not be found\.\n?){3}$/);
+  const row = tableRows(pools).find((r) => r.pool === 'imaging')!;
   t.regex(String(row['last error / note']), /FAILING: 3 failures in a row, booting stopped \(one trial boot in \d+m.*; admin resume imaging closes it; admin log <vm> for a run's log\)/);
   t.regex(String(row['last error / note']), /create: Image imaging-gpu-v2 could not be found\./);
 
@@ -122,6 +126,8 @@ test('provisioning that fails every time opens the circuit too', async (t) => {
   t.is(bootsOf(h, 'imaging'), 3);
   t.is(h.app.service.circuit('imaging').state, 'open');
   t.regex(h.store.poolHealth('imaging').lastError ?? '', /provisioning failed/);
+  const failing = (await h.say('root', 'admin pools')).blocks.find((b) => b.type === 'text' && b.text.startsWith('imaging is FAILING'));
+  t.regex(failing?.type === 'text' ? failing.text : '', /^imaging is FAILING; its last failures:\n(  imaging-\w{4} \(\w+ ago\): .*provisioning failed.* — admin log imaging-\w{4}\n?){3}$/, 'each with the command showing its run');
 });
 
 test('without the circuit (failureLimit 1000) the same broken image is booted again and again all day', async (t) => {
