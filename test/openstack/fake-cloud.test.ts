@@ -45,7 +45,7 @@ test('a cloud that is down: the bot keeps answering, and fills its pool once the
   await bot.until(t, 'pool full after the outage', () => readyCount(bot) === 1);
 });
 
-test('API calls per reconcile tick at steady state: one page of the list', async (t) => {
+test('API calls per reconcile tick at steady state: one changes-since request, without the tag filter; a full walk, one page of the tagged list', async (t) => {
   const fake = await new FakeOpenStack({ bootMs: 100 }).start();
   t.teardown(() => fake.stop());
   const bot = botOn({ env: fake.env(), instance: 'steady', image: 'physics-base', flavor: 'm1.small', size: 3 });
@@ -54,5 +54,14 @@ test('API calls per reconcile tick at steady state: one page of the list', async
   await bot.app.reconciler.tick();
   const before = fake.requests.length;
   await bot.app.reconciler.tick();
-  t.deepEqual(fake.requests.slice(before).map((r) => `${r.method} ${r.url}`), ['GET /compute/v2.1/servers/detail?tags=daaas%3Asteady&limit=200']);
+  const between = fake.requests.slice(before).map((r) => `${r.method} ${r.url}`);
+  t.is(between.length, 1, between.join('\n'));
+  t.regex(between[0]!, /^GET \/compute\/v2\.1\/servers\/detail\?changes-since=\d{4}-\d\d-\d\dT\d\d%3A\d\d%3A\d\d\.\d{3}Z&limit=200$/);
+  bot.app.reconciler.resync();
+  const walkFrom = fake.requests.length;
+  await bot.app.reconciler.tick();
+  t.deepEqual(
+    fake.requests.slice(walkFrom).map((r) => `${r.method} ${r.url}`).filter((u) => u.includes('/servers/detail')),
+    ['GET /compute/v2.1/servers/detail?tags=daaas%3Asteady&limit=200'],
+  );
 });
