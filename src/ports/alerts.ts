@@ -1,4 +1,5 @@
 import type { Alert, AlertKind, AlertStatus } from '../core/alerts.ts';
+import type { VmState } from '../core/model.ts';
 
 /** A conversation alerts go to besides the configured ones, set from chat with `admin alerts here`. */
 export interface AlertConversation {
@@ -31,6 +32,10 @@ export interface AlertStore {
   setAlertConversation(entry: AlertConversation): void;
   /** Per pool, the last claim refused because nothing was ready (empty, failing, cloud down) at or after `since`. */
   refusedClaimsSince(since: number): Map<string, number>;
+  /** Per pool, its VMs in each state but deleted: one grouped count, cheap at every tick. */
+  vmStateCounts(): Map<string, Partial<Record<VmState, number>>>;
+  /** Per pool, the live leases whose expiry is after `from` and at or before `to`. */
+  leasesEndingBetween(from: number, to: number): Map<string, number>;
   /** Users whose set-up failed `atLeast` times in a row, with their last error. */
   usersFailingSetup(atLeast: number): { user: string; failures: number; lastError: string; lastFailedAt: number }[];
 }

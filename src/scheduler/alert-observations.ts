@@ -47,10 +47,11 @@ export function observeAlerts(i: ObserveInputs): Observation[] {
   }
   const refused = i.alerts.refusedClaimsSince(i.askedSince);
   const controls = new Map(store.poolControls().map((c) => [c.pool, c]));
-  const vms = store.listVms();
-  const leases = store.activeLeases();
+  // Grouped counts, not every VM and lease: this runs after every tick.
+  const states = i.alerts.vmStateCounts();
+  const ending = i.alerts.leasesEndingBetween(now, now + EXPIRING_WITHIN_MS);
   for (const pool of i.pools) {
-    const mine = vms.filter((vm) => vm.pool === pool.name && vm.state !== 'deleted');
+    const count = states.get(pool.name) ?? {};
     const health = store.poolHealth(pool.name);
     const circuit = i.circuit(pool.name);
     // The run log of the VM that failed last (failed ones are forgotten, with their detail, after a while).
@@ -60,8 +61,8 @@ export function observeAlerts(i: ObserveInputs): Observation[] {
 
     const queued = i.queuedCount?.(pool.name) ?? 0;
     const askedAt = queued > 0 ? now : (refused.get(pool.name) ?? null);
-    if (!controls.get(pool.name)?.drained && !mine.some((vm) => vm.state === 'ready')) {
-      const coming = mine.filter((vm) => vm.state === 'booting' || vm.state === 'provisioning').length;
+    if (!controls.get(pool.name)?.drained && !count.ready) {
+      const coming = (count.booting ?? 0) + (count.provisioning ?? 0);
       const waiting = queued > 0 ? `; ${queued} waiting for one` : '';
       out.push({
         kind: 'pool-empty',
@@ -86,8 +87,8 @@ export function observeAlerts(i: ObserveInputs): Observation[] {
     if (health.consecutiveFailures > 0 && health.lastError && IMAGE_MISSING.test(health.lastError)) {
       out.push({ kind: 'image-missing', pool: pool.name, subject: '', detail: `The image of ${pool.name} (${pool.image}) is missing from the cloud: ${health.lastError}. Ask ${owner}.` });
     }
-    const expiring = leases.filter((l) => l.pool === pool.name && l.expiresAt > now && l.expiresAt <= now + EXPIRING_WITHIN_MS).length;
-    const live = mine.filter((vm) => vm.state !== 'failed').length;
+    const expiring = ending.get(pool.name) ?? 0;
+    const live = Object.entries(count).reduce((n, [state, k]) => n + (state === 'failed' ? 0 : (k ?? 0)), 0);
     if (expiring >= 2 && expiring * 2 > live) {
       out.push({ kind: 'leases-expiring', pool: pool.name, subject: '', detail: `${expiring} of the ${live} VMs of ${pool.name} have leases ending within the hour; expect a wave of teardowns and of claims.` });
     }

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Alert, AlertKind, AlertStatus } from '../../core/alerts.ts';
+import type { VmState } from '../../core/model.ts';
 import type { AlertConversation, AlertStore } from '../../ports/alerts.ts';
 import type { SqliteStore } from './sqlite-store.ts';
 
@@ -90,6 +91,21 @@ export class SqliteAlerts implements AlertStore {
       `SELECT target, MAX(at) AS at FROM audit WHERE at >= ? AND action = 'claim' AND result IN (${NOTHING_READY.map(() => '?').join(', ')}) GROUP BY target`,
     ).all(since, ...NOTHING_READY) as Row[];
     return new Map(rows.map((r) => [r.target as string, r.at as number]));
+  }
+
+  vmStateCounts(): Map<string, Partial<Record<VmState, number>>> {
+    const counts = new Map<string, Partial<Record<VmState, number>>>();
+    for (const r of this.sql(`SELECT pool, state, COUNT(*) AS n FROM vms WHERE state != 'deleted' GROUP BY pool, state`).all() as Row[]) {
+      const pool = counts.get(r.pool as string) ?? {};
+      pool[r.state as VmState] = r.n as number;
+      counts.set(r.pool as string, pool);
+    }
+    return counts;
+  }
+
+  leasesEndingBetween(from: number, to: number): Map<string, number> {
+    const rows = this.sql('SELECT pool, COUNT(*) AS n FROM leases WHERE ended_at IS NULL AND expires_at > ? AND expires_at <= ? GROUP BY pool').all(from, to) as Row[];
+    return new Map(rows.map((r) => [r.pool as string, r.n as number]));
   }
 
   usersFailingSetup(atLeast: number): { user: string; failures: number; lastError: string; lastFailedAt: number }[] {
