@@ -116,7 +116,8 @@ export class CloudObserver {
     for (const server of changed) {
       const vmId = server.metadata[META.vm];
       if (vmId && !planned.has(vmId)) ids.push(vmId);
-      if (!byServer.has(server.id)) serverIds.push(server.id);
+      // A deleted server has lost its metadata: its VM is found by the server's id.
+      if (!vmId && !byServer.has(server.id)) serverIds.push(server.id);
     }
     if (ids.length || serverIds.length) for (const vm of store.liveVmsNamed(ids, serverIds)) if (!planned.has(vm.id)) vms.push(vm), planned.add(vm.id);
     const vmCounts = store.liveVmCounts();
