@@ -1,21 +1,17 @@
 /**
  * The reconcile tick: one ordered pass over the waitlist, the leases (one transaction with their
- * messages), the circuits, the cloud and the pools' plan, and the effects that share its state
- * (VMs being created, the lease schedule). Longer than 350 lines because the pass is read as one;
- * its separable jobs are files beside it: background-runs.ts (plays), cloud-observer.ts,
- * outcomes.ts (what failures and endings record), waitlist-keeper.ts. The lease effects
- * (applyLease, toldRetiring) are the next to move out if it grows.
+ * messages), the circuits, the cloud and the pools' plan. Its jobs are files beside it:
+ * cloud-observer.ts (what the cloud has), pool-effects.ts and lease-effects.ts (what the plans
+ * do), background-runs.ts (plays), outcomes.ts (what failures and endings record) and
+ * waitlist-keeper.ts (holds).
  */
-import { poolRetiringMessage, reminderMessage, teardownMessage } from '../chat/lease-card.ts';
-import { formatDuration } from '../core/duration.ts';
 import { errorMessage } from '../core/error-message.ts';
 import { circuitOf, closedCircuit, failedUnderOtherSpec, specFingerprint } from '../core/circuit.ts';
 import { type LeaseView, type PoolSpec, type Vm, type VmState } from '../core/model.ts';
-import { noticeFor, reminderFor } from '../core/outbox.ts';
 import { DEFAULT_SIZE_SETTINGS, PoolSizes } from '../core/pool-sizes.ts';
 import { leasesDue } from '../core/lease-due.ts';
 import { planLeases, type LeaseAction } from '../core/plan-leases.ts';
-import { META, planPools, type Action, type ObservedWorld, type Plan, type PlanSettings } from '../core/plan-pools.ts';
+import { planPools, type ObservedWorld, type Plan, type PlanSettings } from '../core/plan-pools.ts';
 import type { CloudStatus } from '../core/service.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Cloud } from '../ports/cloud.ts';
@@ -28,6 +24,8 @@ import { BackgroundRuns } from './background-runs.ts';
 import { CloudObserver } from './cloud-observer.ts';
 import { Outcomes, SCHEDULER_ACTOR } from './outcomes.ts';
 import { runLimited } from './run-limited.ts';
+import { LeaseEffects } from './lease-effects.ts';
+import { PoolEffects } from './pool-effects.ts';
 import { WaitlistKeeper } from './waitlist-keeper.ts';
 
 export interface ReconcilerSettings extends PlanSettings {
@@ -103,6 +101,10 @@ export class Reconciler {
   /** When the next hold runs out, as the last tick saw it. */
   private nextLapseAt: number | null = null;
   private readonly observer: CloudObserver;
+  /** What the pool plan does to the cloud and the store (pool-effects.ts). */
+  private readonly poolEffects: PoolEffects;
+  /** What the lease plan writes, with its messages (lease-effects.ts). */
+  private readonly leaseEffects: LeaseEffects;
   /** Each pool's warm size now: an admin's, a scheduled window's (filled ahead), or the configured one. */
   readonly sizes: PoolSizes;
 
@@ -132,6 +134,16 @@ export class Reconciler {
       onVmReady: (pool, at) => void this.waitlist.servePool(pool, at),
     });
     this.observer = new CloudObserver({ cloud: options.cloud, store: options.store, log: options.log, pools: options.pools, tag: this.tag, resyncEveryMs: options.settings.resyncEveryMs ?? DEFAULT_RESYNC_MS });
+    this.poolEffects = new PoolEffects({
+      ...options,
+      pools: this.pools,
+      outcomes: this.outcomes,
+      runs: this.runs,
+      tag: this.tag,
+      creating: this.creating,
+      resync: () => this.observer.resync(),
+    });
+    this.leaseEffects = new LeaseEffects({ store: options.store, pools: this.pools, outcomes: this.outcomes, ...(options.activity ? { activity: options.activity } : {}) });
   }
 
   get tag(): string {
@@ -176,10 +188,10 @@ export class Reconciler {
     await this.options.activity?.beforeLeases(leases, now);
     // One transaction: each expiry or reminder stage is written with the message about it, and
     // the outbox sender delivers the messages afterwards; the tick never waits on a chat platform.
-    const leaseActions = planLeases(leases, this.pools, this.options.store.dueReminders(now), now, this.toldRetiring(leases));
+    const leaseActions = planLeases(leases, this.pools, this.options.store.dueReminders(now), now, this.leaseEffects.toldRetiring(leases));
     if (leases.length > 0) {
       this.options.store.transaction(() => {
-        for (const action of leaseActions) this.applyLease(action, now);
+        for (const action of leaseActions) this.leaseEffects.apply(action, now);
         // When each lease read now is due again: its next stage or expiry (an ended one is left out).
         this.options.store.scheduleLeases(leasesDue(leases, this.pools, now));
       });
@@ -194,7 +206,7 @@ export class Reconciler {
       const plan = planPools(world);
       this.status.notes = plan.notes;
       this.noteEmptyPools(world.pools, world.vms, now);
-      await runLimited(plan.actions, this.options.settings.applyConcurrency, (action) => this.apply(action, now));
+      await runLimited(plan.actions, this.options.settings.applyConcurrency, (action) => this.poolEffects.apply(action, now));
       count += plan.actions.length;
     }
     try {
@@ -212,7 +224,7 @@ export class Reconciler {
   async preview(): Promise<{ leases: LeaseAction[]; plan: Plan | null; cloudError: string | null }> {
     const now = this.options.clock.now();
     const active = this.options.store.activeLeases();
-    const leases = planLeases(active, this.pools, this.options.store.activeReminders(), now, this.toldRetiring(active));
+    const leases = planLeases(active, this.pools, this.options.store.activeReminders(), now, this.leaseEffects.toldRetiring(active));
     const world = await this.observe(now);
     return { leases, plan: world && planPools(world), cloudError: world ? null : this.status.lastError };
   }
@@ -316,132 +328,5 @@ export class Reconciler {
     if (resize !== null) times.push(resize);
     if (this.nextLapseAt !== null) times.push(this.nextLapseAt);
     return times.length ? Math.max(now + 1, Math.min(...times)) : null;
-  }
-
-  // ---- pools and VMs -------------------------------------------------------------------------
-
-  private async apply(action: Action, now: number): Promise<void> {
-    try {
-      switch (action.kind) {
-        case 'create':
-          return await this.create(this.pools.get(action.pool)!, now);
-        case 'adopt':
-          this.options.store.updateVm(action.vm.id, { serverId: action.server.id }, now, 'booting');
-          return;
-        case 'provision':
-          return this.runs.startProvisioning(action.vm, action.address, now);
-        case 'fail':
-          return this.outcomes.failVm(action.vm, action.reason, now);
-        case 'lost':
-          return this.lost(action.vm, action.reason, now);
-        case 'delete-server':
-          // A VM a user had gets its release play (flush, unmount) first; it never blocks teardown.
-          if (!this.runs.mayDeleteServer(action.vm)) return;
-          await this.options.cloud.deleteServer(action.serverId);
-          if (action.vm) this.runs.serverDeleted(action.vm.id);
-          if (action.vm) this.options.store.updateVm(action.vm.id, { state: 'deleted' }, now, action.vm.state);
-          this.options.log.info({ vm: action.vm?.name, server: action.serverId, reason: action.reason }, 'server deleted');
-          if (!action.vm) this.options.store.audit({ at: now, actor: SCHEDULER_ACTOR, action: 'delete-orphan', target: action.serverId, result: 'ok', detail: { reason: action.reason } });
-          return;
-        case 'retire':
-          // Guarded on `ready`, so a claim that got there first keeps its VM.
-          this.options.store.updateVm(action.vm.id, { state: 'releasing', detail: action.reason ?? 'more than the pool needs' }, now, 'ready');
-          return;
-        case 'forget':
-          this.options.store.updateVm(action.vm.id, { state: 'deleted', detail: action.vm.detail ?? action.reason }, now, action.vm.state);
-          return;
-      }
-    } catch (error) {
-      // After any error the next tick looks at everything again, not only at what changed.
-      this.observer.resync();
-      const pool = action.kind === 'create' ? action.pool : action.vm?.pool;
-      this.options.log.warn({ err: error, action: action.kind, pool }, 'reconcile action failed; the next tick tries again');
-      if (pool) this.outcomes.noteError(pool, `${action.kind}: ${errorMessage(error)}`, now, false);
-    }
-  }
-
-  private async create(pool: PoolSpec, now: number): Promise<void> {
-    // The record comes first: a server can then always be traced to it, even after a crash.
-    const vm = this.options.store.createVm({ pool: pool.name, image: pool.image, flavor: pool.flavor, createdAt: now });
-    this.creating.add(vm.id);
-    try {
-      // What the provisioner needs the VM to boot with (its SSH host key): the key is kept with
-      // the VM before the server is asked for, so a server of ours never lacks its pinned key.
-      const boot = (await this.options.provisioner.prepareBoot?.(vm)) ?? {};
-      if (boot.hostKey) this.options.store.updateVm(vm.id, { hostKey: boot.hostKey }, now);
-      const server = await this.options.cloud.createServer({
-        name: vm.name,
-        image: pool.image,
-        flavor: pool.flavor,
-        networks: pool.networks,
-        metadata: { [META.managedBy]: this.options.instance, [META.pool]: pool.name, [META.vm]: vm.id },
-        tags: [this.tag],
-        ...(boot.userData ? { userData: boot.userData } : {}),
-      });
-      this.options.store.updateVm(vm.id, { serverId: server.id }, this.options.clock.now(), 'booting');
-      this.options.log.info({ vm: vm.name, server: server.id }, 'booting');
-    } catch (error) {
-      // Not retried here: creation is not idempotent. If the server exists after all, the next
-      // tick finds it by its tag and adopts it; if not, the record is dropped and replaced.
-      // The VM keeps why, for admins (admin pools lists a failing pool's last failures).
-      this.options.store.updateVm(vm.id, { detail: `boot: ${errorMessage(error)}` }, now);
-      this.outcomes.noteError(pool.name, `boot: ${errorMessage(error)}`, now, true);
-      throw error;
-    } finally {
-      this.creating.delete(vm.id);
-    }
-  }
-
-  /** A claimed VM died under its user: end the lease and tell them, rather than leave them guessing. */
-  private lost(vm: Vm, reason: string, now: number): void {
-    const lease = this.options.store.activeLeases({ pool: vm.pool }).find((l) => l.vmId === vm.id);
-    this.options.store.transaction(() => {
-      this.options.store.updateVm(vm.id, { state: 'failed', detail: reason }, now, 'claimed');
-      if (lease && this.outcomes.endLease(lease, 'vm-lost', now)) {
-        this.outcomes.queueMessage(noticeFor('teardown', lease, teardownMessage(lease, `Your VM stopped working (${reason}).`), now));
-      }
-    });
-    this.outcomes.noteError(vm.pool, `${vm.name} (claimed): ${reason}`, now, false);
-  }
-
-  // ---- leases --------------------------------------------------------------------------------
-
-  /** Leases of pools no longer configured whose holder was told so already (the outbox keeps the message). */
-  private toldRetiring(leases: readonly LeaseView[]): Set<string> {
-    const told = new Set<string>();
-    for (const lease of leases) {
-      if (this.pools.has(lease.pool)) continue;
-      if (this.options.store.outboxMessages({ leaseId: lease.id }).some((m) => m.kind === 'pool-retired')) told.add(lease.id);
-    }
-    return told;
-  }
-
-  /**
-   * Runs inside the tick's lease transaction: an expiry and its teardown notice, a reminder
-   * stage's record and its message, commit together. Nothing here waits on a chat platform:
-   * the outbox sender delivers the messages after the transaction.
-   */
-  private applyLease(action: LeaseAction, now: number): void {
-    const { lease } = action;
-    if (action.kind === 'retiring') {
-      this.outcomes.queueMessage(noticeFor('pool-retired', lease, poolRetiringMessage(lease, now), now));
-      return;
-    }
-    const pool = this.pools.get(lease.pool);
-    if (action.kind === 'expire') {
-      // A busy VM may be given its one grace instead; otherwise the notice names the job stopped.
-      const verdict = this.options.activity?.atExpiry(lease, now);
-      if (verdict && 'graceUntil' in verdict) return;
-      const stopped = verdict?.job ? ` A job was still running and was stopped: ${verdict.job}.` : '';
-      if (this.outcomes.endLease(lease, 'expired', now)) {
-        this.outcomes.queueMessage(noticeFor('teardown', lease, teardownMessage(lease, `Its lease of ${pool ? formatDuration(pool.leaseMs) : 'the pool'} ran out.${stopped}`), now));
-      }
-      return;
-    }
-    for (const beforeMs of action.superseded) this.options.store.recordReminder(lease.id, beforeMs, lease.expiresAt, 'superseded', now);
-    // The stage is recorded once, with its message: it is queued once, whatever happens next.
-    if (!pool || !this.options.store.recordReminder(lease.id, action.beforeMs, lease.expiresAt, 'queued', now)) return;
-    const body = reminderMessage(lease, pool, now);
-    this.outcomes.queueMessage(reminderFor(lease, action.beforeMs, this.options.activity?.reminder(lease, action.beforeMs, body) ?? body, now));
   }
 }
