@@ -6,6 +6,7 @@ import { ActivityActions } from './activity-actions.ts';
 import { AdminActions } from './admin-actions.ts';
 import { circuitOf, type Circuit } from './circuit.ts';
 import { formatDuration } from './duration.ts';
+import { emptyPoolError } from './empty-pool.ts';
 import { UserError } from './errors.ts';
 import { GroupCommit } from './group-commit.ts';
 import { type LeaseView, type Origin, type PoolSpec, type Principal, type Vm, type VmState } from './model.ts';
@@ -128,7 +129,7 @@ export class DaaasService {
           `Use it, extend it, or release it first: release ${held[0] ?? ''}`.trim(),
         );
       }
-      const empty = this.emptyPoolError(pool, now);
+      const empty = emptyPoolError({ pool, vms: this.o.store.listVms({ pool: pool.name }), status: this.o.cloudStatus(), typicalMs: this.typicalReadyMs(pool), circuit: this.circuit(pool.name), now });
       // A failing pool or a silent cloud makes no VM: say so rather than promise a place.
       if (!queues || empty.code !== 'POOL_EMPTY') throw empty;
       const queued = this.waitlists.join(who, pool, origin, now);
@@ -307,41 +308,6 @@ export class DaaasService {
       c.total++;
     }
     return counts;
-  }
-
-  private emptyPoolError(pool: PoolSpec, now: number): UserError {
-    const vms = this.o.store.listVms({ pool: pool.name });
-    const status = this.o.cloudStatus();
-    const typical = this.typicalReadyMs(pool);
-    const coming = vms.filter((vm: Vm) => vm.state === 'booting' || vm.state === 'provisioning');
-    const note = status.notes.get(pool.name);
-    const circuit = this.circuit(pool.name);
-    if (circuit.state !== 'closed' && coming.length === 0) {
-      return new UserError(
-        'POOL_FAILING',
-        `No VM is ready in ${pool.name}, and none is being made: its last ${circuit.failures} VMs failed to start${circuit.lastError ? ` (${circuit.lastError})` : ''}, so the bot stopped booting it.`,
-        `Ask ${pool.owner.name} (${pool.owner.contact}), who maintains its image.`,
-      );
-    }
-    let when: string;
-    if (coming.length > 0) {
-      const eta = Math.max(Math.min(...coming.map((vm) => vm.createdAt + typical)), now + 5_000);
-      when = `The next VM is expected in about ${formatDuration(eta - now)}.`;
-    } else if (note) {
-      when = `No new VM is on its way yet: the pool is ${note}.`;
-    } else {
-      when = `A new VM takes about ${formatDuration(typical)} to get ready.`;
-    }
-    if (status.lastError && coming.length === 0) {
-      // Nothing can be made ready until the cloud answers again: say so rather than promise a time.
-      return new UserError(
-        'CLOUD_UNAVAILABLE',
-        `No VM is ready in ${pool.name}, and the cloud is not answering at the moment, so no new one can be made ready until it is back.`,
-        `Your request was not queued: try again in a few minutes with: claim ${pool.name}. Admins see the cloud's state in: admin pools`,
-      );
-    }
-    const cloud = status.lastError ? ' The cloud is not answering at the moment, so the refill may take longer.' : '';
-    return new UserError('POOL_EMPTY', `No VM is ready in ${pool.name} right now: the pool is refilling. ${when}${cloud}`, `Try again then: claim ${pool.name}`);
   }
 
   /** Runs a look-up that may refuse (unknown pool, someone else's VM) and audits a refusal. */
