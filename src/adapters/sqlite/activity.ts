@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { ActivityReport, ActivityStore, LeaseActivity } from '../../ports/activity.ts';
+import { Statements } from './rows.ts';
 
 type Row = Record<string, unknown>;
 
@@ -25,9 +26,11 @@ function toActivity(r: Row): LeaseActivity {
  * restart neither gives a second one nor forgets the first.
  */
 export class SqliteActivity implements ActivityStore {
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements: Statements;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    this.statements = new Statements(db);
+  }
 
   leaseActivity(leaseId: string): LeaseActivity | undefined {
     const row = this.prepared('SELECT * FROM lease_activity WHERE lease_id = ?').get(leaseId) as Row | undefined;
@@ -62,11 +65,6 @@ export class SqliteActivity implements ActivityStore {
   }
 
   private prepared(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
+    return this.statements.get(sql);
   }
 }

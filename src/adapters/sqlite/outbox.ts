@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { AttemptOutcome, MessageKind, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore } from '../../ports/outbox.ts';
+import { Statements } from './rows.ts';
 
 type Row = Record<string, unknown>;
 
@@ -28,12 +29,14 @@ function toRow(r: Row): OutboxRow {
  * outbox methods to this, so a message is queued inside the store's transaction.
  */
 export class SqliteOutbox implements OutboxStore {
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements: Statements;
 
   constructor(
     private readonly db: Database.Database,
     private readonly transaction: <T>(fn: () => T) => T,
-  ) {}
+  ) {
+    this.statements = new Statements(db);
+  }
 
   enqueueMessage(m: OutboxMessage): boolean {
     return this.transaction(() => {
@@ -112,11 +115,6 @@ export class SqliteOutbox implements OutboxStore {
   }
 
   private prepared(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
+    return this.statements.get(sql);
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { JoinOutcome, JoinRequest, QueueEntry, WaitlistStore } from '../../ports/waitlist.ts';
+import { Statements } from './rows.ts';
 
 type Row = Record<string, unknown>;
 
@@ -22,12 +23,14 @@ function toEntry(r: Row): QueueEntry {
  * The table's unique indexes are the last word: one entry per user and pool, one hold per VM.
  */
 export class SqliteWaitlist implements WaitlistStore {
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements: Statements;
 
   constructor(
     private readonly db: Database.Database,
     private readonly transaction: <T>(fn: () => T) => T,
-  ) {}
+  ) {
+    this.statements = new Statements(db);
+  }
 
   queuedCount(pool: string): number {
     return (this.prepared('SELECT COUNT(*) AS n FROM waitlist WHERE pool = ?').get(pool) as { n: number }).n;
@@ -144,11 +147,6 @@ export class SqliteWaitlist implements WaitlistStore {
   }
 
   private prepared(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
+    return this.statements.get(sql);
   }
 }
