@@ -9,7 +9,7 @@ import type { PoolSize } from '../src/core/pool-size.ts';
 
 export const adminPools: CommandSpec = {
   name: 'admin pools',
-  summary: 'Admins: each pool in detail — every VM state, oldest lease, last error, image owner.',
+  summary: 'Admins: each pool in detail — every VM state, people waiting, oldest lease, last error, image owner.',
   args: [],
   examples: ['admin pools'],
   flags: [YES_FLAG],
@@ -25,6 +25,7 @@ export const adminPools: CommandSpec = {
       String(counts.booting),
       String(counts.provisioning),
       String(counts.claimed),
+      String(service.queueLength(pool.name)),
       String(counts.failed),
       `${counts.total}/${pool.max}`,
       oldestLease ? `${oldestLease.vm.name} (${oldestLease.user}, ${formatDuration(now - oldestLease.claimedAt)})` : '-',
@@ -42,6 +43,7 @@ export const adminPools: CommandSpec = {
         String(counts.booting),
         String(counts.provisioning),
         String(counts.claimed),
+        '-',
         String(counts.failed),
         `${counts.total}/0`,
         oldest ? `${oldest.vm.name} (${oldest.user}, ${formatDuration(now - oldest.claimedAt)})` : '-',
@@ -59,7 +61,7 @@ export const adminPools: CommandSpec = {
     return reply(
       cloud.lastError ? 'warning' : 'info',
       'Pools (admin)',
-      table(['pool', 'ready', 'booting', 'provisioning', 'claimed', 'failed', 'total/max', 'oldest lease', 'boot→ready', 'time empty', 'last error / note'], rows),
+      table(['pool', 'ready', 'booting', 'provisioning', 'claimed', 'waiting', 'failed', 'total/max', 'oldest lease', 'boot→ready', 'time empty', 'last error / note'], rows),
       ...failing.map((f) => text(f)),
       text(cloud.lastError ? `Cloud: NOT answering — ${cloud.lastError}` : `Cloud: last observed ${seen}.`),
       text(

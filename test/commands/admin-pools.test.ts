@@ -1,7 +1,7 @@
 import test from 'ava';
 import { auditSince, filledHarness, snapshot, tableOf, tableRows, texts } from '../helpers/replies.ts';
 
-const COLUMNS = ['pool', 'ready', 'booting', 'provisioning', 'claimed', 'failed', 'total/max', 'oldest lease', 'boot→ready', 'time empty', 'last error / note'];
+const COLUMNS = ['pool', 'ready', 'booting', 'provisioning', 'claimed', 'waiting', 'failed', 'total/max', 'oldest lease', 'boot→ready', 'time empty', 'last error / note'];
 
 test('admin pools shows every pool in detail', async (t) => {
   const h = await filledHarness(t);
@@ -10,8 +10,8 @@ test('admin pools shows every pool in detail', async (t) => {
   t.is(r.title, 'Pools (admin)');
   t.deepEqual(tableOf(r)?.columns, COLUMNS);
   t.deepEqual(tableRows(r), [
-    { pool: 'physics', ready: '3/3', booting: '0', provisioning: '0', claimed: '0', failed: '0', 'total/max': '3/6', 'oldest lease': '-', 'boot→ready': '9s', 'time empty': '8s', 'last error / note': '-' },
-    { pool: 'imaging', ready: '1/1', booting: '0', provisioning: '0', claimed: '0', failed: '0', 'total/max': '1/2', 'oldest lease': '-', 'boot→ready': '9s', 'time empty': '8s', 'last error / note': '-' },
+    { pool: 'physics', ready: '3/3', booting: '0', provisioning: '0', claimed: '0', waiting: '0', failed: '0', 'total/max': '3/6', 'oldest lease': '-', 'boot→ready': '9s', 'time empty': '8s', 'last error / note': '-' },
+    { pool: 'imaging', ready: '1/1', booting: '0', provisioning: '0', claimed: '0', waiting: '0', failed: '0', 'total/max': '1/2', 'oldest lease': '-', 'boot→ready': '9s', 'time empty': '8s', 'last error / note': '-' },
   ]);
   t.true(texts(r).includes('Cloud: last observed 0ms ago.'));
   t.true(texts(r).includes('Claims: none yet since the bot started.'));

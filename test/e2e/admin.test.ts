@@ -30,13 +30,14 @@ pools:
     owner: { name: Excitations software team, contact: excitations-software@facility.example }
 `;
 
-/** The excitations row of the latest `admin pools` answer: [ready, booting, provisioning, claimed, failed, total/max]. */
+/** The excitations row of the latest `admin pools` answer: [ready, booting, provisioning, claimed, failed, total/max] (the waiting column left out). */
 function latestRow(bot: BotProcess): string[] | undefined {
   const out = bot.stdout();
   const at = out.lastIndexOf('• Pools (admin)');
   if (at < 0) return undefined;
   const line = out.slice(at).split('\n').find((l) => /^\s+excitations\s/.test(l));
-  return line?.trim().split(/\s{2,}/).slice(1, 7);
+  const cells = line?.trim().split(/\s{2,}/);
+  return cells && [...cells.slice(1, 5), ...cells.slice(6, 8)];
 }
 
 /** Asks `admin pools` until the excitations row satisfies `check`. */
