@@ -35,40 +35,40 @@ export interface PoolActivityView {
 
 export class ActivityActions {
   constructor(
-    private readonly o: ServiceOptions,
+    private readonly options: ServiceOptions,
     private readonly service: DaaasService,
   ) {}
 
   /** Keep it: no idle question about the holder's VM until it is idle for another idle period. */
   keep(who: Principal, vmName: string | undefined): { lease: LeaseView; quietForMs: number } {
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     const entry = { at: now, actor: who.account, action: 'keep' };
     let lease: LeaseView;
     try {
       lease = this.service.target(who, vmName, 'keep');
-      if (!this.o.activity) throw new UserError('BAD_INPUT', 'This bot does not watch whether VMs are in use, so it never asks about idle ones: there is nothing to keep.');
+      if (!this.options.activity) throw new UserError('BAD_INPUT', 'This bot does not watch whether VMs are in use, so it never asks about idle ones: there is nothing to keep.');
     } catch (error) {
-      this.o.store.audit({ ...entry, target: vmName ?? '-', result: error instanceof UserError ? error.code : 'INTERNAL' });
+      this.options.store.audit({ ...entry, target: vmName ?? '-', result: error instanceof UserError ? error.code : 'INTERNAL' });
       throw error;
     }
-    const store = this.o.activity;
+    const store = this.options.activity;
     const pool = this.service.pool(lease.pool);
-    this.o.store.transaction(() => {
+    this.options.store.transaction(() => {
       const record: LeaseActivity = store.leaseActivity(lease.id) ?? { leaseId: lease.id, pool: lease.pool, lastProbeAt: null, lastReport: null, lastError: null, idleSince: null, idleMs: 0, promptedAt: null, keptAt: null, grace: null };
       store.saveLeaseActivity({ ...record, keptAt: now });
       // A question not delivered yet is pointless now.
-      this.o.store.supersedeMessages(lease.id, 'idle', now);
-      this.o.store.audit({ ...entry, target: lease.vm.name, result: 'ok' });
+      this.options.store.supersedeMessages(lease.id, 'idle', now);
+      this.options.store.audit({ ...entry, target: lease.vm.name, result: 'ok' });
     });
     return { lease, quietForMs: rulesOf(pool).idleAfterMs };
   }
 
   /** What the latest probes say of these leases, by lease id (leases never probed are unknown). */
   leases(leases: readonly LeaseView[]): Map<string, LeaseActivityView> {
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     const out = new Map<string, LeaseActivityView>();
     for (const lease of leases) {
-      const record = this.o.activity?.leaseActivity(lease.id);
+      const record = this.options.activity?.leaseActivity(lease.id);
       const activity = currentActivity(record);
       out.set(lease.id, {
         activity,
@@ -84,8 +84,8 @@ export class ActivityActions {
 
   /** Per pool: its claimed VMs busy, in use, idle and unknown, and their idle time. */
   pools(): Map<string, PoolActivityView> {
-    const out = new Map<string, PoolActivityView>(this.o.pools.map((p) => [p.name, { busy: 0, inUse: 0, idle: 0, unknown: 0, idleMs: 0 }]));
-    const leases = this.o.store.activeLeases();
+    const out = new Map<string, PoolActivityView>(this.options.pools.map((p) => [p.name, { busy: 0, inUse: 0, idle: 0, unknown: 0, idleMs: 0 }]));
+    const leases = this.options.store.activeLeases();
     for (const [id, view] of this.leases(leases)) {
       const pool = out.get(leases.find((l) => l.id === id)!.pool);
       if (!pool) continue;

@@ -28,10 +28,10 @@ export interface AlertDeskOptions {
 export const RESOLVED_SHOWN = 10;
 
 export class AlertDesk {
-  constructor(private readonly o: AlertDeskOptions) {}
+  constructor(private readonly options: AlertDeskOptions) {}
 
   overview(): AlertOverview {
-    return { open: this.o.alerts.liveAlerts().filter((a) => a.status === 'open'), resolved: this.o.alerts.resolvedAlerts(RESOLVED_SHOWN), destinations: this.o.destinations() };
+    return { open: this.options.alerts.liveAlerts().filter((a) => a.status === 'open'), resolved: this.options.alerts.resolvedAlerts(RESOLVED_SHOWN), destinations: this.options.destinations() };
   }
 
   /**
@@ -48,9 +48,9 @@ export class AlertDesk {
       }
       throw new UserError('BAD_INPUT', `This chat (${origin.platform}) cannot be kept as a place for alerts.`, 'Say admin alerts here in the Teams channel that should get them.');
     }
-    const entry: AlertConversation = { platform: origin.platform, conversation: origin.place, setBy: who, setAt: this.o.clock.now() };
-    this.o.transaction(() => {
-      this.o.alerts.setAlertConversation(entry);
+    const entry: AlertConversation = { platform: origin.platform, conversation: origin.place, setBy: who, setAt: this.options.clock.now() };
+    this.options.transaction(() => {
+      this.options.alerts.setAlertConversation(entry);
       record({ platform: origin.platform });
     });
     return entry;

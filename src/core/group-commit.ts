@@ -45,9 +45,9 @@ export class GroupCommit {
   private readonly defer: (run: () => void) => void;
   private readonly maxGroup: number;
 
-  constructor(private readonly o: GroupCommitOptions) {
-    this.defer = o.defer ?? ((run) => setImmediate(run));
-    this.maxGroup = Math.max(1, o.maxGroup ?? 500);
+  constructor(private readonly options: GroupCommitOptions) {
+    this.defer = options.defer ?? ((run) => setImmediate(run));
+    this.maxGroup = Math.max(1, options.maxGroup ?? 500);
   }
 
   /** Units waiting for their group to run. */
@@ -77,10 +77,10 @@ export class GroupCommit {
   private commit(group: Unit[]): void {
     let settled: Settled[];
     try {
-      settled = this.o.transaction(() =>
+      settled = this.options.transaction(() =>
         group.map((unit) => {
           const s = attempt(unit.work);
-          if (this.o.inTransaction && !this.o.inTransaction()) throw new Error('the group transaction was rolled back');
+          if (this.options.inTransaction && !this.options.inTransaction()) throw new Error('the group transaction was rolled back');
           return s;
         }),
       );
@@ -88,10 +88,10 @@ export class GroupCommit {
       // The shared commit failed and kept nothing: each unit alone, as if there were no group.
       settled = group.map((unit) => attempt(unit.work));
       for (const [i, s] of settled.entries()) settle(group[i]!, s);
-      this.o.onGroup?.(1);
+      this.options.onGroup?.(1);
       return;
     }
-    this.o.onGroup?.(group.length);
+    this.options.onGroup?.(group.length);
     for (const [i, s] of settled.entries()) settle(group[i]!, s);
   }
 }

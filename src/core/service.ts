@@ -37,19 +37,19 @@ export class DaaasService {
   /** Claims arriving in the same moment, committed in one transaction (group-commit.ts). */
   private readonly claims: GroupCommit;
 
-  constructor(private readonly o: ServiceOptions) {
-    this.pools = new Map(o.pools.map((p) => [p.name, p]));
-    this.claims = new GroupCommit({ transaction: (fn) => o.store.transaction(fn), inTransaction: () => o.store.inTransaction() });
-    this.sizes = o.sizes ?? new PoolSizes(o.store, { ...DEFAULT_SIZE_SETTINGS, estimateMs: o.defaultReadyMs });
-    this.admin = new AdminActions(o, this);
-    this.activity = new ActivityActions(o, this);
-    this.alerts = o.alerts;
+  constructor(private readonly options: ServiceOptions) {
+    this.pools = new Map(options.pools.map((p) => [p.name, p]));
+    this.claims = new GroupCommit({ transaction: (fn) => options.store.transaction(fn), inTransaction: () => options.store.inTransaction() });
+    this.sizes = options.sizes ?? new PoolSizes(options.store, { ...DEFAULT_SIZE_SETTINGS, estimateMs: options.defaultReadyMs });
+    this.admin = new AdminActions(options, this);
+    this.activity = new ActivityActions(options, this);
+    this.alerts = options.alerts;
     this.waitlists = new Waitlists({
-      store: o.store,
-      clock: o.clock,
-      defaultReadyMs: o.defaultReadyMs,
-      maxConcurrentBoots: o.maxConcurrentBoots ?? 10,
-      ...(o.waitlistMetrics ? { metrics: o.waitlistMetrics } : {}),
+      store: options.store,
+      clock: options.clock,
+      defaultReadyMs: options.defaultReadyMs,
+      maxConcurrentBoots: options.maxConcurrentBoots ?? 10,
+      ...(options.waitlistMetrics ? { metrics: options.waitlistMetrics } : {}),
     });
   }
 
@@ -74,7 +74,7 @@ export class DaaasService {
    */
   claim(who: Principal, poolName: string, origin: Origin): ClaimResult {
     const pool = this.refusalAudited(who, 'claim', poolName, () => this.pool(poolName));
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     return this.audited(who, 'claim', pool.name, () => {
       if (who.directoryUnavailable) throw directoryUnavailableError();
       if (!mayClaim(who, pool)) {
@@ -84,11 +84,11 @@ export class DaaasService {
           `Ask ${pool.owner.name} (${pool.owner.contact}) for access.`,
         );
       }
-      const drained = this.o.store.poolControl(pool.name).drained;
+      const drained = this.options.store.poolControl(pool.name).drained;
       if (drained) {
         throw new UserError('POOL_CLOSED', `${pool.name} is closed for maintenance: ${drained.reason}.`, `Ask ${pool.owner.name} (${pool.owner.contact}).`);
       }
-      const setup = this.o.store.userSetupFailures(who.account);
+      const setup = this.options.store.userSetupFailures(who.account);
       if (setup && setup.retryAt > now) {
         throw new UserError(
           'SETUP_BACKOFF',
@@ -98,14 +98,14 @@ export class DaaasService {
       }
       const held = this.waitlists.takeHold(who, pool, now);
       if (held) {
-        this.o.onChange(held.user);
+        this.options.onChange(held.user);
         return { lease: held };
       }
       // First come, first served: while others wait without a VM, a newcomer queues behind them.
       const queues = this.waitlists.queues(pool);
       const outcome = queues && this.waitlists.othersWaiting(pool, who)
-        ? ({ ok: false, reason: 'pool-empty', held: this.o.store.activeLeases({ user: who.account, pool: pool.name }).length } as const)
-        : this.o.store.claim({
+        ? ({ ok: false, reason: 'pool-empty', held: this.options.store.activeLeases({ user: who.account, pool: pool.name }).length } as const)
+        : this.options.store.claim({
             pool: pool.name,
             user: who.account,
             platform: origin.platform,
@@ -116,24 +116,24 @@ export class DaaasService {
           });
       if (outcome.ok) {
         // Served at once: a place the user still had in the queue is no longer needed.
-        this.o.store.leaveQueue(pool.name, who.account);
+        this.options.store.leaveQueue(pool.name, who.account);
         this.waitlists.servedAtOnce(pool);
-        this.o.onChange(outcome.lease.user);
+        this.options.onChange(outcome.lease.user);
         return { lease: outcome.lease };
       }
       if (outcome.reason === 'lease-limit') {
-        const held = this.o.store.activeLeases({ user: who.account, pool: pool.name }).map((l) => l.vm.name);
+        const held = this.options.store.activeLeases({ user: who.account, pool: pool.name }).map((l) => l.vm.name);
         throw new UserError(
           'LEASE_LIMIT',
           `You already hold ${held.join(', ')} from ${pool.name}; the pool allows ${pool.maxLeasesPerUser} per person.`,
           `Use it, extend it, or release it first: release ${held[0] ?? ''}`.trim(),
         );
       }
-      const empty = emptyPoolError({ pool, vms: this.o.store.listVms({ pool: pool.name }), status: this.o.cloudStatus(), typicalMs: this.typicalReadyMs(pool), circuit: this.circuit(pool.name), now });
+      const empty = emptyPoolError({ pool, vms: this.options.store.listVms({ pool: pool.name }), status: this.options.cloudStatus(), typicalMs: this.typicalReadyMs(pool), circuit: this.circuit(pool.name), now });
       // A failing pool or a silent cloud makes no VM: say so rather than promise a place.
       if (!queues || empty.code !== 'POOL_EMPTY') throw empty;
       const queued = this.waitlists.join(who, pool, origin, now);
-      this.o.onChange(who.account);
+      this.options.onChange(who.account);
       return { queued };
     }, (result) => (result.queued ? 'QUEUED' : 'ok')); // 'ok' is a claim that got a VM; one that queued is audited as such
   }
@@ -143,14 +143,14 @@ export class DaaasService {
     const pool = poolName === undefined ? undefined : this.refusalAudited(who, 'leave', poolName, () => this.pool(poolName));
     return this.audited(who, 'leave', pool?.name ?? '-', () => {
       const left = this.waitlists.leave(who, pool);
-      this.o.onChange(who.account);
+      this.options.onChange(who.account);
       return left;
     });
   }
 
   /** How many wait in the pool's queue (those offered a held VM included). */
   queueLength(poolName: string): number {
-    return this.o.store.queuedCount(this.pool(poolName).name);
+    return this.options.store.queuedCount(this.pool(poolName).name);
   }
 
   /** The user's places in queues, with their true positions. */
@@ -175,13 +175,13 @@ export class DaaasService {
   /** The configured pool of a lease; refused when it was removed from the configuration. */
   livePool(lease: LeaseView): PoolSpec {
     const pool = this.pools.get(lease.pool);
-    if (!pool) throw poolRetiredError(lease, this.o.clock.now());
+    if (!pool) throw poolRetiredError(lease, this.options.clock.now());
     return pool;
   }
 
   /** The user's own VMs, soonest expiry first. */
   leasesOf(who: Principal): LeaseView[] {
-    return this.o.store.activeLeases({ user: who.account });
+    return this.options.store.activeLeases({ user: who.account });
   }
 
   /** Finds the lease a command means: the named VM, or the user's only one. */
@@ -192,8 +192,8 @@ export class DaaasService {
       if (mine.length === 0) throw new UserError('NO_LEASE', 'You have no VM at the moment.', 'Claim one with: claim <pool>  (see: pools)');
       throw new UserError('AMBIGUOUS_VM', `You have ${mine.length} VMs: ${mine.map((l) => l.vm.name).join(', ')}. Which one?`, `Say: ${verb} ${mine[0]!.vm.name}`);
     }
-    const vm = this.o.store.findVmByName(vmName.toLowerCase());
-    const lease = vm && this.o.store.activeLeases({ pool: vm.pool }).find((l) => l.vmId === vm.id);
+    const vm = this.options.store.findVmByName(vmName.toLowerCase());
+    const lease = vm && this.options.store.activeLeases({ pool: vm.pool }).find((l) => l.vmId === vm.id);
     if (!lease) {
       throw new UserError('UNKNOWN_VM', `No VM called "${vmName}" is claimed at the moment.`, 'Your VMs are listed by: status');
     }
@@ -211,17 +211,17 @@ export class DaaasService {
       if (lease.extensionsUsed >= pool.maxExtensions) {
         throw new UserError(
           'EXTENSION_LIMIT',
-          `${lease.extensionsUsed === 0 ? `${lease.vm.name} cannot be extended: pool ${pool.name} allows no extensions.` : `${lease.vm.name} has been extended ${timesWord(lease.extensionsUsed)}, the most pool ${pool.name} allows.`} It will be torn down in ${formatDuration(lease.expiresAt - this.o.clock.now())}.`,
+          `${lease.extensionsUsed === 0 ? `${lease.vm.name} cannot be extended: pool ${pool.name} allows no extensions.` : `${lease.vm.name} has been extended ${timesWord(lease.extensionsUsed)}, the most pool ${pool.name} allows.`} It will be torn down in ${formatDuration(lease.expiresAt - this.options.clock.now())}.`,
           'Save your work to your home directory: it is kept when the VM goes.',
         );
       }
       // While others wait for the pool: extensions as usual, once more, or none (extendWhileQueued).
       this.waitlists.checkExtension(lease, pool);
-      if (!this.o.store.extendLease(lease.id, lease.expiresAt + pool.extensionStepMs, lease.extensionsUsed)) {
+      if (!this.options.store.extendLease(lease.id, lease.expiresAt + pool.extensionStepMs, lease.extensionsUsed)) {
         throw new UserError('NO_LEASE', `${lease.vm.name} changed while extending it (released or expired just now).`, 'Check with: status');
       }
-      this.o.onChange(lease.user);
-      return this.o.store.getLease(lease.id)!;
+      this.options.onChange(lease.user);
+      return this.options.store.getLease(lease.id)!;
     });
   }
 
@@ -233,19 +233,19 @@ export class DaaasService {
     const lease = this.refusalAudited(who, 'release', vmName ?? '-', () => this.target(who, vmName, 'release'));
     if (!confirmed) return { lease, released: false };
     this.audited(who, 'release', lease.vm.name, () => {
-      if (!this.o.store.endLease(lease.id, 'released', this.o.clock.now())) {
+      if (!this.options.store.endLease(lease.id, 'released', this.options.clock.now())) {
         throw new UserError('NO_LEASE', `${lease.vm.name} is no longer yours (released or expired already).`, 'Check with: status');
       }
-      this.o.onChange(lease.user);
+      this.options.onChange(lease.user);
     });
     return { lease, released: true };
   }
 
   overview(who: Principal): PoolOverview[] {
     const counts = this.countAll();
-    const controls = new Map(this.o.store.poolControls().map((c) => [c.pool, c]));
-    const now = this.o.clock.now();
-    return this.o.pools.map((pool) => {
+    const controls = new Map(this.options.store.poolControls().map((c) => [c.pool, c]));
+    const now = this.options.clock.now();
+    return this.options.pools.map((pool) => {
       const control = controls.get(pool.name) ?? { pool: pool.name, size: null, drained: null, paused: null };
       const sizeWhy = this.sizes.at(pool, control, now);
       return { pool, counts: counts.get(pool.name)!, mayClaim: mayClaim(who, pool), control, size: sizeWhy.size, sizeWhy };
@@ -255,8 +255,8 @@ export class DaaasService {
   /** Admin commands are audited whatever they do, and so are attempts by non-admins. */
   auditAdminCommand(audit: AdminCommandAudit, result: string, detail?: Record<string, unknown>): void {
     const details = { ...(audit.reason !== null ? { reason: audit.reason } : {}), ...detail };
-    this.o.store.audit({
-      at: this.o.clock.now(),
+    this.options.store.audit({
+      at: this.options.clock.now(),
       actor: audit.who.account,
       action: audit.command,
       target: audit.target,
@@ -268,40 +268,40 @@ export class DaaasService {
 
   /** The pool's circuit breaker now. */
   circuit(poolName: string): Circuit {
-    if (!this.o.circuit) return { state: 'closed' };
-    return circuitOf(this.o.store.poolHealth(poolName), this.o.clock.now(), this.o.circuit);
+    if (!this.options.circuit) return { state: 'closed' };
+    return circuitOf(this.options.store.poolHealth(poolName), this.options.clock.now(), this.options.circuit);
   }
 
   cloudStatus(): CloudStatus {
-    return this.o.cloudStatus();
+    return this.options.cloudStatus();
   }
 
   metrics(): MetricsSummary {
-    return this.o.metrics?.() ?? { claimLatencyMs: null, emptyMs: new Map() };
+    return this.options.metrics?.() ?? { claimLatencyMs: null, emptyMs: new Map() };
   }
 
   /** For admins: a VM (deleted ones too) and the end of its last provisioning run's log. */
   async provisioningLog(vmName: string, maxLines = 40): Promise<{ vm: Vm; log: RunLog | undefined }> {
-    const vm = this.o.store.findVmByName(vmName.toLowerCase());
+    const vm = this.options.store.findVmByName(vmName.toLowerCase());
     if (!vm) {
-      const known = this.o.store.listVms().map((v) => v.name);
+      const known = this.options.store.listVms().map((v) => v.name);
       const close = suggest(vmName, known);
       throw new UserError('UNKNOWN_VM', `There is no VM called "${vmName}".`, close ? `Did you mean ${close}?` : 'admin pools lists the pools; status lists your own VMs.');
     }
-    return { vm, log: await this.o.runLog?.(vm.name, maxLines) };
+    return { vm, log: await this.options.runLog?.(vm.name, maxLines) };
   }
 
   /** Median creation-to-ready time of the pool's recent VMs, or the configured estimate. */
   typicalReadyMs(pool: PoolSpec): number {
-    const recent = this.o.store.recentReadyTimesMs(pool.name, 9).sort((a, b) => a - b);
-    return recent.length ? recent[Math.floor(recent.length / 2)]! : this.o.defaultReadyMs;
+    const recent = this.options.store.recentReadyTimesMs(pool.name, 9).sort((a, b) => a - b);
+    return recent.length ? recent[Math.floor(recent.length / 2)]! : this.options.defaultReadyMs;
   }
 
   countAll(): Map<string, PoolCounts> {
     const counts = new Map<string, PoolCounts>(
-      this.o.pools.map((p) => [p.name, { ready: 0, booting: 0, provisioning: 0, claimed: 0, releasing: 0, failed: 0, total: 0 }]),
+      this.options.pools.map((p) => [p.name, { ready: 0, booting: 0, provisioning: 0, claimed: 0, releasing: 0, failed: 0, total: 0 }]),
     );
-    for (const vm of this.o.store.listVms()) {
+    for (const vm of this.options.store.listVms()) {
       const c = counts.get(vm.pool);
       if (!c || vm.state === 'deleted') continue;
       c[vm.state as Exclude<VmState, 'deleted'>]++;
@@ -315,23 +315,23 @@ export class DaaasService {
     try {
       return fn();
     } catch (error) {
-      this.o.store.audit({ at: this.o.clock.now(), actor: who.account, action, target, result: error instanceof UserError ? error.code : 'INTERNAL' });
+      this.options.store.audit({ at: this.options.clock.now(), actor: who.account, action, target, result: error instanceof UserError ? error.code : 'INTERNAL' });
       throw error;
     }
   }
 
   /** Runs a use case and writes its outcome, success or refusal, to the audit trail. */
   private audited<T>(who: Principal, action: string, target: string, fn: () => T, resultOf: (result: T) => string = () => 'ok'): T {
-    const entry = { at: this.o.clock.now(), actor: who.account, action, target };
+    const entry = { at: this.options.clock.now(), actor: who.account, action, target };
     try {
       // The audit record commits with the change it describes, or not at all.
-      return this.o.store.transaction(() => {
+      return this.options.store.transaction(() => {
         const result = fn();
-        this.o.store.audit({ ...entry, result: resultOf(result) });
+        this.options.store.audit({ ...entry, result: resultOf(result) });
         return result;
       });
     } catch (error) {
-      this.o.store.audit({ ...entry, result: error instanceof UserError ? error.code : 'INTERNAL' });
+      this.options.store.audit({ ...entry, result: error instanceof UserError ? error.code : 'INTERNAL' });
       throw error;
     }
   }

@@ -73,25 +73,25 @@ export class ActivityMonitor implements LeaseActivityHooks {
   /** Aborted by stop(): probes in flight end at once (their VMs' activity stays as last seen). */
   private halt = new AbortController();
 
-  constructor(private readonly o: ActivityMonitorOptions) {
-    this.pools = new Map(o.pools.map((p) => [p.name, p]));
-    this.random = o.random ?? Math.random;
+  constructor(private readonly options: ActivityMonitorOptions) {
+    this.pools = new Map(options.pools.map((p) => [p.name, p]));
+    this.random = options.random ?? Math.random;
   }
 
   /** Probes the leases that are due now; resolves when they are done. Returns how many. */
   async runDue(): Promise<number> {
-    const now = this.o.clock.now();
-    const leases = this.o.store.activeLeases();
+    const now = this.options.clock.now();
+    const leases = this.options.store.activeLeases();
     const live = new Set(leases.map((l) => l.id));
     for (const id of this.nextAt.keys()) if (!live.has(id)) this.nextAt.delete(id);
     const due = leases.filter((lease) => this.dueAt(lease) <= now);
-    await runLimited(due, this.o.settings.concurrency, (lease) => this.probeAndRecord(lease));
+    await runLimited(due, this.options.settings.concurrency, (lease) => this.probeAndRecord(lease));
     return due.length;
   }
 
   /** When the next lease is due for a probe, or null with none claimed. */
   nextDueAt(): number | null {
-    const times = this.o.store.activeLeases().map((l) => this.dueAt(l));
+    const times = this.options.store.activeLeases().map((l) => this.dueAt(l));
     return times.length ? Math.min(...times) : null;
   }
 
@@ -115,35 +115,35 @@ export class ActivityMonitor implements LeaseActivityHooks {
       const last = Math.min(...pool.remindBeforeMs, Number.POSITIVE_INFINITY);
       const moment = now >= lease.expiresAt ? lease.expiresAt : Number.isFinite(last) && now >= lease.expiresAt - last ? lease.expiresAt - last : null;
       if (moment === null) return false;
-      const lastProbeAt = this.o.activity.leaseActivity(lease.id)?.lastProbeAt ?? null;
-      return lastProbeAt === null || lastProbeAt < moment - this.o.settings.freshMs;
+      const lastProbeAt = this.options.activity.leaseActivity(lease.id)?.lastProbeAt ?? null;
+      return lastProbeAt === null || lastProbeAt < moment - this.options.settings.freshMs;
     });
-    await runLimited(stale, this.o.settings.concurrency, (lease) => this.probeAndRecord(lease));
+    await runLimited(stale, this.options.settings.concurrency, (lease) => this.probeAndRecord(lease));
   }
 
   atExpiry(lease: LeaseView, now: number): { graceUntil: number } | { job: string | null } {
     const pool = this.pools.get(lease.pool);
     if (!pool) return { job: null };
-    const record = this.o.activity.leaseActivity(lease.id);
-    const waiting = this.o.waiting(lease.pool);
+    const record = this.options.activity.leaseActivity(lease.id);
+    const waiting = this.options.waiting(lease.pool);
     const decision: GraceDecision = graceAtExpiry(lease, record, rulesOf(pool), waiting, now);
     if (!decision.grant) {
       if (decision.reason !== 'not-busy' && decision.reason !== 'unknown') {
-        this.o.store.audit({ at: now, actor: SCHEDULER_ACTOR, action: 'grace', target: lease.vm.name, result: decision.reason, detail: { user: lease.user, job: decision.job, waiting } });
+        this.options.store.audit({ at: now, actor: SCHEDULER_ACTOR, action: 'grace', target: lease.vm.name, result: decision.reason, detail: { user: lease.user, job: decision.job, waiting } });
       }
       return { job: decision.job };
     }
-    const { store } = this.o;
+    const { store } = this.options;
     // Stages already due for the new expiry are recorded as done: the grace message says it all.
     for (const beforeMs of pool.remindBeforeMs) if (decision.until - beforeMs <= now) store.recordReminder(lease.id, beforeMs, decision.until, 'superseded', now);
     if (!store.extendLease(lease.id, decision.until, lease.extensionsUsed, false)) return { job: decision.job };
-    this.o.activity.saveLeaseActivity({ ...(record ?? emptyActivity(lease)), grace: { at: now, until: decision.until, job: decision.job } });
+    this.options.activity.saveLeaseActivity({ ...(record ?? emptyActivity(lease)), grace: { at: now, until: decision.until, job: decision.job } });
     store.audit({ at: now, actor: SCHEDULER_ACTOR, action: 'grace', target: lease.vm.name, result: 'ok', detail: { user: lease.user, job: decision.job, until: decision.until } });
     this.queue({ ...this.notice('grace', lease, graceMessage(lease, decision.job, decision.until), now), key: messageKey('grace', lease.id) });
-    this.o.metrics?.activity?.({ kind: 'grace', pool: lease.pool });
-    this.o.log.info({ vm: lease.vm.name, user: lease.user, job: decision.job, until: decision.until }, 'teardown postponed once: a job is running');
+    this.options.metrics?.activity?.({ kind: 'grace', pool: lease.pool });
+    this.options.log.info({ vm: lease.vm.name, user: lease.user, job: decision.job, until: decision.until }, 'teardown postponed once: a job is running');
     // The expiry moved: a lease change (told after the tick's transaction, as the scheduler's others are).
-    const onChange = this.o.onChange;
+    const onChange = this.options.onChange;
     if (onChange) queueMicrotask(() => onChange(lease.user));
     return { graceUntil: decision.until };
   }
@@ -151,7 +151,7 @@ export class ActivityMonitor implements LeaseActivityHooks {
   reminder(lease: LeaseView, beforeMs: number, body: Reply): Reply {
     const pool = this.pools.get(lease.pool);
     if (!pool || beforeMs !== Math.min(...pool.remindBeforeMs)) return body;
-    const record = this.o.activity.leaseActivity(lease.id);
+    const record = this.options.activity.leaseActivity(lease.id);
     const state = currentActivity(record);
     const job = state === 'busy' ? describeJob(record!.lastReport!) : null;
     return withNote(body, activityNote(job, unsavedWork(record?.lastReport?.files), state === 'unknown'));
@@ -160,21 +160,21 @@ export class ActivityMonitor implements LeaseActivityHooks {
   /** Runs one probe, bounded by the timeout; a failure or timeout is an unknown result. */
   async probeLease(lease: LeaseView): Promise<ProbeResult> {
     const pool = this.pools.get(lease.pool);
-    const at = this.o.clock.now();
+    const at = this.options.clock.now();
     if (!pool) return { ok: false, at, error: `pool ${lease.pool} is not configured` };
     const abort = new AbortController();
     if (this.halt.signal.aborted) return { ok: false, at, error: 'the bot is stopping' };
     const onHalt = () => abort.abort(this.halt.signal.reason);
     this.halt.signal.addEventListener('abort', onHalt, { once: true });
     const timer = new AbortController();
-    const timeout = this.o.clock.sleep(this.o.settings.timeoutMs, timer.signal).then(
+    const timeout = this.options.clock.sleep(this.options.settings.timeoutMs, timer.signal).then(
       () => {
         abort.abort(new Error('timed out'));
-        return { ok: false as const, at, error: `no answer within ${formatDuration(this.o.settings.timeoutMs)}` };
+        return { ok: false as const, at, error: `no answer within ${formatDuration(this.options.settings.timeoutMs)}` };
       },
       () => undefined,
     );
-    const probe = this.o.probe.probe({ lease, pool, paths: this.o.settings.paths, signal: abort.signal }).then(
+    const probe = this.options.probe.probe({ lease, pool, paths: this.options.settings.paths, signal: abort.signal }).then(
       (report): ProbeResult => ({ ok: true, report }),
       (error): ProbeResult => ({ ok: false, at, error: errorMessage(error) }),
     );
@@ -191,22 +191,22 @@ export class ActivityMonitor implements LeaseActivityHooks {
     const result = await this.probeLease(lease);
     // Stopped mid-probe: nothing was learnt, so nothing is recorded (an idle run is not broken).
     if (this.halt.signal.aborted) return;
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     this.nextAt.set(lease.id, now + this.jittered());
     if (!result.ok) {
-      this.o.metrics?.activity?.({ kind: 'probe-failed', pool: lease.pool });
-      this.o.log.warn({ vm: lease.vm.name, error: result.error }, 'activity probe failed: the VM’s activity is unknown');
+      this.options.metrics?.activity?.({ kind: 'probe-failed', pool: lease.pool });
+      this.options.log.warn({ vm: lease.vm.name, error: result.error }, 'activity probe failed: the VM’s activity is unknown');
     }
     try {
       this.record(lease, result, now);
     } catch (error) {
-      this.o.log.error({ err: error, vm: lease.vm.name }, 'recording a probe failed');
+      this.options.log.error({ err: error, vm: lease.vm.name }, 'recording a probe failed');
     }
   }
 
   /** One transaction: the probe's result, and the prompt or release it leads to with its message. */
   private record(lease: LeaseView, result: ProbeResult, now: number): void {
-    const { store, activity } = this.o;
+    const { store, activity } = this.options;
     const pool = this.pools.get(lease.pool);
     if (!pool) return;
     let released = false;
@@ -214,23 +214,23 @@ export class ActivityMonitor implements LeaseActivityHooks {
       const current = store.getLease(lease.id);
       if (!current || current.endedAt !== null) return;
       const { record, idleAddedMs } = afterProbe(activity.leaseActivity(lease.id) ?? emptyActivity(current), result, now);
-      if (idleAddedMs > 0) this.o.metrics?.activity?.({ kind: 'idle-time', pool: lease.pool, ms: idleAddedMs });
-      const waiting = this.o.waiting(lease.pool);
+      if (idleAddedMs > 0) this.options.metrics?.activity?.({ kind: 'idle-time', pool: lease.pool, ms: idleAddedMs });
+      const waiting = this.options.waiting(lease.pool);
       const step = idleStep(record, rulesOf(pool), waiting, now);
       let next: LeaseActivity = record;
       if (step?.kind === 'prompt') {
         next = { ...record, promptedAt: now };
         this.queue({ ...this.notice('idle', current, idlePromptMessage(current, step.idleMs), now), key: messageKey('idle', current.id, String(now)), replacesPending: true });
-        this.o.metrics?.activity?.({ kind: 'idle-prompt', pool: lease.pool });
+        this.options.metrics?.activity?.({ kind: 'idle-prompt', pool: lease.pool });
       } else if (step?.kind === 'release' && store.endLease(current.id, 'idle', now)) {
         released = true;
         store.audit({ at: now, actor: SCHEDULER_ACTOR, action: 'idle-release', target: current.vm.name, result: 'ok', detail: { user: current.user, idleMs: step.idleMs, waiting } });
         this.queue(noticeFor('teardown', current, idleReleasedMessage(current, step.idleMs, waiting), now));
-        this.o.metrics?.activity?.({ kind: 'idle-release', pool: lease.pool });
+        this.options.metrics?.activity?.({ kind: 'idle-release', pool: lease.pool });
       }
       activity.saveLeaseActivity(next);
     });
-    if (released) this.o.onChange?.(lease.user);
+    if (released) this.options.onChange?.(lease.user);
   }
 
   private notice(kind: 'idle' | 'grace', lease: LeaseView, body: Reply, now: number): OutboxMessage {
@@ -238,22 +238,22 @@ export class ActivityMonitor implements LeaseActivityHooks {
   }
 
   private queue(message: OutboxMessage): void {
-    if (this.o.store.enqueueMessage(message)) this.o.onMessageQueued?.();
+    if (this.options.store.enqueueMessage(message)) this.options.onMessageQueued?.();
   }
 
   /** A lease not probed yet is due at a random point of its first period, so probes spread out. */
   private dueAt(lease: LeaseView): number {
     let at = this.nextAt.get(lease.id);
     if (at === undefined) {
-      const last = this.o.activity.leaseActivity(lease.id)?.lastProbeAt;
-      at = last != null ? last + this.jittered() : Math.max(lease.claimedAt, this.o.clock.now()) + Math.floor(this.random() * this.o.settings.everyMs);
+      const last = this.options.activity.leaseActivity(lease.id)?.lastProbeAt;
+      at = last != null ? last + this.jittered() : Math.max(lease.claimedAt, this.options.clock.now()) + Math.floor(this.random() * this.options.settings.everyMs);
       this.nextAt.set(lease.id, at);
     }
     return at;
   }
 
   private jittered(): number {
-    const { everyMs, jitter } = this.o.settings;
+    const { everyMs, jitter } = this.options.settings;
     return Math.round(everyMs * (1 + jitter * (2 * this.random() - 1)));
   }
 
@@ -262,15 +262,15 @@ export class ActivityMonitor implements LeaseActivityHooks {
       try {
         await this.runDue();
       } catch (error) {
-        this.o.log.error({ err: error }, 'activity probes failed; trying again later');
+        this.options.log.error({ err: error }, 'activity probes failed; trying again later');
       }
       const next = this.nextDueAt();
-      const wait = Math.min(this.o.settings.everyMs, Math.max(1_000, (next ?? Number.POSITIVE_INFINITY) - this.o.clock.now()));
+      const wait = Math.min(this.options.settings.everyMs, Math.max(1_000, (next ?? Number.POSITIVE_INFINITY) - this.options.clock.now()));
       if (this.stopped) break;
       const timer = new AbortController();
       this.timer = timer;
       try {
-        await this.o.clock.sleep(wait, timer.signal);
+        await this.options.clock.sleep(wait, timer.signal);
       } catch {
         break;
       }

@@ -25,14 +25,14 @@ export interface AlertDestinationOptions {
  * the terminal's admin. A platform that is not running gets nothing (it could never deliver).
  */
 export class AlertDestinations {
-  constructor(private readonly o: AlertDestinationOptions) {}
+  constructor(private readonly options: AlertDestinationOptions) {}
 
   recipients(): Recipient[] {
-    const running = new Set(this.o.platforms());
+    const running = new Set(this.options.platforms());
     const to: Recipient[] = [];
-    if (this.o.settings.slackChannel && running.has(SLACK)) to.push({ platform: SLACK, user: ALERTS_RECIPIENT, conversation: this.o.settings.slackChannel });
-    for (const kept of this.o.alerts.alertConversations()) if (running.has(kept.platform)) to.push({ platform: kept.platform, user: ALERTS_RECIPIENT, conversation: kept.conversation });
-    if (this.o.settings.directToAdmins) {
+    if (this.options.settings.slackChannel && running.has(SLACK)) to.push({ platform: SLACK, user: ALERTS_RECIPIENT, conversation: this.options.settings.slackChannel });
+    for (const kept of this.options.alerts.alertConversations()) if (running.has(kept.platform)) to.push({ platform: kept.platform, user: ALERTS_RECIPIENT, conversation: kept.conversation });
+    if (this.options.settings.directToAdmins) {
       for (const platform of running) if (platform !== TERMINAL) for (const admin of this.namedAdmins()) to.push({ platform, user: admin, conversation: '' });
     }
     if (running.has(TERMINAL)) for (const account of this.terminalAdmins()) to.push({ platform: TERMINAL, user: account, conversation: TERMINAL });
@@ -41,25 +41,25 @@ export class AlertDestinations {
 
   /** The same, in words, for `admin alerts` (a configured destination that is not running is said so). */
   describe(): string[] {
-    const running = new Set(this.o.platforms());
+    const running = new Set(this.options.platforms());
     const words: string[] = [];
     const down = (platform: string) => (running.has(platform) ? '' : ` (${platform} is not running)`);
-    if (this.o.settings.slackChannel) words.push(`the Slack channel ${this.o.settings.slackChannel}${down(SLACK)}`);
-    for (const kept of this.o.alerts.alertConversations()) {
+    if (this.options.settings.slackChannel) words.push(`the Slack channel ${this.options.settings.slackChannel}${down(SLACK)}`);
+    for (const kept of this.options.alerts.alertConversations()) {
       words.push(`the ${kept.platform} conversation set by ${kept.setBy} on ${new Date(kept.setAt).toISOString().slice(0, 16).replace('T', ' ')} UTC${down(kept.platform)}`);
     }
     const platforms = [...running].filter((p) => p !== TERMINAL);
     const admins = this.namedAdmins();
-    if (this.o.settings.directToAdmins && admins.length > 0 && platforms.length > 0) words.push(`a direct message to each admin (${admins.join(', ')}) on ${platforms.join(', ')}`);
+    if (this.options.settings.directToAdmins && admins.length > 0 && platforms.length > 0) words.push(`a direct message to each admin (${admins.join(', ')}) on ${platforms.join(', ')}`);
     if (running.has(TERMINAL) && this.terminalAdmins().length > 0) words.push('the terminal');
     return words;
   }
 
   private namedAdmins(): string[] {
-    return this.o.admins.filter((a) => !a.startsWith('ldap:'));
+    return this.options.admins.filter((a) => !a.startsWith('ldap:'));
   }
 
   private terminalAdmins(): string[] {
-    return [...this.o.localAccounts].filter((a) => this.o.localUserIsAdmin || this.o.admins.includes(a));
+    return [...this.options.localAccounts].filter((a) => this.options.localUserIsAdmin || this.options.admins.includes(a));
   }
 }

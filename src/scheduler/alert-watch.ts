@@ -35,31 +35,31 @@ export interface AlertWatchOptions {
  * Everything it knows is in the store, so open alerts survive a restart and are not raised again.
  */
 export class AlertWatch {
-  constructor(private readonly o: AlertWatchOptions) {}
+  constructor(private readonly options: AlertWatchOptions) {}
 
   check(): AlertDecision[] {
-    const now = this.o.clock.now();
-    const { alerts, settings } = this.o;
+    const now = this.options.clock.now();
+    const { alerts, settings } = this.options;
     const live = alerts.liveAlerts();
     // A claim refused since the oldest pool-empty condition began (or within emptyFor) is someone asking.
     const askedSince = Math.min(now - holdMs('pool-empty', settings), ...live.filter((a) => a.kind === 'pool-empty').map((a) => a.since));
     const observations = observeAlerts({
-      store: this.o.store,
+      store: this.options.store,
       alerts,
-      pools: this.o.pools,
-      circuit: this.o.circuit,
-      cloud: this.o.cloud(),
-      ...(this.o.queuedCount ? { queuedCount: this.o.queuedCount } : {}),
+      pools: this.options.pools,
+      circuit: this.options.circuit,
+      cloud: this.options.cloud(),
+      ...(this.options.queuedCount ? { queuedCount: this.options.queuedCount } : {}),
       askedSince,
       now,
     });
     const decisions = evaluateAlerts(live, observations, now, settings);
     if (decisions.length === 0) return decisions;
     let queued = 0;
-    this.o.store.transaction(() => {
-      const to = this.o.recipients();
+    this.options.store.transaction(() => {
+      const to = this.options.recipients();
       const send = (alert: Alert, stage: AlertStage) => {
-        for (const recipient of to) if (this.o.store.enqueueMessage(alertMessageFor(alert, stage, recipient, now))) queued++;
+        for (const recipient of to) if (this.options.store.enqueueMessage(alertMessageFor(alert, stage, recipient, now))) queued++;
       };
       for (const d of decisions) {
         switch (d.type) {
@@ -71,7 +71,7 @@ export class AlertWatch {
             const alert = d.alert.id === 0 ? alerts.addAlert({ ...d.alert, ...fields }) : { ...d.alert, ...fields };
             if (d.alert.id !== 0) alerts.saveAlert(alert);
             send(alert, { stage: 'raised' });
-            this.o.log.warn({ alert: alert.id, kind: alert.kind, pool: alert.pool || undefined, subject: alert.subject || undefined, recipients: to.length }, `alert raised: ${alert.detail}`);
+            this.options.log.warn({ alert: alert.id, kind: alert.kind, pool: alert.pool || undefined, subject: alert.subject || undefined, recipients: to.length }, `alert raised: ${alert.detail}`);
             break;
           }
           case 'repeat': {
@@ -84,7 +84,7 @@ export class AlertWatch {
             const alert = { ...d.alert, status: 'resolved' as const, resolvedAt: now };
             alerts.saveAlert(alert);
             send(alert, { stage: 'resolved', lastedMs: d.lastedMs });
-            this.o.log.info({ alert: alert.id, kind: alert.kind, pool: alert.pool || undefined, lastedMs: d.lastedMs }, 'alert resolved');
+            this.options.log.info({ alert: alert.id, kind: alert.kind, pool: alert.pool || undefined, lastedMs: d.lastedMs }, 'alert resolved');
             break;
           }
           case 'forget':
@@ -94,7 +94,7 @@ export class AlertWatch {
       }
       alerts.pruneAlerts(now - KEEP_RESOLVED_MS);
     });
-    if (queued > 0) this.o.onMessageQueued?.();
+    if (queued > 0) this.options.onMessageQueued?.();
     return decisions;
   }
 }

@@ -36,14 +36,14 @@ export interface ServeReport {
  * a restart finds every hold exactly as it was promised.
  */
 export class WaitlistKeeper {
-  constructor(private readonly o: WaitlistKeeperOptions) {}
+  constructor(private readonly options: WaitlistKeeperOptions) {}
 
   /** Serves every pool with a queue: called by each tick and whenever a VM gets ready. */
   serve(now: number): ServeReport {
     const report: ServeReport = { offered: 0, assigned: 0, lapsed: 0, nextLapseAt: null };
     this.dropRetiredQueues(now);
-    for (const pool of this.o.pools.values()) {
-      if (!queueSettings(pool).queue && this.o.store.queuedCount(pool.name) === 0) continue;
+    for (const pool of this.options.pools.values()) {
+      if (!queueSettings(pool).queue && this.options.store.queuedCount(pool.name) === 0) continue;
       const one = this.servePool(pool.name, now);
       report.offered += one.offered;
       report.assigned += one.assigned;
@@ -54,8 +54,8 @@ export class WaitlistKeeper {
   }
 
   servePool(poolName: string, now: number): ServeReport {
-    const { store } = this.o;
-    const pool = this.o.pools.get(poolName);
+    const { store } = this.options;
+    const pool = this.options.pools.get(poolName);
     const report: ServeReport = { offered: 0, assigned: 0, lapsed: 0, nextLapseAt: null };
     if (!pool) return report;
     const settings = queueSettings(pool);
@@ -68,7 +68,7 @@ export class WaitlistKeeper {
         } else if (store.getVm(entry.hold.vmId)?.state !== 'ready') {
           // The VM failed or was taken away while held: the entry keeps its place for the next one.
           store.dropHold(entry.id);
-          this.o.log.warn({ pool: pool.name, user: entry.user, vm: entry.hold.vmId }, 'a held VM is no longer ready; its hold is dropped');
+          this.options.log.warn({ pool: pool.name, user: entry.user, vm: entry.hold.vmId }, 'a held VM is no longer ready; its hold is dropped');
         }
       }
       const free = store.unheldReadyVms(pool.name);
@@ -91,14 +91,14 @@ export class WaitlistKeeper {
           const lease = store.getLease(leaseId)!;
           store.audit({ at: now, actor: SCHEDULER_ACTOR, action: 'claim', target: pool.name, result: 'ok', detail: { user: entry.user, vm: vmName, from: 'queue', waitedMs: now - entry.joinedAt } });
           this.message(entry, `queue-served:${leaseId}`, autoAssignedMessage(lease, pool, now), now, now + DELIVER_WITHIN_MS, leaseId);
-          this.o.leaseChanged?.(entry.user);
-          this.o.metrics.claimServed?.(pool.name, now - entry.joinedAt);
+          this.options.leaseChanged?.(entry.user);
+          this.options.metrics.claimServed?.(pool.name, now - entry.joinedAt);
           report.assigned++;
           continue;
         }
         this.message(entry, `hold:${entry.id}:${vmId}`, holdOfferMessage(pool, vmName, until), now, until);
-        this.o.metrics.hold?.(pool.name, 'offered');
-        this.o.log.info({ pool: pool.name, user: entry.user, vm: vmName, until }, 'a ready VM is held for the first in line');
+        this.options.metrics.hold?.(pool.name, 'offered');
+        this.options.log.info({ pool: pool.name, user: entry.user, vm: vmName, until }, 'a ready VM is held for the first in line');
         report.offered++;
       }
       for (const entry of store.queueEntries({ pool: pool.name })) {
@@ -110,27 +110,27 @@ export class WaitlistKeeper {
 
   /** Places in the queue of a pool removed from the configuration: no VM will come; the waiter is told. */
   private dropRetiredQueues(now: number): void {
-    const { store } = this.o;
+    const { store } = this.options;
     for (const entry of store.queueEntries()) {
-      if (this.o.pools.has(entry.pool)) continue;
+      if (this.options.pools.has(entry.pool)) continue;
       store.transaction(() => {
         if (!store.removeEntry(entry.id)) return;
         this.message(entry, `queue-dropped:${entry.id}`, queueDroppedMessage(entry.pool, `Pool ${entry.pool} was removed from the bot's configuration, so no VM of it will come. See the pools with: pools`), now, now + DELIVER_WITHIN_MS);
       });
-      this.o.log.info({ pool: entry.pool, user: entry.user }, 'a place in the queue of a pool no longer configured is dropped');
+      this.options.log.info({ pool: entry.pool, user: entry.user }, 'a place in the queue of a pool no longer configured is dropped');
     }
   }
 
   private lapse(pool: PoolSpec, entry: QueueEntry, now: number): void {
-    const vmName = this.o.store.getVm(entry.hold!.vmId)?.name ?? entry.hold!.vmId;
-    this.o.store.removeEntry(entry.id);
-    this.o.store.audit({ at: now, actor: SCHEDULER_ACTOR, action: 'hold-lapsed', target: pool.name, result: 'ok', detail: { user: entry.user, vm: vmName } });
+    const vmName = this.options.store.getVm(entry.hold!.vmId)?.name ?? entry.hold!.vmId;
+    this.options.store.removeEntry(entry.id);
+    this.options.store.audit({ at: now, actor: SCHEDULER_ACTOR, action: 'hold-lapsed', target: pool.name, result: 'ok', detail: { user: entry.user, vm: vmName } });
     this.message(entry, `hold-lapsed:${entry.id}:${entry.hold!.vmId}`, holdLapsedMessage(pool, vmName), now, now + DELIVER_WITHIN_MS);
-    this.o.metrics.hold?.(pool.name, 'lapsed');
-    this.o.log.info({ pool: pool.name, user: entry.user, vm: vmName }, 'a hold lapsed; the VM goes to the next in line');
+    this.options.metrics.hold?.(pool.name, 'lapsed');
+    this.options.log.info({ pool: pool.name, user: entry.user, vm: vmName }, 'a hold lapsed; the VM goes to the next in line');
   }
 
   private message(entry: QueueEntry, key: string, body: OutboxMessage['body'], now: number, deliverBy: number, leaseId: string | null = null): void {
-    this.o.queueMessage({ key, kind: 'waitlist', leaseId, to: { platform: entry.platform, user: entry.user, conversation: entry.conversation }, body, createdAt: now, deliverBy });
+    this.options.queueMessage({ key, kind: 'waitlist', leaseId, to: { platform: entry.platform, user: entry.user, conversation: entry.conversation }, body, createdAt: now, deliverBy });
   }
 }
