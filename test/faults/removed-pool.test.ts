@@ -61,7 +61,7 @@ test('a pool renamed by mistake: claimed VMs stay and are told once, the rest is
   t.regex(await h.sayText('alice', 'status'), new RegExp(`VM:\\s+${alices.name}[^]*Pool:\\s+physics[^]*Extensions left: 0 of 0`));
   t.regex(await h.sayText('root', 'admin leases physics'), /2 live leases in physics[^]*alice\s+physics-/);
   t.regex(await h.sayText('root', 'admin leases phisics'), /There is no pool called "phisics"/);
-  t.regex(await h.sayText('root', 'admin pools'), /physics \(removed from configuration\)\s+0\/0\s+0\s+0\s+2\s+0\s+2\/0.*removed from configuration: 2 claimed VMs kept until their leases end \(no extensions\); the last lease ends in 1d 23h/);
+  t.regex(await h.sayText('root', 'admin pools'), /physics \(removed from configuration\)\s+0\/0\s+0\s+0\s+2\s+-\s+0\s+2\/0.*removed from configuration: 2 claimed VMs kept until their leases end \(no extensions\); the last lease ends in 1d 23h/);
 
   // The mistake is noticed and undone before the leases end: the claimed VMs are back in their pool.
   h = await life(TEST_CONFIG);
