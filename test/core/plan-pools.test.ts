@@ -2,14 +2,8 @@ import test from 'ava';
 import type { Vm, PoolSpec, VmState } from '../../src/core/model.ts';
 import { META, planPools, type ObservedWorld } from '../../src/core/plan-pools.ts';
 import type { CloudServer, ServerStatus } from '../../src/ports/cloud.ts';
+import { NOW, pool, vm } from '../helpers/planner-fixtures.ts';
 
-const NOW = 1_000_000_000;
-const pool = (name: string, size: number, max: number): PoolSpec => ({ name, size, max, flavor: 'f' }) as PoolSpec;
-let n = 0;
-const vm = (pool: string, state: VmState, extra: Partial<Vm> = {}): Vm => {
-  n++;
-  return { id: `vm${n}`, name: `${pool}-${n}`, pool, state, serverId: `srv${n}`, address: null, image: 'i', flavor: 'f', createdAt: NOW - 1_000, stateSince: NOW - 1_000, readyAt: null, detail: null, ...extra };
-};
 const server = (v: Vm, status: ServerStatus = 'ACTIVE', fault: string | null = null): CloudServer => ({
   id: v.serverId ?? `srv-${v.id}`,
   name: v.name,
@@ -192,7 +186,8 @@ test('circuit breaker: an open pool boots nothing; after circuitRetry one trial 
 // Pools that grow with the queue
 
 const qPool = (size: number, max: number): PoolSpec => ({ name: 'a', size, max, flavor: 'f' }) as PoolSpec;
-const qVm = (state: VmState): Vm => vm('a', state, { createdAt: NOW - 1_000 + n });
+let made = 0;
+const qVm = (state: VmState): Vm => vm('a', state, { createdAt: NOW - 1_000 + made++ });
 const qWorld = (over: Partial<ObservedWorld>): ObservedWorld =>
   world({ pools: [qPool(5, 60)], coresPerVm: new Map([['a', 2]]), settings: { readinessTimeoutMs: 600_000, failedRetentionMs: 300_000, maxConcurrentBoots: 20 }, ...over });
 const count = (w: ObservedWorld, kind: string) => planPools(w).actions.filter((a) => a.kind === kind).length;

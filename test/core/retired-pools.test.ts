@@ -1,17 +1,11 @@
 import test from 'ava';
-import type { LeaseView, PoolSpec, Vm, VmState } from '../../src/core/model.ts';
+import type { LeaseView, PoolSpec, Vm } from '../../src/core/model.ts';
 import { planLeases } from '../../src/core/plan-leases.ts';
 import { META, planPools, type ObservedWorld } from '../../src/core/plan-pools.ts';
 import { planRetiredVm, retiredPoolNames, retiredPoolNote, retiredPoolSpec, RETIRE_REASON } from '../../src/core/retired-pools.ts';
 import type { CloudServer, ServerStatus } from '../../src/ports/cloud.ts';
+import { NOW, pool, vm } from '../helpers/planner-fixtures.ts';
 
-const NOW = 1_000_000_000;
-const pool = (name: string, size: number, max: number): PoolSpec => ({ name, size, max, flavor: 'f' }) as PoolSpec;
-let n = 0;
-const vm = (pool: string, state: VmState, extra: Partial<Vm> = {}): Vm => {
-  n++;
-  return { id: `vm${n}`, name: `${pool}-${n}`, pool, state, serverId: `srv${n}`, address: null, image: 'i', flavor: 'f', createdAt: NOW - 1_000, stateSince: NOW - 1_000, readyAt: null, detail: null, ...extra };
-};
 const server = (v: Vm, status: ServerStatus = 'ACTIVE'): CloudServer => ({
   id: v.serverId ?? `srv-${v.id}`, name: v.name, status, fault: null, address: '10.0.0.1', image: 'i', flavor: 'f', metadata: { [META.vm]: v.id, [META.pool]: v.pool }, tags: ['daaas:t'], createdAt: v.createdAt,
 });
